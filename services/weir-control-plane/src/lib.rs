@@ -1,0 +1,19 @@
+//! The Weir control plane.
+//!
+//! It owns the desired state: streams, shards with lineage, tags. [`ControlPlane`] is the
+//! one place stream management happens; the REST API in [`rest`] and the data plane's
+//! Kinesis management operations both call it, so there is one source of truth. State is
+//! written to the metadata store first and then to an in-memory snapshot that readers use,
+//! so the hot path never waits on the database.
+
+mod error;
+mod service;
+
+pub mod rest;
+
+pub use error::ControlPlaneError;
+pub use service::{
+    ControlPlane, ControlPlaneConfig, CreateStream, Limits, RetentionChange, StreamEvent, MAX_RETENTION_HOURS,
+    MIN_RETENTION_HOURS,
+};
+pub use weir_meta::{MetaStore, ShardRecord, StreamMode, StreamRecord, StreamStatus};

@@ -1,0 +1,12 @@
+//! The metadata store: the durable desired state of streams, shards and tags.
+//!
+//! One [`MetaStore`] type speaks to SQLite (the embedded default of `weir up`) or Postgres
+//! (production) through sqlx's `Any` driver, with one set of portable migrations from
+//! `migrations/`. Every multi-row change runs in one transaction, so a failed request never
+//! leaves a half-created stream behind.
+
+mod model;
+mod store;
+
+pub use model::{ShardRecord, StreamMode, StreamRecord, StreamStatus};
+pub use store::{MetaError, MetaStore};

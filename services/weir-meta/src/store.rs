@@ -1,0 +1,292 @@
+//! sqlx access to the metadata tables.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Row};
+use weir_core::HashRange;
+
+use crate::model::{ShardRecord, StreamMode, StreamRecord, StreamStatus};
+
+/// Why a metadata operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MetaError {
+    /// The database refused or could not be reached.
+    #[error("metadata store error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Schema migration failed at start-up.
+    #[error("metadata migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A row holds a value the code does not understand (a newer or damaged database).
+    #[error("metadata store holds an invalid value: {0}")]
+    Invalid(String),
+    /// A row with this key already exists.
+    #[error("already exists: {0}")]
+    AlreadyExists(String),
+}
+
+/// The metadata store, over SQLite or Postgres.
+#[derive(Clone, Debug)]
+pub struct MetaStore {
+    pool: AnyPool,
+}
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
+
+impl MetaStore {
+    /// Connects to `url` (`sqlite://path?mode=rwc` or `postgres://...`) and applies any
+    /// pending migrations.
+    pub async fn connect(url: &str) -> Result<Self, MetaError> {
+        sqlx::any::install_default_drivers();
+        let is_sqlite = url.starts_with("sqlite:");
+        let options = AnyConnectOptions::from_str(url)?;
+        let pool = AnyPoolOptions::new()
+            // SQLite allows one writer; one connection avoids "database is locked".
+            .max_connections(if is_sqlite { 1 } else { 8 })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if is_sqlite {
+                        sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA synchronous = FULL").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// Inserts a new stream with its shards and tags, atomically.
+    pub async fn insert_stream(&self, stream: &StreamRecord) -> Result<(), MetaError> {
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO streams (name, uid, mode, status, retention_hours, created_at_ms, next_shard_ordinal, version) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&stream.name)
+        .bind(stream.uid)
+        .bind(stream.mode.as_str())
+        .bind(stream.status.as_str())
+        .bind(i64::from(stream.retention_hours))
+        .bind(stream.created_at_ms)
+        .bind(stream.next_shard_ordinal as i64)
+        .bind(stream.version)
+        .execute(&mut *tx)
+        .await;
+        if let Err(error) = inserted {
+            if is_unique_violation(&error) {
+                return Err(MetaError::AlreadyExists(stream.name.clone()));
+            }
+            return Err(error.into());
+        }
+        for shard in &stream.shards {
+            insert_shard(&mut tx, &stream.name, shard).await?;
+        }
+        for (key, value) in &stream.tags {
+            sqlx::query("INSERT INTO stream_tags (stream_name, tag_key, tag_value) VALUES ($1, $2, $3)")
+                .bind(&stream.name)
+                .bind(key)
+                .bind(value)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes a stream and everything under it; `false` if it did not exist.
+    pub async fn delete_stream(&self, name: &str) -> Result<bool, MetaError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM stream_tags WHERE stream_name = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM shards WHERE stream_name = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        let done = sqlx::query("DELETE FROM streams WHERE name = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Sets a stream's retention; `false` if the stream does not exist.
+    pub async fn update_retention(&self, name: &str, hours: u32) -> Result<bool, MetaError> {
+        let done = sqlx::query("UPDATE streams SET retention_hours = $1, version = version + 1 WHERE name = $2")
+            .bind(i64::from(hours))
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Adds or overwrites tags, atomically.
+    pub async fn put_tags(&self, name: &str, tags: &BTreeMap<String, String>) -> Result<(), MetaError> {
+        let mut tx = self.pool.begin().await?;
+        for (key, value) in tags {
+            sqlx::query("DELETE FROM stream_tags WHERE stream_name = $1 AND tag_key = $2")
+                .bind(name)
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("INSERT INTO stream_tags (stream_name, tag_key, tag_value) VALUES ($1, $2, $3)")
+                .bind(name)
+                .bind(key)
+                .bind(value)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("UPDATE streams SET version = version + 1 WHERE name = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Removes tags (missing keys are ignored, as Kinesis does), atomically.
+    pub async fn remove_tags(&self, name: &str, keys: &[String]) -> Result<(), MetaError> {
+        let mut tx = self.pool.begin().await?;
+        for key in keys {
+            sqlx::query("DELETE FROM stream_tags WHERE stream_name = $1 AND tag_key = $2")
+                .bind(name)
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("UPDATE streams SET version = version + 1 WHERE name = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Sets a stream's status.
+    pub async fn set_status(&self, name: &str, status: StreamStatus) -> Result<bool, MetaError> {
+        let done = sqlx::query("UPDATE streams SET status = $1, version = version + 1 WHERE name = $2")
+            .bind(status.as_str())
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Loads every stream with its shards and tags (the control plane's start-up read).
+    pub async fn load_streams(&self) -> Result<Vec<StreamRecord>, MetaError> {
+        let rows = sqlx::query(
+            "SELECT name, uid, mode, status, retention_hours, created_at_ms, next_shard_ordinal, version \
+             FROM streams ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut streams = Vec::with_capacity(rows.len());
+        for row in rows {
+            let name: String = row.try_get("name")?;
+            let mode: String = row.try_get("mode")?;
+            let status: String = row.try_get("status")?;
+            streams.push(StreamRecord {
+                uid: row.try_get("uid")?,
+                mode: StreamMode::parse(&mode).ok_or_else(|| MetaError::Invalid(format!("stream mode {mode}")))?,
+                status: StreamStatus::parse(&status)
+                    .ok_or_else(|| MetaError::Invalid(format!("stream status {status}")))?,
+                retention_hours: to_u32(row.try_get("retention_hours")?)?,
+                created_at_ms: row.try_get("created_at_ms")?,
+                next_shard_ordinal: to_u64(row.try_get("next_shard_ordinal")?)?,
+                version: row.try_get("version")?,
+                shards: self.load_shards(&name).await?,
+                tags: self.load_tags(&name).await?,
+                name,
+            });
+        }
+        Ok(streams)
+    }
+
+    async fn load_shards(&self, name: &str) -> Result<Vec<ShardRecord>, MetaError> {
+        let rows = sqlx::query(
+            "SELECT ordinal, parent_ordinal, adjacent_parent_ordinal, starting_hash_key, ending_hash_key, \
+             created_at_ms, closed_at_ms, ending_offset FROM shards WHERE stream_name = $1 ORDER BY ordinal",
+        )
+        .bind(name)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                let start: String = row.try_get("starting_hash_key")?;
+                let end: String = row.try_get("ending_hash_key")?;
+                Ok(ShardRecord {
+                    ordinal: to_u64(row.try_get("ordinal")?)?,
+                    parent: row.try_get::<Option<i64>, _>("parent_ordinal")?.map(to_u64).transpose()?,
+                    adjacent_parent: row
+                        .try_get::<Option<i64>, _>("adjacent_parent_ordinal")?
+                        .map(to_u64)
+                        .transpose()?,
+                    hash_range: HashRange {
+                        start: parse_hash(&start)?,
+                        end: parse_hash(&end)?,
+                    },
+                    created_at_ms: row.try_get("created_at_ms")?,
+                    closed_at_ms: row.try_get("closed_at_ms")?,
+                    ending_offset: row.try_get::<Option<i64>, _>("ending_offset")?.map(to_u64).transpose()?,
+                })
+            })
+            .collect()
+    }
+
+    async fn load_tags(&self, name: &str) -> Result<BTreeMap<String, String>, MetaError> {
+        let rows = sqlx::query("SELECT tag_key, tag_value FROM stream_tags WHERE stream_name = $1")
+            .bind(name)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter()
+            .map(|row| Ok((row.try_get("tag_key")?, row.try_get("tag_value")?)))
+            .collect()
+    }
+}
+
+async fn insert_shard(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    stream: &str,
+    shard: &ShardRecord,
+) -> Result<(), MetaError> {
+    sqlx::query(
+        "INSERT INTO shards (stream_name, ordinal, parent_ordinal, adjacent_parent_ordinal, starting_hash_key, \
+         ending_hash_key, created_at_ms, closed_at_ms, ending_offset) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(stream)
+    .bind(shard.ordinal as i64)
+    .bind(shard.parent.map(|p| p as i64))
+    .bind(shard.adjacent_parent.map(|p| p as i64))
+    .bind(shard.hash_range.start.to_string())
+    .bind(shard.hash_range.end.to_string())
+    .bind(shard.created_at_ms)
+    .bind(shard.closed_at_ms)
+    .bind(shard.ending_offset.map(|o| o as i64))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+fn to_u64(value: i64) -> Result<u64, MetaError> {
+    u64::try_from(value).map_err(|_| MetaError::Invalid(format!("negative value {value}")))
+}
+
+fn to_u32(value: i64) -> Result<u32, MetaError> {
+    u32::try_from(value).map_err(|_| MetaError::Invalid(format!("out of range value {value}")))
+}
+
+fn parse_hash(text: &str) -> Result<u128, MetaError> {
+    text.parse()
+        .map_err(|_| MetaError::Invalid(format!("hash key {text}")))
+}

@@ -1,0 +1,46 @@
+//! Storage errors.
+
+use std::path::PathBuf;
+
+/// Why a storage operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The disk refused a read, write or fsync.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        /// The file or folder involved.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A batch failed its checksum or framing where no torn tail is possible (a sealed
+    /// segment), so the data cannot be served.
+    #[error("corrupt data in {path} at byte {position}: {reason}")]
+    Corrupt {
+        /// The segment file.
+        path: PathBuf,
+        /// Byte position of the bad batch.
+        position: u64,
+        /// What was wrong.
+        reason: String,
+    },
+    /// An earlier fsync failed; after that the page cache cannot be trusted, so the log
+    /// refuses further writes until it is reopened (and recovered) from disk.
+    #[error("shard log is poisoned by an earlier write failure; restart to recover")]
+    Poisoned,
+    /// The log was closed (the shard was deleted or the node is shutting down).
+    #[error("shard log is closed")]
+    Closed,
+    /// A record or batch is too large for the on-disk framing.
+    #[error("record too large: {0}")]
+    TooLarge(String),
+}
+
+impl StorageError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,454 @@
+//! A shard's log: the writer thread (group commit), reads, and retention.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use bytes::Bytes;
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::StorageError;
+use crate::format::{decode_header, decode_payload, encode_batch, HEADER_LEN};
+use crate::segment::{index_path, stem, sync_dir, write_index, IndexEntry, Segment};
+use crate::NewRecord;
+
+/// Tuning for a shard log.
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    /// Roll to a new segment once the active one reaches this many bytes.
+    pub segment_bytes: u64,
+    /// fsync before acknowledging. Only benchmarks turn this off; the durability contract
+    /// depends on it.
+    pub fsync: bool,
+    /// Depth of the bounded append queue; callers wait (backpressure) when it is full.
+    pub queue_depth: usize,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            segment_bytes: 64 * 1024 * 1024,
+            fsync: true,
+            queue_depth: 256,
+        }
+    }
+}
+
+/// What an acknowledged append got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendAck {
+    /// Offset of the first record; the rest follow contiguously.
+    pub base_offset: u64,
+    /// Arrival timestamp assigned to every record of the append.
+    pub timestamp_ms: i64,
+}
+
+/// A record read back from the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRecord {
+    /// Offset within the shard.
+    pub offset: u64,
+    /// Arrival time in milliseconds since the epoch.
+    pub timestamp_ms: i64,
+    /// The partition key.
+    pub partition_key: String,
+    /// The payload.
+    pub data: Bytes,
+}
+
+struct AppendRequest {
+    records: Vec<NewRecord>,
+    timestamp_ms: i64,
+    reply: oneshot::Sender<Result<AppendAck, StorageError>>,
+}
+
+struct Shared {
+    dir: PathBuf,
+    config: LogConfig,
+    /// Segments in offset order; the last one is the active segment.
+    segments: RwLock<Vec<Segment>>,
+    poisoned: AtomicBool,
+}
+
+/// One shard's durable, append-only log.
+pub struct ShardLog {
+    shared: Arc<Shared>,
+    sender: Mutex<Option<mpsc::Sender<AppendRequest>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// Most requests the writer folds into one fsync.
+const MAX_GROUP: usize = 1024;
+
+impl ShardLog {
+    /// Opens (creating if needed) the log in `dir`, recovering from any crash: the tail
+    /// segment is scanned and a torn or corrupt tail truncated. Blocking: call it from
+    /// `spawn_blocking` on a runtime.
+    pub fn open(dir: &Path, config: LogConfig) -> Result<Self, StorageError> {
+        std::fs::create_dir_all(dir).map_err(|e| StorageError::io(dir, e))?;
+        let mut bases = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(|e| StorageError::io(dir, e))? {
+            let entry = entry.map_err(|e| StorageError::io(dir, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(base) = name.strip_suffix(".log").and_then(|s| s.parse::<u64>().ok()) {
+                bases.push(base);
+            } else if name.ends_with(".idx.tmp") {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+        bases.sort_unstable();
+        let mut segments = Vec::with_capacity(bases.len().max(1));
+        for (i, base) in bases.iter().enumerate() {
+            let path = dir.join(format!("{}.log", stem(*base)));
+            let is_tail = i + 1 == bases.len();
+            if is_tail {
+                // The tail may have been appended to after an earlier seal; its index is
+                // always rebuilt from the log.
+                let _ = std::fs::remove_file(index_path(&path));
+            }
+            segments.push(Segment::open(path, *base, !is_tail)?);
+        }
+        if segments.is_empty() {
+            segments.push(Segment::create(dir, 0)?);
+        }
+        for pair in segments.windows(2) {
+            if pair[0].next_offset() != pair[1].base_offset {
+                tracing::warn!(
+                    dir = %dir.display(),
+                    segment = pair[0].base_offset,
+                    next = pair[1].base_offset,
+                    "gap or overlap between segments"
+                );
+            }
+        }
+        let shared = Arc::new(Shared {
+            dir: dir.to_path_buf(),
+            config: config.clone(),
+            segments: RwLock::new(segments),
+            poisoned: AtomicBool::new(false),
+        });
+        let (sender, receiver) = mpsc::channel(config.queue_depth.max(1));
+        let writer_shared = Arc::clone(&shared);
+        let writer = std::thread::Builder::new()
+            .name("weir-log-writer".into())
+            .spawn(move || writer_loop(writer_shared, receiver))
+            .map_err(|e| StorageError::io(dir, e))?;
+        Ok(Self {
+            shared,
+            sender: Mutex::new(Some(sender)),
+            writer: Mutex::new(Some(writer)),
+        })
+    }
+
+    /// Appends `records` as one batch; resolves once they are durable (after the fsync
+    /// that covers them). Concurrent appends share fsyncs.
+    pub async fn append(&self, records: Vec<NewRecord>, timestamp_ms: i64) -> Result<AppendAck, StorageError> {
+        if records.is_empty() {
+            return Err(StorageError::TooLarge("empty batch".into()));
+        }
+        for r in &records {
+            if r.partition_key.len() > u16::MAX as usize || r.data.len() > u32::MAX as usize / 2 {
+                return Err(StorageError::TooLarge("record exceeds framing limits".into()));
+            }
+        }
+        let sender = self.sender.lock().clone().ok_or(StorageError::Closed)?;
+        let (reply, answer) = oneshot::channel();
+        sender
+            .send(AppendRequest {
+                records,
+                timestamp_ms,
+                reply,
+            })
+            .await
+            .map_err(|_| StorageError::Closed)?;
+        answer.await.map_err(|_| StorageError::Closed)?
+    }
+
+    /// Offset of the oldest retained record.
+    pub fn start_offset(&self) -> u64 {
+        self.shared.segments.read().first().map_or(0, |s| s.base_offset)
+    }
+
+    /// Offset the next appended record will get.
+    pub fn next_offset(&self) -> u64 {
+        self.shared.segments.read().last().map_or(0, Segment::next_offset)
+    }
+
+    /// First offset whose arrival timestamp is at or after `timestamp_ms` (the next offset
+    /// when none is).
+    pub fn offset_at_timestamp(&self, timestamp_ms: i64) -> u64 {
+        let segments = self.shared.segments.read();
+        for segment in segments.iter() {
+            if segment.last_timestamp().is_some_and(|t| t >= timestamp_ms) {
+                let i = segment.index.partition_point(|e| e.timestamp_ms < timestamp_ms);
+                return segment.base_offset + i as u64;
+            }
+        }
+        segments.last().map_or(0, Segment::next_offset)
+    }
+
+    /// Timestamp of the newest durable record.
+    pub fn last_timestamp(&self) -> Option<i64> {
+        let segments = self.shared.segments.read();
+        segments.iter().rev().find_map(Segment::last_timestamp)
+    }
+
+    /// Reads up to `max_records` records and about `max_bytes` of payload starting at
+    /// `from` (clamped to the oldest retained record). Always returns at least one record
+    /// when one exists. Blocking: call it from `spawn_blocking` on a runtime.
+    pub fn read(&self, from: u64, max_records: usize, max_bytes: usize) -> Result<Vec<StoredRecord>, StorageError> {
+        struct Span {
+            file: Arc<std::fs::File>,
+            path: PathBuf,
+            position: u64,
+            end: u64,
+        }
+        let spans: Vec<Span> = {
+            let segments = self.shared.segments.read();
+            let from = from.max(segments.first().map_or(0, |s| s.base_offset));
+            let first = segments.partition_point(|s| s.next_offset() <= from);
+            segments[first..]
+                .iter()
+                .filter_map(|s| {
+                    let i = from.saturating_sub(s.base_offset) as usize;
+                    let entry: &IndexEntry = s.index.get(i)?;
+                    Some(Span {
+                        file: Arc::clone(&s.file),
+                        path: s.log_path.clone(),
+                        position: entry.position,
+                        end: s.size,
+                    })
+                })
+                .collect()
+        };
+        let mut out = Vec::new();
+        let mut bytes = 0usize;
+        let mut header = [0u8; HEADER_LEN];
+        'spans: for span in spans {
+            let mut position = span.position;
+            while position < span.end {
+                use std::os::unix::fs::FileExt;
+                span.file
+                    .read_exact_at(&mut header, position)
+                    .map_err(|e| StorageError::io(&span.path, e))?;
+                let corrupt = |reason: &str| StorageError::Corrupt {
+                    path: span.path.clone(),
+                    position,
+                    reason: reason.to_string(),
+                };
+                let parsed = decode_header(&header).map_err(corrupt)?;
+                let mut payload = vec![0u8; parsed.payload_len];
+                span.file
+                    .read_exact_at(&mut payload, position + HEADER_LEN as u64)
+                    .map_err(|e| StorageError::io(&span.path, e))?;
+                let (_, records) = decode_payload(&parsed, &payload).map_err(corrupt)?;
+                for r in records.iter().filter(|r| r.offset >= from) {
+                    if out.len() >= max_records || (!out.is_empty() && bytes + r.data.len() > max_bytes) {
+                        break 'spans;
+                    }
+                    bytes += r.data.len() + r.key.len();
+                    out.push(StoredRecord {
+                        offset: r.offset,
+                        timestamp_ms: r.timestamp_ms,
+                        partition_key: String::from_utf8_lossy(r.key).into_owned(),
+                        data: Bytes::copy_from_slice(r.data),
+                    });
+                }
+                position += (HEADER_LEN + parsed.payload_len) as u64;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deletes whole sealed segments whose newest record arrived before `cutoff_ms`.
+    /// Returns how many were deleted. The active segment is never deleted. Blocking.
+    pub fn enforce_retention(&self, cutoff_ms: i64) -> Result<usize, StorageError> {
+        let removed: Vec<Segment> = {
+            let mut segments = self.shared.segments.write();
+            let expired = segments
+                .iter()
+                .take(segments.len().saturating_sub(1))
+                .take_while(|s| s.sealed && s.last_timestamp().is_none_or(|t| t < cutoff_ms))
+                .count();
+            segments.drain(..expired).collect()
+        };
+        for segment in &removed {
+            remove_if_exists(&segment.log_path)?;
+            remove_if_exists(&index_path(&segment.log_path))?;
+        }
+        if !removed.is_empty() {
+            sync_dir(&self.shared.dir)?;
+        }
+        Ok(removed.len())
+    }
+
+    /// Describes the segments (base offset, record count, bytes, sealed) for operators.
+    pub fn segments(&self) -> Vec<(u64, u64, u64, bool)> {
+        self.shared
+            .segments
+            .read()
+            .iter()
+            .map(|s| (s.base_offset, s.index.len() as u64, s.size, s.sealed))
+            .collect()
+    }
+
+    /// Stops the writer after it drains queued appends. Blocking.
+    pub fn close(&self) {
+        self.sender.lock().take();
+        if let Some(handle) = self.writer.lock().take() {
+            let _ = handle.join();
+        }
+    }
+
+    /// Closes the log and deletes its folder. Blocking.
+    pub fn destroy(&self) -> Result<(), StorageError> {
+        self.close();
+        match std::fs::remove_dir_all(&self.shared.dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(StorageError::io(&self.shared.dir, e)),
+        }
+    }
+}
+
+impl Drop for ShardLog {
+    fn drop(&mut self) {
+        // Dropping the sender lets the writer drain and exit on its own.
+        self.sender.lock().take();
+    }
+}
+
+fn remove_if_exists(path: &Path) -> Result<(), StorageError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(StorageError::io(path, e)),
+    }
+}
+
+/// The single writer: takes every queued append, writes them, fsyncs once, acknowledges.
+fn writer_loop(shared: Arc<Shared>, mut receiver: mpsc::Receiver<AppendRequest>) {
+    let mut buffer = Vec::new();
+    while let Some(first) = receiver.blocking_recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match receiver.try_recv() {
+                Ok(request) => group.push(request),
+                Err(_) => break,
+            }
+        }
+        if shared.poisoned.load(Ordering::Acquire) {
+            for request in group {
+                let _ = request.reply.send(Err(StorageError::Poisoned));
+            }
+            continue;
+        }
+        if let Err(error) = roll_if_full(&shared) {
+            tracing::error!(%error, "segment roll failed");
+            shared.poisoned.store(true, Ordering::Release);
+            for request in group {
+                let _ = request.reply.send(Err(StorageError::Poisoned));
+            }
+            continue;
+        }
+        commit_group(&shared, group, &mut buffer);
+    }
+}
+
+fn commit_group(shared: &Shared, group: Vec<AppendRequest>, buffer: &mut Vec<u8>) {
+    use std::io::Write;
+    let (file, path, size, mut next_offset, mut last_ts) = {
+        let segments = shared.segments.read();
+        let Some(active) = segments.last() else { return };
+        (
+            Arc::clone(&active.file),
+            active.log_path.clone(),
+            active.size,
+            active.next_offset(),
+            segments.iter().rev().find_map(Segment::last_timestamp).unwrap_or(i64::MIN),
+        )
+    };
+    buffer.clear();
+    let mut entries = Vec::new();
+    let mut acks = Vec::with_capacity(group.len());
+    for request in &group {
+        // Arrival timestamps never go backwards within a shard, so reads by timestamp can
+        // binary-search the index.
+        let timestamp_ms = request.timestamp_ms.max(last_ts);
+        last_ts = timestamp_ms;
+        let position = size + buffer.len() as u64;
+        encode_batch(buffer, next_offset, timestamp_ms, &request.records);
+        for i in 0..request.records.len() as u64 {
+            entries.push(IndexEntry {
+                offset: next_offset + i,
+                timestamp_ms,
+                position,
+            });
+        }
+        acks.push(AppendAck {
+            base_offset: next_offset,
+            timestamp_ms,
+        });
+        next_offset += request.records.len() as u64;
+    }
+    let written = (&*file).write_all(buffer);
+    if let Err(error) = written {
+        // Undo a partial write so the file holds only whole batches; if even that fails,
+        // recovery on restart will truncate the torn tail.
+        if file.set_len(size).is_err() {
+            shared.poisoned.store(true, Ordering::Release);
+        }
+        tracing::error!(path = %path.display(), %error, "append failed");
+        for request in group {
+            let _ = request.reply.send(Err(StorageError::io(
+                &path,
+                std::io::Error::new(error.kind(), error.to_string()),
+            )));
+        }
+        return;
+    }
+    if shared.config.fsync {
+        if let Err(error) = file.sync_data() {
+            // After a failed fsync the kernel may have dropped dirty pages: never ack, and
+            // refuse further writes until restart recovery rereads the disk.
+            shared.poisoned.store(true, Ordering::Release);
+            tracing::error!(path = %path.display(), %error, "fsync failed; shard log poisoned");
+            for request in group {
+                let _ = request.reply.send(Err(StorageError::Poisoned));
+            }
+            return;
+        }
+    }
+    {
+        let mut segments = shared.segments.write();
+        if let Some(active) = segments.last_mut() {
+            active.index.extend_from_slice(&entries);
+            active.size = size + buffer.len() as u64;
+        }
+    }
+    for (request, ack) in group.into_iter().zip(acks) {
+        let _ = request.reply.send(Ok(ack));
+    }
+}
+
+/// Seals the active segment and starts a new one once it is full.
+fn roll_if_full(shared: &Shared) -> Result<(), StorageError> {
+    let (log_path, index, next_offset) = {
+        let segments = shared.segments.read();
+        let Some(active) = segments.last() else { return Ok(()) };
+        if active.size < shared.config.segment_bytes || active.index.is_empty() {
+            return Ok(());
+        }
+        (active.log_path.clone(), active.index.clone(), active.next_offset())
+    };
+    write_index(&log_path, &index)?;
+    let fresh = Segment::create(&shared.dir, next_offset)?;
+    let mut segments = shared.segments.write();
+    if let Some(active) = segments.last_mut() {
+        active.sealed = true;
+    }
+    segments.push(fresh);
+    Ok(())
+}
