@@ -13,7 +13,7 @@ pub mod rest;
 
 pub use error::ControlPlaneError;
 pub use service::{
-    ControlPlane, ControlPlaneConfig, CreateStream, Limits, RetentionChange, StreamEvent, MAX_RETENTION_HOURS,
-    MIN_RETENTION_HOURS,
+    ControlPlane, ControlPlaneConfig, CreateStream, Limits, RetentionChange, StreamEvent,
+    MAX_RETENTION_HOURS, MIN_RETENTION_HOURS,
 };
 pub use weir_meta::{MetaStore, ShardRecord, StreamMode, StreamRecord, StreamStatus};

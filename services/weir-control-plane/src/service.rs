@@ -114,7 +114,10 @@ fn now_ms() -> i64 {
 
 impl ControlPlane {
     /// Loads the desired state from `store`.
-    pub async fn new(store: MetaStore, config: ControlPlaneConfig) -> Result<Arc<Self>, ControlPlaneError> {
+    pub async fn new(
+        store: MetaStore,
+        config: ControlPlaneConfig,
+    ) -> Result<Arc<Self>, ControlPlaneError> {
         let streams = store.load_streams().await?;
         let snapshot = streams
             .into_iter()
@@ -164,7 +167,11 @@ impl ControlPlane {
 
     /// Streams in name order after `exclusive_start`, at most `limit`; also says whether
     /// more follow.
-    pub fn list_streams(&self, exclusive_start: Option<&str>, limit: usize) -> (Vec<Arc<StreamRecord>>, bool) {
+    pub fn list_streams(
+        &self,
+        exclusive_start: Option<&str>,
+        limit: usize,
+    ) -> (Vec<Arc<StreamRecord>>, bool) {
         let snapshot = self.snapshot.read();
         let mut iter = snapshot
             .range::<str, _>((
@@ -182,21 +189,32 @@ impl ControlPlane {
         let snapshot = self.snapshot.read();
         Limits {
             shard_limit: self.config.shard_limit,
-            open_shard_count: snapshot.values().map(|s| s.open_shards().count() as u32).sum(),
-            on_demand_stream_count: snapshot.values().filter(|s| s.mode == StreamMode::OnDemand).count() as u32,
+            open_shard_count: snapshot
+                .values()
+                .map(|s| s.open_shards().count() as u32)
+                .sum(),
+            on_demand_stream_count: snapshot
+                .values()
+                .filter(|s| s.mode == StreamMode::OnDemand)
+                .count() as u32,
             on_demand_stream_limit: self.config.on_demand_stream_limit,
         }
     }
 
     /// Creates a stream with evenly split shards.
-    pub async fn create_stream(&self, request: CreateStream) -> Result<Arc<StreamRecord>, ControlPlaneError> {
+    pub async fn create_stream(
+        &self,
+        request: CreateStream,
+    ) -> Result<Arc<StreamRecord>, ControlPlaneError> {
         let mut violations = Violations::new();
         violations.stream_name(&request.name, "streamName");
         if let Some(count) = request.shard_count {
             violations.range(i64::from(count), "shardCount", Some(1), None);
         }
         validate_tags(&mut violations, &request.tags);
-        violations.into_result().map_err(ControlPlaneError::Validation)?;
+        violations
+            .into_result()
+            .map_err(ControlPlaneError::Validation)?;
         let mode = request.mode.unwrap_or(if request.shard_count.is_some() {
             StreamMode::Provisioned
         } else {
@@ -235,7 +253,9 @@ impl ControlPlane {
                 self.config.account_id, self.config.region, limits.open_shard_count, limits.shard_limit, shard_count
             )));
         }
-        if mode == StreamMode::OnDemand && limits.on_demand_stream_count >= limits.on_demand_stream_limit {
+        if mode == StreamMode::OnDemand
+            && limits.on_demand_stream_count >= limits.on_demand_stream_limit
+        {
             return Err(ControlPlaneError::LimitExceeded(format!(
                 "This request would exceed the on-demand stream limit of {} for the account {}.",
                 limits.on_demand_stream_limit, self.config.account_id
@@ -278,7 +298,9 @@ impl ControlPlane {
             Err(e) => return Err(e.into()),
         }
         let stream = Arc::new(stream);
-        self.snapshot.write().insert(stream.name.clone(), Arc::clone(&stream));
+        self.snapshot
+            .write()
+            .insert(stream.name.clone(), Arc::clone(&stream));
         tracing::info!(stream = %stream.name, shards = shard_count, mode = mode.as_str(), "stream created");
         Ok(stream)
     }
@@ -341,10 +363,16 @@ impl ControlPlane {
     }
 
     /// Adds or overwrites tags.
-    pub async fn add_tags(&self, name: &str, tags: BTreeMap<String, String>) -> Result<Arc<StreamRecord>, ControlPlaneError> {
+    pub async fn add_tags(
+        &self,
+        name: &str,
+        tags: BTreeMap<String, String>,
+    ) -> Result<Arc<StreamRecord>, ControlPlaneError> {
         let mut violations = Violations::new();
         validate_tags(&mut violations, &tags);
-        violations.into_result().map_err(ControlPlaneError::Validation)?;
+        violations
+            .into_result()
+            .map_err(ControlPlaneError::Validation)?;
         let _guard = self.mutation.lock().await;
         let stream = self.stream(name)?;
         let total = stream
@@ -365,7 +393,11 @@ impl ControlPlane {
     }
 
     /// Removes tags; keys that are not set are ignored.
-    pub async fn remove_tags(&self, name: &str, keys: Vec<String>) -> Result<Arc<StreamRecord>, ControlPlaneError> {
+    pub async fn remove_tags(
+        &self,
+        name: &str,
+        keys: Vec<String>,
+    ) -> Result<Arc<StreamRecord>, ControlPlaneError> {
         let _guard = self.mutation.lock().await;
         let stream = self.stream(name)?;
         self.store.remove_tags(name, &keys).await?;
@@ -386,7 +418,9 @@ impl ControlPlane {
         change(&mut next);
         next.version += 1;
         let next = Arc::new(next);
-        self.snapshot.write().insert(next.name.clone(), Arc::clone(&next));
+        self.snapshot
+            .write()
+            .insert(next.name.clone(), Arc::clone(&next));
         Ok(next)
     }
 }

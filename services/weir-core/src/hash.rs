@@ -94,7 +94,10 @@ mod tests {
             parse_hash_key("340282366920938463463374607431768211455"),
             Some(MAX_HASH_KEY)
         );
-        assert_eq!(parse_hash_key("340282366920938463463374607431768211456"), None);
+        assert_eq!(
+            parse_hash_key("340282366920938463463374607431768211456"),
+            None
+        );
         assert_eq!(parse_hash_key("-1"), None);
         assert_eq!(parse_hash_key(""), None);
     }

@@ -64,6 +64,9 @@ mod tests {
         let arn = stream_arn("us-east-1", ACCOUNT_ID_DEFAULT, "orders");
         assert_eq!(stream_name_from_arn(&arn), Some("orders"));
         assert_eq!(stream_name_from_arn("arn:aws:s3:::bucket"), None);
-        assert_eq!(stream_name_from_arn("arn:aws:kinesis:us-east-1:12:stream/x"), None);
+        assert_eq!(
+            stream_name_from_arn("arn:aws:kinesis:us-east-1:12:stream/x"),
+            None
+        );
     }
 }

@@ -40,9 +40,17 @@ impl Violations {
     pub fn length(&mut self, value: &str, field: &str, min: usize, max: usize) {
         let len = value.chars().count();
         if len < min {
-            self.push(Some(value), field, &format!("have length greater than or equal to {min}"));
+            self.push(
+                Some(value),
+                field,
+                &format!("have length greater than or equal to {min}"),
+            );
         } else if len > max {
-            self.push(Some(value), field, &format!("have length less than or equal to {max}"));
+            self.push(
+                Some(value),
+                field,
+                &format!("have length less than or equal to {max}"),
+            );
         }
     }
 
@@ -62,9 +70,17 @@ impl Violations {
     pub fn range(&mut self, value: i64, field: &str, min: Option<i64>, max: Option<i64>) {
         let shown = value.to_string();
         if let Some(min) = min.filter(|m| value < *m) {
-            self.push(Some(&shown), field, &format!("have value greater than or equal to {min}"));
+            self.push(
+                Some(&shown),
+                field,
+                &format!("have value greater than or equal to {min}"),
+            );
         } else if let Some(max) = max.filter(|m| value > *m) {
-            self.push(Some(&shown), field, &format!("have value less than or equal to {max}"));
+            self.push(
+                Some(&shown),
+                field,
+                &format!("have value less than or equal to {max}"),
+            );
         }
     }
 

@@ -47,9 +47,15 @@ impl MetaStore {
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if is_sqlite {
-                        sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
-                        sqlx::query("PRAGMA synchronous = FULL").execute(&mut *conn).await?;
-                        sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA journal_mode = WAL")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA synchronous = FULL")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA foreign_keys = ON")
+                            .execute(&mut *conn)
+                            .await?;
                     }
                     Ok(())
                 })
@@ -87,12 +93,14 @@ impl MetaStore {
             insert_shard(&mut tx, &stream.name, shard).await?;
         }
         for (key, value) in &stream.tags {
-            sqlx::query("INSERT INTO stream_tags (stream_name, tag_key, tag_value) VALUES ($1, $2, $3)")
-                .bind(&stream.name)
-                .bind(key)
-                .bind(value)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO stream_tags (stream_name, tag_key, tag_value) VALUES ($1, $2, $3)",
+            )
+            .bind(&stream.name)
+            .bind(key)
+            .bind(value)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -119,16 +127,22 @@ impl MetaStore {
 
     /// Sets a stream's retention; `false` if the stream does not exist.
     pub async fn update_retention(&self, name: &str, hours: u32) -> Result<bool, MetaError> {
-        let done = sqlx::query("UPDATE streams SET retention_hours = $1, version = version + 1 WHERE name = $2")
-            .bind(i64::from(hours))
-            .bind(name)
-            .execute(&self.pool)
-            .await?;
+        let done = sqlx::query(
+            "UPDATE streams SET retention_hours = $1, version = version + 1 WHERE name = $2",
+        )
+        .bind(i64::from(hours))
+        .bind(name)
+        .execute(&self.pool)
+        .await?;
         Ok(done.rows_affected() > 0)
     }
 
     /// Adds or overwrites tags, atomically.
-    pub async fn put_tags(&self, name: &str, tags: &BTreeMap<String, String>) -> Result<(), MetaError> {
+    pub async fn put_tags(
+        &self,
+        name: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), MetaError> {
         let mut tx = self.pool.begin().await?;
         for (key, value) in tags {
             sqlx::query("DELETE FROM stream_tags WHERE stream_name = $1 AND tag_key = $2")
@@ -136,12 +150,14 @@ impl MetaStore {
                 .bind(key)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query("INSERT INTO stream_tags (stream_name, tag_key, tag_value) VALUES ($1, $2, $3)")
-                .bind(name)
-                .bind(key)
-                .bind(value)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO stream_tags (stream_name, tag_key, tag_value) VALUES ($1, $2, $3)",
+            )
+            .bind(name)
+            .bind(key)
+            .bind(value)
+            .execute(&mut *tx)
+            .await?;
         }
         sqlx::query("UPDATE streams SET version = version + 1 WHERE name = $1")
             .bind(name)
@@ -171,11 +187,12 @@ impl MetaStore {
 
     /// Sets a stream's status.
     pub async fn set_status(&self, name: &str, status: StreamStatus) -> Result<bool, MetaError> {
-        let done = sqlx::query("UPDATE streams SET status = $1, version = version + 1 WHERE name = $2")
-            .bind(status.as_str())
-            .bind(name)
-            .execute(&self.pool)
-            .await?;
+        let done =
+            sqlx::query("UPDATE streams SET status = $1, version = version + 1 WHERE name = $2")
+                .bind(status.as_str())
+                .bind(name)
+                .execute(&self.pool)
+                .await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -194,7 +211,8 @@ impl MetaStore {
             let status: String = row.try_get("status")?;
             streams.push(StreamRecord {
                 uid: row.try_get("uid")?,
-                mode: StreamMode::parse(&mode).ok_or_else(|| MetaError::Invalid(format!("stream mode {mode}")))?,
+                mode: StreamMode::parse(&mode)
+                    .ok_or_else(|| MetaError::Invalid(format!("stream mode {mode}")))?,
                 status: StreamStatus::parse(&status)
                     .ok_or_else(|| MetaError::Invalid(format!("stream status {status}")))?,
                 retention_hours: to_u32(row.try_get("retention_hours")?)?,
@@ -223,7 +241,10 @@ impl MetaStore {
                 let end: String = row.try_get("ending_hash_key")?;
                 Ok(ShardRecord {
                     ordinal: to_u64(row.try_get("ordinal")?)?,
-                    parent: row.try_get::<Option<i64>, _>("parent_ordinal")?.map(to_u64).transpose()?,
+                    parent: row
+                        .try_get::<Option<i64>, _>("parent_ordinal")?
+                        .map(to_u64)
+                        .transpose()?,
                     adjacent_parent: row
                         .try_get::<Option<i64>, _>("adjacent_parent_ordinal")?
                         .map(to_u64)
@@ -234,7 +255,10 @@ impl MetaStore {
                     },
                     created_at_ms: row.try_get("created_at_ms")?,
                     closed_at_ms: row.try_get("closed_at_ms")?,
-                    ending_offset: row.try_get::<Option<i64>, _>("ending_offset")?.map(to_u64).transpose()?,
+                    ending_offset: row
+                        .try_get::<Option<i64>, _>("ending_offset")?
+                        .map(to_u64)
+                        .transpose()?,
                 })
             })
             .collect()

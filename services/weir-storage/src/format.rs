@@ -23,7 +23,12 @@ pub const PAYLOAD_FIXED_LEN: usize = 12;
 pub const MAX_PAYLOAD_LEN: usize = 256 * 1024 * 1024;
 
 /// Appends one encoded batch to `out`; returns the encoded length.
-pub fn encode_batch(out: &mut Vec<u8>, base_offset: u64, timestamp_ms: i64, records: &[NewRecord]) -> usize {
+pub fn encode_batch(
+    out: &mut Vec<u8>,
+    base_offset: u64,
+    timestamp_ms: i64,
+    records: &[NewRecord],
+) -> usize {
     let start = out.len();
     out.extend_from_slice(&[0u8; HEADER_LEN]);
     out.extend_from_slice(&base_offset.to_le_bytes());
@@ -82,7 +87,10 @@ pub struct DecodedRecord<'a> {
 }
 
 /// Verifies and decodes a payload. `Err` says why it is not a valid one.
-pub fn decode_payload<'a>(header: &Header, payload: &'a [u8]) -> Result<(u64, Vec<DecodedRecord<'a>>), &'static str> {
+pub fn decode_payload<'a>(
+    header: &Header,
+    payload: &'a [u8],
+) -> Result<(u64, Vec<DecodedRecord<'a>>), &'static str> {
     if payload.len() != header.payload_len {
         return Err("short payload");
     }
@@ -101,9 +109,13 @@ pub fn decode_payload<'a>(header: &Header, payload: &'a [u8]) -> Result<(u64, Ve
         let key_len = u16::from_le_bytes(fixed[8..10].try_into().map_err(|_| "short")?) as usize;
         let data_len = u32::from_le_bytes(fixed[10..14].try_into().map_err(|_| "short")?) as usize;
         pos += RECORD_FIXED_LEN;
-        let key = payload.get(pos..pos + key_len).ok_or("key past end of batch")?;
+        let key = payload
+            .get(pos..pos + key_len)
+            .ok_or("key past end of batch")?;
         pos += key_len;
-        let data = payload.get(pos..pos + data_len).ok_or("data past end of batch")?;
+        let data = payload
+            .get(pos..pos + data_len)
+            .ok_or("data past end of batch")?;
         pos += data_len;
         records.push(DecodedRecord {
             offset: base_offset + i as u64,
@@ -126,8 +138,14 @@ mod tests {
     #[test]
     fn batch_round_trips_and_detects_flips() {
         let records = vec![
-            NewRecord { partition_key: "k1".into(), data: Bytes::from_static(b"\x00\xffhello") },
-            NewRecord { partition_key: "k2".into(), data: Bytes::new() },
+            NewRecord {
+                partition_key: "k1".into(),
+                data: Bytes::from_static(b"\x00\xffhello"),
+            },
+            NewRecord {
+                partition_key: "k2".into(),
+                data: Bytes::new(),
+            },
         ];
         let mut buf = Vec::new();
         encode_batch(&mut buf, 42, 1000, &records);
@@ -140,7 +158,10 @@ mod tests {
         for i in HEADER_LEN..buf.len() {
             let mut bad = buf.clone();
             bad[i] ^= 0x40;
-            assert!(decode_payload(&header, &bad[HEADER_LEN..]).is_err(), "flip at {i} undetected");
+            assert!(
+                decode_payload(&header, &bad[HEADER_LEN..]).is_err(),
+                "flip at {i} undetected"
+            );
         }
     }
 }

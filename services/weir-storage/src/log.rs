@@ -92,7 +92,10 @@ impl ShardLog {
         for entry in std::fs::read_dir(dir).map_err(|e| StorageError::io(dir, e))? {
             let entry = entry.map_err(|e| StorageError::io(dir, e))?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            if let Some(base) = name.strip_suffix(".log").and_then(|s| s.parse::<u64>().ok()) {
+            if let Some(base) = name
+                .strip_suffix(".log")
+                .and_then(|s| s.parse::<u64>().ok())
+            {
                 bases.push(base);
             } else if name.ends_with(".idx.tmp") {
                 let _ = std::fs::remove_file(entry.path());
@@ -144,13 +147,19 @@ impl ShardLog {
 
     /// Appends `records` as one batch; resolves once they are durable (after the fsync
     /// that covers them). Concurrent appends share fsyncs.
-    pub async fn append(&self, records: Vec<NewRecord>, timestamp_ms: i64) -> Result<AppendAck, StorageError> {
+    pub async fn append(
+        &self,
+        records: Vec<NewRecord>,
+        timestamp_ms: i64,
+    ) -> Result<AppendAck, StorageError> {
         if records.is_empty() {
             return Err(StorageError::TooLarge("empty batch".into()));
         }
         for r in &records {
             if r.partition_key.len() > u16::MAX as usize || r.data.len() > u32::MAX as usize / 2 {
-                return Err(StorageError::TooLarge("record exceeds framing limits".into()));
+                return Err(StorageError::TooLarge(
+                    "record exceeds framing limits".into(),
+                ));
             }
         }
         let sender = self.sender.lock().clone().ok_or(StorageError::Closed)?;
@@ -168,12 +177,20 @@ impl ShardLog {
 
     /// Offset of the oldest retained record.
     pub fn start_offset(&self) -> u64 {
-        self.shared.segments.read().first().map_or(0, |s| s.base_offset)
+        self.shared
+            .segments
+            .read()
+            .first()
+            .map_or(0, |s| s.base_offset)
     }
 
     /// Offset the next appended record will get.
     pub fn next_offset(&self) -> u64 {
-        self.shared.segments.read().last().map_or(0, Segment::next_offset)
+        self.shared
+            .segments
+            .read()
+            .last()
+            .map_or(0, Segment::next_offset)
     }
 
     /// First offset whose arrival timestamp is at or after `timestamp_ms` (the next offset
@@ -182,7 +199,9 @@ impl ShardLog {
         let segments = self.shared.segments.read();
         for segment in segments.iter() {
             if segment.last_timestamp().is_some_and(|t| t >= timestamp_ms) {
-                let i = segment.index.partition_point(|e| e.timestamp_ms < timestamp_ms);
+                let i = segment
+                    .index
+                    .partition_point(|e| e.timestamp_ms < timestamp_ms);
                 return segment.base_offset + i as u64;
             }
         }
@@ -198,7 +217,12 @@ impl ShardLog {
     /// Reads up to `max_records` records and about `max_bytes` of payload starting at
     /// `from` (clamped to the oldest retained record). Always returns at least one record
     /// when one exists. Blocking: call it from `spawn_blocking` on a runtime.
-    pub fn read(&self, from: u64, max_records: usize, max_bytes: usize) -> Result<Vec<StoredRecord>, StorageError> {
+    pub fn read(
+        &self,
+        from: u64,
+        max_records: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<StoredRecord>, StorageError> {
         struct Span {
             file: Arc<std::fs::File>,
             path: PathBuf,
@@ -245,7 +269,9 @@ impl ShardLog {
                     .map_err(|e| StorageError::io(&span.path, e))?;
                 let (_, records) = decode_payload(&parsed, &payload).map_err(corrupt)?;
                 for r in records.iter().filter(|r| r.offset >= from) {
-                    if out.len() >= max_records || (!out.is_empty() && bytes + r.data.len() > max_bytes) {
+                    if out.len() >= max_records
+                        || (!out.is_empty() && bytes + r.data.len() > max_bytes)
+                    {
                         break 'spans;
                     }
                     bytes += r.data.len() + r.key.len();
@@ -361,13 +387,19 @@ fn commit_group(shared: &Shared, group: Vec<AppendRequest>, buffer: &mut Vec<u8>
     use std::io::Write;
     let (file, path, size, mut next_offset, mut last_ts) = {
         let segments = shared.segments.read();
-        let Some(active) = segments.last() else { return };
+        let Some(active) = segments.last() else {
+            return;
+        };
         (
             Arc::clone(&active.file),
             active.log_path.clone(),
             active.size,
             active.next_offset(),
-            segments.iter().rev().find_map(Segment::last_timestamp).unwrap_or(i64::MIN),
+            segments
+                .iter()
+                .rev()
+                .find_map(Segment::last_timestamp)
+                .unwrap_or(i64::MIN),
         )
     };
     buffer.clear();
@@ -437,11 +469,17 @@ fn commit_group(shared: &Shared, group: Vec<AppendRequest>, buffer: &mut Vec<u8>
 fn roll_if_full(shared: &Shared) -> Result<(), StorageError> {
     let (log_path, index, next_offset) = {
         let segments = shared.segments.read();
-        let Some(active) = segments.last() else { return Ok(()) };
+        let Some(active) = segments.last() else {
+            return Ok(());
+        };
         if active.size < shared.config.segment_bytes || active.index.is_empty() {
             return Ok(());
         }
-        (active.log_path.clone(), active.index.clone(), active.next_offset())
+        (
+            active.log_path.clone(),
+            active.index.clone(),
+            active.next_offset(),
+        )
     };
     write_index(&log_path, &index)?;
     let fresh = Segment::create(&shared.dir, next_offset)?;

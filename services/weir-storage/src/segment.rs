@@ -61,7 +61,8 @@ impl Segment {
             .truncate(false)
             .open(&log_path)
             .map_err(|e| StorageError::io(&log_path, e))?;
-        file.sync_all().map_err(|e| StorageError::io(&log_path, e))?;
+        file.sync_all()
+            .map_err(|e| StorageError::io(&log_path, e))?;
         sync_dir(dir)?;
         Ok(Self {
             base_offset,
@@ -82,7 +83,10 @@ impl Segment {
             .append(true)
             .open(&log_path)
             .map_err(|e| StorageError::io(&log_path, e))?;
-        let file_len = file.metadata().map_err(|e| StorageError::io(&log_path, e))?.len();
+        let file_len = file
+            .metadata()
+            .map_err(|e| StorageError::io(&log_path, e))?
+            .len();
         let mut segment = Self {
             base_offset,
             log_path,
@@ -140,14 +144,18 @@ impl Segment {
                 break;
             }
             self.read_exact_at(&mut header, position)?;
-            let Ok(parsed) = decode_header(&header) else { break };
+            let Ok(parsed) = decode_header(&header) else {
+                break;
+            };
             let end = position + (HEADER_LEN + parsed.payload_len) as u64;
             if end > file_len {
                 break;
             }
             payload.resize(parsed.payload_len, 0);
             self.read_exact_at(&mut payload, position + HEADER_LEN as u64)?;
-            let Ok((base, records)) = decode_payload(&parsed, &payload) else { break };
+            let Ok((base, records)) = decode_payload(&parsed, &payload) else {
+                break;
+            };
             if base != expected || records.is_empty() {
                 break;
             }
@@ -195,7 +203,6 @@ impl Segment {
     pub fn last_timestamp(&self) -> Option<i64> {
         self.index.last().map(|e| e.timestamp_ms)
     }
-
 }
 
 /// Writes a sealed segment's `.idx` atomically (temp file, fsync, rename). The index is

@@ -47,7 +47,10 @@ fn appends_read_back_in_order_across_segments() {
     let log = ShardLog::open(dir.path(), small_segments()).unwrap();
     for i in 0..200u32 {
         let ack = rt
-            .block_on(log.append(vec![record(&format!("k{i}"), &i.to_be_bytes().repeat(20))], 1000 + i as i64))
+            .block_on(log.append(
+                vec![record(&format!("k{i}"), &i.to_be_bytes().repeat(20))],
+                1000 + i as i64,
+            ))
             .unwrap();
         assert_eq!(ack.base_offset, u64::from(i));
     }
@@ -61,13 +64,18 @@ fn appends_read_back_in_order_across_segments() {
     }
     // Reads from the middle of a batch and of a segment, with a record limit.
     let some = log.read(57, 5, usize::MAX).unwrap();
-    assert_eq!(some.iter().map(|r| r.offset).collect::<Vec<_>>(), vec![57, 58, 59, 60, 61]);
+    assert_eq!(
+        some.iter().map(|r| r.offset).collect::<Vec<_>>(),
+        vec![57, 58, 59, 60, 61]
+    );
     log.close();
 
     let reopened = ShardLog::open(dir.path(), small_segments()).unwrap();
     assert_eq!(reopened.next_offset(), 200);
     assert_eq!(reopened.read(0, 10_000, usize::MAX).unwrap(), all);
-    let ack = rt.block_on(reopened.append(vec![record("after", b"x")], 0)).unwrap();
+    let ack = rt
+        .block_on(reopened.append(vec![record("after", b"x")], 0))
+        .unwrap();
     assert_eq!(ack.base_offset, 200);
     assert_eq!(ack.timestamp_ms, 1199, "timestamps never go backwards");
 }
@@ -84,7 +92,10 @@ fn concurrent_appends_get_unique_contiguous_offsets() {
             tasks.push(tokio::spawn(async move {
                 let mut acks = Vec::new();
                 for i in 0..50 {
-                    let batch = vec![record(&format!("{w}-{i}"), b"a"), record(&format!("{w}-{i}"), b"b")];
+                    let batch = vec![
+                        record(&format!("{w}-{i}"), b"a"),
+                        record(&format!("{w}-{i}"), b"b"),
+                    ];
                     acks.push(log.append(batch, 1).await.unwrap().base_offset);
                 }
                 acks
@@ -102,7 +113,10 @@ fn concurrent_appends_get_unique_contiguous_offsets() {
     let records = log.read(0, 10_000, usize::MAX).unwrap();
     assert_eq!(records.len(), 800);
     for pair in records.chunks(2) {
-        assert_eq!(pair[0].partition_key, pair[1].partition_key, "a batch stays contiguous");
+        assert_eq!(
+            pair[0].partition_key, pair[1].partition_key,
+            "a batch stays contiguous"
+        );
     }
 }
 
@@ -112,7 +126,8 @@ fn torn_tail_is_truncated_and_earlier_batches_kept() {
     let rt = runtime();
     let log = ShardLog::open(dir.path(), LogConfig::default()).unwrap();
     for i in 0..10u8 {
-        rt.block_on(log.append(vec![record("k", &[i; 100])], 5)).unwrap();
+        rt.block_on(log.append(vec![record("k", &[i; 100])], 5))
+            .unwrap();
     }
     log.close();
     drop(log);
@@ -128,9 +143,14 @@ fn torn_tail_is_truncated_and_earlier_batches_kept() {
     let records = log.read(0, 100, usize::MAX).unwrap();
     assert_eq!(records.len(), 9);
     assert_eq!(records[8].data[0], 8);
-    let ack = rt.block_on(log.append(vec![record("k", b"new")], 5)).unwrap();
+    let ack = rt
+        .block_on(log.append(vec![record("k", b"new")], 5))
+        .unwrap();
     assert_eq!(ack.base_offset, 9);
-    assert_eq!(log.read(9, 1, usize::MAX).unwrap()[0].data, Bytes::from_static(b"new"));
+    assert_eq!(
+        log.read(9, 1, usize::MAX).unwrap()[0].data,
+        Bytes::from_static(b"new")
+    );
 }
 
 #[test]
@@ -139,7 +159,8 @@ fn corrupt_batch_in_tail_is_dropped_with_everything_after_it() {
     let rt = runtime();
     let log = ShardLog::open(dir.path(), LogConfig::default()).unwrap();
     for i in 0..5u8 {
-        rt.block_on(log.append(vec![record("k", &[i; 100])], 5)).unwrap();
+        rt.block_on(log.append(vec![record("k", &[i; 100])], 5))
+            .unwrap();
     }
     log.close();
     drop(log);
@@ -160,7 +181,8 @@ fn retention_deletes_whole_old_segments() {
     let rt = runtime();
     let log = ShardLog::open(dir.path(), small_segments()).unwrap();
     for i in 0..100i64 {
-        rt.block_on(log.append(vec![record("k", &[0; 200])], i * 1000)).unwrap();
+        rt.block_on(log.append(vec![record("k", &[0; 200])], i * 1000))
+            .unwrap();
     }
     let before = log.segments().len();
     let deleted = log.enforce_retention(50_000).unwrap();
@@ -168,7 +190,10 @@ fn retention_deletes_whole_old_segments() {
     let start = log.start_offset();
     assert!(start > 0 && start <= 50, "start {start}");
     let remaining = log.read(0, 1000, usize::MAX).unwrap();
-    assert_eq!(remaining[0].offset, start, "reads clamp to the oldest retained record");
+    assert_eq!(
+        remaining[0].offset, start,
+        "reads clamp to the oldest retained record"
+    );
     assert_eq!(remaining.last().unwrap().offset, 99);
     // Everything retained is still at or after the cutoff's segment, and nothing newer
     // than the cutoff was deleted.
@@ -186,7 +211,8 @@ fn timestamps_find_offsets() {
     let rt = runtime();
     let log = ShardLog::open(dir.path(), small_segments()).unwrap();
     for i in 0..60i64 {
-        rt.block_on(log.append(vec![record("k", &[1; 100])], 10_000 + i * 10)).unwrap();
+        rt.block_on(log.append(vec![record("k", &[1; 100])], 10_000 + i * 10))
+            .unwrap();
     }
     assert_eq!(log.offset_at_timestamp(0), 0);
     assert_eq!(log.offset_at_timestamp(10_000), 0);

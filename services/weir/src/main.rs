@@ -1,1 +1,57 @@
-fn main() {}
+//! `weir`: the one binary. The embedded stack (`up`), the production servers, the load
+//! generator, and tooling.
+
+mod bench;
+mod serve;
+
+use clap::{Parser, Subcommand};
+
+/// Weir: a self-hostable, Kinesis-compatible streaming service.
+#[derive(Debug, Parser)]
+#[command(name = "weir", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the whole service on this machine: control plane, one data-plane node, SQLite
+    /// metadata and data under ./.weir. Binds loopback only.
+    Up(serve::UpArgs),
+    /// Run the production control plane (REST /v1) against Postgres or SQLite; with
+    /// --kinesis-addr it also hosts a data-plane node.
+    ControlPlane(serve::ControlPlaneArgs),
+    /// Run a standalone data-plane node (needs placement; see the message).
+    DataPlane(serve::DataPlaneArgs),
+    /// Load-test any Kinesis endpoint: throughput, put latency, end-to-end latency.
+    Bench(bench::BenchArgs),
+    /// Print the control plane's OpenAPI document.
+    Openapi,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        match cli.command {
+            Command::Up(args) => serve::up(args).await,
+            Command::ControlPlane(args) => serve::control_plane(args).await,
+            Command::DataPlane(args) => serve::data_plane(args).await,
+            Command::Bench(args) => bench::run(args).await,
+            Command::Openapi => {
+                print!("{}", weir_control_plane::rest::openapi_json());
+                Ok(())
+            }
+        }
+    })
+}

@@ -1,0 +1,409 @@
+//! The REST API, `/v1/...`, and its OpenAPI document (generated from these handlers by
+//! utoipa; `openapi/control-plane.json` is kept equal to it by a test).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, put};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use utoipa::{OpenApi, ToSchema};
+use weir_core::{shard_id, SequenceNumber};
+
+use crate::{
+    ControlPlane, ControlPlaneError, CreateStream, RetentionChange, StreamMode, StreamRecord,
+};
+
+/// The OpenAPI document of the control plane.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Weir control plane",
+        description = "Streams, shards and tags of a Weir deployment."
+    ),
+    paths(
+        create_stream,
+        list_streams,
+        get_stream,
+        delete_stream,
+        set_retention,
+        get_tags,
+        add_tags,
+        remove_tag,
+        list_shards
+    ),
+    components(schemas(
+        CreateStreamBody,
+        StreamView,
+        StreamList,
+        ShardView,
+        ShardList,
+        RetentionBody,
+        TagsBody,
+        ErrorBody,
+        ErrorDetail
+    ))
+)]
+pub struct ApiDoc;
+
+/// The OpenAPI document as pretty JSON, as committed in `openapi/`.
+pub fn openapi_json() -> String {
+    let mut text = ApiDoc::openapi().to_pretty_json().unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// Builds the `/v1` router.
+pub fn router(control_plane: Arc<ControlPlane>) -> Router {
+    Router::new()
+        .route("/v1/streams", get(list_streams).post(create_stream))
+        .route("/v1/streams/{name}", get(get_stream).delete(delete_stream))
+        .route("/v1/streams/{name}/retention", put(set_retention))
+        .route("/v1/streams/{name}/tags", get(get_tags).put(add_tags))
+        .route("/v1/streams/{name}/tags/{key}", delete(remove_tag))
+        .route("/v1/streams/{name}/shards", get(list_shards))
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/openapi.json",
+            get(|| async { ([("content-type", "application/json")], openapi_json()) }),
+        )
+        .with_state(control_plane)
+}
+
+/// Body of a create request.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateStreamBody {
+    /// 1-128 of `[a-zA-Z0-9_.-]`.
+    pub name: String,
+    /// Shards for a provisioned stream.
+    pub shard_count: Option<u32>,
+    /// `PROVISIONED` or `ON_DEMAND`; on-demand when neither this nor `shard_count` is set.
+    pub mode: Option<String>,
+    /// 24-8760; 24 by default.
+    pub retention_hours: Option<u32>,
+    /// Initial tags.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A stream as the REST API shows it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct StreamView {
+    /// Stream name.
+    pub name: String,
+    /// Stream ARN (what Kinesis clients may pass as StreamARN).
+    pub arn: String,
+    /// CREATING, ACTIVE, UPDATING or DELETING.
+    pub status: String,
+    /// PROVISIONED or ON_DEMAND.
+    pub mode: String,
+    /// Retention in hours.
+    pub retention_hours: u32,
+    /// Creation time, epoch milliseconds.
+    pub created_at_ms: i64,
+    /// Shards taking writes.
+    pub open_shard_count: usize,
+    /// Tags.
+    pub tags: BTreeMap<String, String>,
+    /// Changes on every modification.
+    pub version: i64,
+}
+
+/// A page of streams.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct StreamList {
+    /// Streams in name order.
+    pub streams: Vec<StreamView>,
+    /// Pass as `after` to get the next page; absent on the last page.
+    pub next: Option<String>,
+}
+
+/// A shard with its lineage.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ShardView {
+    /// `shardId-` and twelve digits.
+    pub shard_id: String,
+    /// Parent of a split or merge.
+    pub parent_shard_id: Option<String>,
+    /// Second parent of a merge.
+    pub adjacent_parent_shard_id: Option<String>,
+    /// First hash key, decimal.
+    pub starting_hash_key: String,
+    /// Last hash key, decimal.
+    pub ending_hash_key: String,
+    /// First sequence number the shard can hold.
+    pub starting_sequence_number: String,
+    /// Set once the shard is closed.
+    pub ending_sequence_number: Option<String>,
+    /// Whether the shard takes writes.
+    pub open: bool,
+}
+
+/// The shards of a stream.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ShardList {
+    /// Every shard, open and closed, in id order.
+    pub shards: Vec<ShardView>,
+}
+
+/// New retention.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionBody {
+    /// 24-8760.
+    pub retention_hours: u32,
+}
+
+/// Tags of a stream.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TagsBody {
+    /// Key to value.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Every error the REST API answers with.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: ErrorDetail,
+}
+
+/// Error code and message.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable code: the Kinesis exception name without `Exception`.
+    pub code: String,
+    /// Human-readable explanation, saying what to do next where possible.
+    pub message: String,
+}
+
+/// Query of the list endpoint.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ListQuery {
+    /// Page size, 1-1000 (100 by default).
+    pub limit: Option<usize>,
+    /// Return streams after this name.
+    pub after: Option<String>,
+}
+
+/// A REST error: a control-plane error or a bad request body.
+pub struct ApiError(ControlPlaneError);
+
+impl From<ControlPlaneError> for ApiError {
+    fn from(error: ControlPlaneError) -> Self {
+        Self(error)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match &self.0 {
+            ControlPlaneError::Validation(_) | ControlPlaneError::InvalidArgument(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            ControlPlaneError::NotFound(_) => StatusCode::NOT_FOUND,
+            ControlPlaneError::InUse(_) => StatusCode::CONFLICT,
+            ControlPlaneError::LimitExceeded(_) => StatusCode::TOO_MANY_REQUESTS,
+            ControlPlaneError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        if status.is_server_error() {
+            tracing::error!(error = %self.0, "control plane request failed");
+        }
+        let code = self
+            .0
+            .kinesis_type()
+            .trim_end_matches("Exception")
+            .to_string();
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code,
+                message: self.0.to_string(),
+            },
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+fn view(control_plane: &ControlPlane, stream: &StreamRecord) -> StreamView {
+    StreamView {
+        name: stream.name.clone(),
+        arn: control_plane.arn(&stream.name),
+        status: stream.status.as_str().to_string(),
+        mode: stream.mode.as_str().to_string(),
+        retention_hours: stream.retention_hours,
+        created_at_ms: stream.created_at_ms,
+        open_shard_count: stream.open_shards().count(),
+        tags: stream.tags.clone(),
+        version: stream.version,
+    }
+}
+
+/// Parses a JSON body, turning rejections into the API's error shape.
+fn body<T>(
+    payload: Result<Json<T>, axum::extract::rejection::JsonRejection>,
+) -> Result<T, ApiError> {
+    payload.map(|Json(v)| v).map_err(|rejection| {
+        ApiError(ControlPlaneError::InvalidArgument(format!(
+            "Invalid request body: {}",
+            rejection.body_text()
+        )))
+    })
+}
+
+/// Create a stream.
+#[utoipa::path(post, path = "/v1/streams", request_body = CreateStreamBody,
+    responses((status = 201, body = StreamView), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 429, body = ErrorBody)))]
+async fn create_stream(
+    State(cp): State<Arc<ControlPlane>>,
+    payload: Result<Json<CreateStreamBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<StreamView>), ApiError> {
+    let request = body(payload)?;
+    let mode = match request.mode.as_deref() {
+        None => None,
+        Some(text) => Some(StreamMode::parse(text).ok_or_else(|| {
+            ControlPlaneError::InvalidArgument(format!(
+                "Unknown mode '{text}': use PROVISIONED or ON_DEMAND."
+            ))
+        })?),
+    };
+    let stream = cp
+        .create_stream(CreateStream {
+            name: request.name,
+            shard_count: request.shard_count,
+            mode,
+            retention_hours: request.retention_hours,
+            tags: request.tags,
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(view(&cp, &stream))))
+}
+
+/// List streams, a page at a time.
+#[utoipa::path(get, path = "/v1/streams", params(ListQuery), responses((status = 200, body = StreamList)))]
+async fn list_streams(
+    State(cp): State<Arc<ControlPlane>>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<StreamList>, ApiError> {
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ControlPlaneError::InvalidArgument(format!(
+            "limit must be between 1 and 1000, got {limit}."
+        ))
+        .into());
+    }
+    let (page, more) = cp.list_streams(query.after.as_deref(), limit);
+    let next = more.then(|| page.last().map(|s| s.name.clone())).flatten();
+    Ok(Json(StreamList {
+        streams: page.iter().map(|s| view(&cp, s)).collect(),
+        next,
+    }))
+}
+
+/// Get one stream.
+#[utoipa::path(get, path = "/v1/streams/{name}", params(("name" = String, Path)),
+    responses((status = 200, body = StreamView), (status = 404, body = ErrorBody)))]
+async fn get_stream(
+    State(cp): State<Arc<ControlPlane>>,
+    Path(name): Path<String>,
+) -> Result<Json<StreamView>, ApiError> {
+    let stream = cp.stream(&name)?;
+    Ok(Json(view(&cp, &stream)))
+}
+
+/// Delete a stream and all its data.
+#[utoipa::path(delete, path = "/v1/streams/{name}", params(("name" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+async fn delete_stream(
+    State(cp): State<Arc<ControlPlane>>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    cp.delete_stream(&name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Set retention (24-8760 hours).
+#[utoipa::path(put, path = "/v1/streams/{name}/retention", params(("name" = String, Path)), request_body = RetentionBody,
+    responses((status = 200, body = StreamView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn set_retention(
+    State(cp): State<Arc<ControlPlane>>,
+    Path(name): Path<String>,
+    payload: Result<Json<RetentionBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<StreamView>, ApiError> {
+    let request = body(payload)?;
+    let stream = cp
+        .update_retention(&name, request.retention_hours, RetentionChange::Set)
+        .await?;
+    Ok(Json(view(&cp, &stream)))
+}
+
+/// Get a stream's tags.
+#[utoipa::path(get, path = "/v1/streams/{name}/tags", params(("name" = String, Path)),
+    responses((status = 200, body = TagsBody), (status = 404, body = ErrorBody)))]
+async fn get_tags(
+    State(cp): State<Arc<ControlPlane>>,
+    Path(name): Path<String>,
+) -> Result<Json<TagsBody>, ApiError> {
+    Ok(Json(TagsBody {
+        tags: cp.stream(&name)?.tags.clone(),
+    }))
+}
+
+/// Add or overwrite tags.
+#[utoipa::path(put, path = "/v1/streams/{name}/tags", params(("name" = String, Path)), request_body = TagsBody,
+    responses((status = 200, body = TagsBody), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn add_tags(
+    State(cp): State<Arc<ControlPlane>>,
+    Path(name): Path<String>,
+    payload: Result<Json<TagsBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<TagsBody>, ApiError> {
+    let request = body(payload)?;
+    let stream = cp.add_tags(&name, request.tags).await?;
+    Ok(Json(TagsBody {
+        tags: stream.tags.clone(),
+    }))
+}
+
+/// Remove one tag.
+#[utoipa::path(delete, path = "/v1/streams/{name}/tags/{key}", params(("name" = String, Path), ("key" = String, Path)),
+    responses((status = 200, body = TagsBody), (status = 404, body = ErrorBody)))]
+async fn remove_tag(
+    State(cp): State<Arc<ControlPlane>>,
+    Path((name, key)): Path<(String, String)>,
+) -> Result<Json<TagsBody>, ApiError> {
+    let stream = cp.remove_tags(&name, vec![key]).await?;
+    Ok(Json(TagsBody {
+        tags: stream.tags.clone(),
+    }))
+}
+
+/// List a stream's shards with lineage and hash ranges.
+#[utoipa::path(get, path = "/v1/streams/{name}/shards", params(("name" = String, Path)),
+    responses((status = 200, body = ShardList), (status = 404, body = ErrorBody)))]
+async fn list_shards(
+    State(cp): State<Arc<ControlPlane>>,
+    Path(name): Path<String>,
+) -> Result<Json<ShardList>, ApiError> {
+    let stream = cp.stream(&name)?;
+    let shards = stream
+        .shards
+        .iter()
+        .map(|s| ShardView {
+            shard_id: shard_id(s.ordinal),
+            parent_shard_id: s.parent.map(shard_id),
+            adjacent_parent_shard_id: s.adjacent_parent.map(shard_id),
+            starting_hash_key: s.hash_range.start.to_string(),
+            ending_hash_key: s.hash_range.end.to_string(),
+            starting_sequence_number: SequenceNumber::new(s.ordinal, 0).to_string(),
+            ending_sequence_number: s
+                .ending_offset
+                .map(|end| SequenceNumber::new(s.ordinal, end.saturating_sub(1)).to_string()),
+            open: s.is_open(),
+        })
+        .collect();
+    Ok(Json(ShardList { shards }))
+}

@@ -1,0 +1,101 @@
+//! Kinesis wire errors: one enum, one `__type` each, encoded in the request's format.
+
+use weir_control_plane::ControlPlaneError;
+use weir_core::Violations;
+
+/// Every error the Kinesis API answers with.
+#[derive(Debug, thiserror::Error)]
+pub enum KinesisError {
+    /// The body could not be parsed.
+    #[error("{0}")]
+    Serialization(String),
+    /// The `X-Amz-Target` names no operation we serve.
+    #[error("{0}")]
+    UnknownOperation(String),
+    /// A member broke a model constraint.
+    #[error("{}", .0.message())]
+    Validation(Violations),
+    /// Stream or shard missing.
+    #[error("{0}")]
+    ResourceNotFound(String),
+    /// Stream exists or is busy.
+    #[error("{0}")]
+    ResourceInUse(String),
+    /// Valid shape, unacceptable value.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// Iterator older than five minutes.
+    #[error("{0}")]
+    ExpiredIterator(String),
+    /// ListShards/ListStreams token expired.
+    #[error("{0}")]
+    ExpiredNextToken(String),
+    /// Quota exceeded.
+    #[error("{0}")]
+    LimitExceeded(String),
+    /// Something broke on our side; the request may be retried.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl KinesisError {
+    /// The `__type` AWS sends.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::Serialization(_) => "SerializationException",
+            Self::UnknownOperation(_) => "UnknownOperationException",
+            Self::Validation(_) => "ValidationException",
+            Self::ResourceNotFound(_) => "ResourceNotFoundException",
+            Self::ResourceInUse(_) => "ResourceInUseException",
+            Self::InvalidArgument(_) => "InvalidArgumentException",
+            Self::ExpiredIterator(_) => "ExpiredIteratorException",
+            Self::ExpiredNextToken(_) => "ExpiredNextTokenException",
+            Self::LimitExceeded(_) => "LimitExceededException",
+            Self::Internal(_) => "InternalFailure",
+        }
+    }
+
+    /// HTTP status: 500 for our failures, 400 for the caller's.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Internal(_) => 500,
+            _ => 400,
+        }
+    }
+
+    /// The message member's name: AWS capitalises it for SerializationException only.
+    pub fn message_key(&self) -> &'static str {
+        match self {
+            Self::Serialization(_) => "Message",
+            _ => "message",
+        }
+    }
+
+    /// Shorthand for a validation error with one violation list.
+    pub fn validation(violations: Violations) -> Result<(), Self> {
+        violations.into_result().map_err(Self::Validation)
+    }
+}
+
+impl From<ControlPlaneError> for KinesisError {
+    fn from(error: ControlPlaneError) -> Self {
+        match error {
+            ControlPlaneError::Validation(v) => Self::Validation(v),
+            ControlPlaneError::NotFound(m) => Self::ResourceNotFound(m),
+            ControlPlaneError::InUse(m) => Self::ResourceInUse(m),
+            ControlPlaneError::InvalidArgument(m) => Self::InvalidArgument(m),
+            ControlPlaneError::LimitExceeded(m) => Self::LimitExceeded(m),
+            ControlPlaneError::Store(e) => {
+                tracing::error!(error = %e, "metadata store failure");
+                Self::Internal("Internal service failure.".into())
+            }
+        }
+    }
+}
+
+impl From<weir_storage::StorageError> for KinesisError {
+    fn from(error: weir_storage::StorageError) -> Self {
+        tracing::error!(%error, "storage failure");
+        Self::Internal("Internal service failure.".into())
+    }
+}

@@ -1,0 +1,234 @@
+//! The HTTP entry point: `POST /`, dispatch on `X-Amz-Target`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, Method};
+use axum::response::Response;
+use axum::routing::{any, get};
+use axum::Router;
+use weir_control_plane::{ControlPlane, StreamEvent};
+use weir_storage::LogConfig;
+
+use crate::clock::{Clock, SystemClock};
+use crate::error::KinesisError;
+use crate::iterator::IteratorCodec;
+use crate::ops;
+use crate::protocol::Format;
+use crate::shards::ShardRegistry;
+
+/// Largest request body accepted: a 10 MiB PutRecords grows by a third in base64.
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// The `X-Amz-Target` prefix of Kinesis operations.
+const TARGET_PREFIX: &str = "Kinesis_20131202.";
+
+/// Settings of a data-plane node.
+#[derive(Debug, Clone)]
+pub struct DataPlaneConfig {
+    /// Folder holding shard logs.
+    pub data_dir: PathBuf,
+    /// Storage tuning.
+    pub log: LogConfig,
+    /// Largest record (data plus partition key), Kinesis's default 1 MiB.
+    pub max_record_bytes: usize,
+    /// How often retention runs.
+    pub retention_interval: Duration,
+}
+
+impl DataPlaneConfig {
+    /// Defaults for a data folder.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            log: LogConfig::default(),
+            max_record_bytes: 1024 * 1024,
+            retention_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A data-plane node: the control plane it asks, its shard logs, its clock.
+pub struct DataPlane {
+    pub(crate) control_plane: Arc<ControlPlane>,
+    pub(crate) shards: ShardRegistry,
+    pub(crate) iterators: IteratorCodec,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) config: DataPlaneConfig,
+}
+
+impl DataPlane {
+    /// Builds a node and starts its background work (deletions, retention). The iterator
+    /// key lives in the data folder so iterators survive a restart.
+    pub async fn start(
+        control_plane: Arc<ControlPlane>,
+        config: DataPlaneConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Arc<Self>, KinesisError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            KinesisError::Internal(format!(
+                "cannot create data folder {}: {e}",
+                config.data_dir.display()
+            ))
+        })?;
+        let iterators =
+            IteratorCodec::with_key(load_or_create_key(&config.data_dir.join("iterator.key"))?);
+        let plane = Arc::new(Self {
+            shards: ShardRegistry::new(&config.data_dir, config.log.clone()),
+            control_plane,
+            iterators,
+            clock,
+            config,
+        });
+        let live: Vec<i64> = plane
+            .control_plane
+            .list_streams(None, usize::MAX)
+            .0
+            .iter()
+            .map(|s| s.uid)
+            .collect();
+        if let Ok(n) = plane.shards.collect_garbage(&live).await {
+            if n > 0 {
+                tracing::info!(streams = n, "removed data of deleted streams");
+            }
+        }
+        tokio::spawn(watch_deletions(Arc::clone(&plane)));
+        tokio::spawn(enforce_retention(Arc::downgrade(&plane)));
+        Ok(plane)
+    }
+
+    /// Convenience for tests: the system clock.
+    pub async fn start_default(
+        control_plane: Arc<ControlPlane>,
+        config: DataPlaneConfig,
+    ) -> Result<Arc<Self>, KinesisError> {
+        Self::start(control_plane, config, Arc::new(SystemClock)).await
+    }
+
+    /// Closes every shard log (drains queued appends). Call at shutdown.
+    pub async fn shutdown(&self) {
+        self.shards.close_all().await;
+    }
+}
+
+fn load_or_create_key(path: &std::path::Path) -> Result<[u8; 32], KinesisError> {
+    if let Ok(bytes) = std::fs::read(path) {
+        if let Ok(key) = <[u8; 32]>::try_from(bytes.as_slice()) {
+            return Ok(key);
+        }
+    }
+    let key: [u8; 32] = rand::random();
+    std::fs::write(path, key)
+        .map_err(|e| KinesisError::Internal(format!("cannot write {}: {e}", path.display())))?;
+    Ok(key)
+}
+
+async fn watch_deletions(plane: Arc<DataPlane>) {
+    let mut events = plane.control_plane.subscribe();
+    loop {
+        match events.recv().await {
+            Ok(StreamEvent::Deleted { name, uid }) => {
+                if let Err(error) = plane.shards.drop_stream(uid).await {
+                    tracing::warn!(stream = %name, %error, "could not delete stream data; will retry at next start");
+                }
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                let live: Vec<i64> = plane
+                    .control_plane
+                    .list_streams(None, usize::MAX)
+                    .0
+                    .iter()
+                    .map(|s| s.uid)
+                    .collect();
+                let _ = plane.shards.collect_garbage(&live).await;
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
+async fn enforce_retention(plane: std::sync::Weak<DataPlane>) {
+    loop {
+        let interval = match plane.upgrade() {
+            Some(p) => p.config.retention_interval,
+            None => return,
+        };
+        tokio::time::sleep(interval).await;
+        let Some(plane) = plane.upgrade() else { return };
+        let now = plane.clock.now_ms();
+        let retention: std::collections::HashMap<i64, u32> = plane
+            .control_plane
+            .list_streams(None, usize::MAX)
+            .0
+            .iter()
+            .map(|s| (s.uid, s.retention_hours))
+            .collect();
+        for ((uid, _), log) in plane.shards.open_logs() {
+            let Some(hours) = retention.get(&uid) else {
+                continue;
+            };
+            let cutoff = now - i64::from(*hours) * 3_600_000;
+            match tokio::task::spawn_blocking(move || log.enforce_retention(cutoff)).await {
+                Ok(Ok(n)) if n > 0 => {
+                    tracing::info!(stream_uid = uid, segments = n, "retention deleted segments")
+                }
+                Ok(Err(error)) => tracing::warn!(%error, "retention failed"),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// The Kinesis API router.
+pub fn router(plane: Arc<DataPlane>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/", any(handle))
+        .layer(DefaultBodyLimit::disable())
+        .with_state(plane)
+}
+
+async fn handle(
+    State(plane): State<Arc<DataPlane>>,
+    method: Method,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let format =
+        Format::from_content_type(headers.get("content-type").and_then(|v| v.to_str().ok()));
+    if method != Method::POST {
+        return format.error(&KinesisError::UnknownOperation(
+            "The Kinesis API takes POST / with an X-Amz-Target header.".into(),
+        ));
+    }
+    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return format.error(&KinesisError::InvalidArgument(format!(
+                "Request body exceeds the limit of {MAX_BODY_BYTES} bytes."
+            )))
+        }
+    };
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let Some(operation) = target.strip_prefix(TARGET_PREFIX) else {
+        return format.error(&KinesisError::UnknownOperation(format!(
+            "Unknown operation '{target}'."
+        )));
+    };
+    match ops::dispatch(&plane, operation, format, &body).await {
+        Ok(response) => response,
+        Err(error) => {
+            if error.status() >= 500 {
+                tracing::error!(operation, %error, "request failed");
+            } else {
+                tracing::debug!(operation, %error, "request refused");
+            }
+            format.error(&error)
+        }
+    }
+}

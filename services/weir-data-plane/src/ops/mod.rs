@@ -1,0 +1,123 @@
+//! One function per Kinesis operation, and what they share.
+
+mod records;
+mod streams;
+
+use std::sync::Arc;
+
+use axum::response::Response;
+use serde::Serialize;
+use weir_control_plane::StreamRecord;
+use weir_core::{stream_name_from_arn, Violations};
+
+use crate::error::KinesisError;
+use crate::gateway::DataPlane;
+use crate::protocol::Format;
+
+/// Runs `operation` on `body`, answering in `format`.
+pub async fn dispatch(
+    plane: &DataPlane,
+    operation: &str,
+    format: Format,
+    body: &[u8],
+) -> Result<Response, KinesisError> {
+    macro_rules! op {
+        ($handler:path) => {{
+            let request = format.decode(body)?;
+            let answer = $handler(plane, request).await?;
+            Ok(format.ok(&answer))
+        }};
+    }
+    match operation {
+        "CreateStream" => op!(streams::create_stream),
+        "DeleteStream" => op!(streams::delete_stream),
+        "DescribeStream" => op!(streams::describe_stream),
+        "DescribeStreamSummary" => op!(streams::describe_stream_summary),
+        "ListStreams" => op!(streams::list_streams),
+        "ListShards" => op!(streams::list_shards),
+        "IncreaseStreamRetentionPeriod" => op!(streams::increase_retention),
+        "DecreaseStreamRetentionPeriod" => op!(streams::decrease_retention),
+        "AddTagsToStream" => op!(streams::add_tags),
+        "ListTagsForStream" => op!(streams::list_tags),
+        "RemoveTagsFromStream" => op!(streams::remove_tags),
+        "DescribeLimits" => op!(streams::describe_limits),
+        "PutRecord" => op!(records::put_record),
+        "PutRecords" => op!(records::put_records),
+        "GetShardIterator" => op!(records::get_shard_iterator),
+        "GetRecords" => op!(records::get_records),
+        _ => Err(KinesisError::UnknownOperation(format!(
+            "Operation '{operation}' is not supported by this Weir endpoint."
+        ))),
+    }
+}
+
+/// An empty answer (`{}`), for operations that return nothing.
+#[derive(Debug, Serialize)]
+pub struct Empty {}
+
+/// The stream selector every stream-scoped request carries.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StreamRef {
+    /// Stream name.
+    pub stream_name: Option<String>,
+    /// Stream ARN, accepted wherever the name is.
+    #[serde(rename = "StreamARN")]
+    pub stream_arn: Option<String>,
+}
+
+impl StreamRef {
+    /// Validates the name or ARN into `violations` (the caller reports them together with
+    /// its own checks) and returns the stream name if one could be determined.
+    pub fn check(&self, violations: &mut Violations) -> Option<String> {
+        if let Some(name) = &self.stream_name {
+            violations.stream_name(name, "streamName");
+        }
+        if let Some(arn) = &self.stream_arn {
+            violations.length(arn, "streamARN", 1, 2048);
+            if stream_name_from_arn(arn).is_none() && !arn.is_empty() {
+                violations.pattern(
+                    arn,
+                    "streamARN",
+                    false,
+                    "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+",
+                );
+            }
+        }
+        match (&self.stream_name, &self.stream_arn) {
+            (Some(name), _) => Some(name.clone()),
+            (None, Some(arn)) => stream_name_from_arn(arn).map(str::to_string),
+            (None, None) => None,
+        }
+    }
+
+    /// Resolves to a stream name after validation: exactly one of name and ARN must say
+    /// which stream, and they must agree when both are given.
+    pub fn resolve(&self, name: Option<String>) -> Result<String, KinesisError> {
+        let Some(name) = name else {
+            return Err(KinesisError::InvalidArgument(
+                "Either StreamName or StreamARN should be provided.".into(),
+            ));
+        };
+        if let (Some(_), Some(arn)) = (&self.stream_name, &self.stream_arn) {
+            if stream_name_from_arn(arn) != Some(name.as_str()) {
+                return Err(KinesisError::InvalidArgument(format!(
+                    "StreamARN {arn} does not match StreamName {name}."
+                )));
+            }
+        }
+        Ok(name)
+    }
+}
+
+/// Validates a request's stream selector plus `extra` checks, then looks the stream up.
+pub fn stream_for(
+    plane: &DataPlane,
+    selector: &StreamRef,
+    mut violations: Violations,
+) -> Result<Arc<StreamRecord>, KinesisError> {
+    let name = selector.check(&mut violations);
+    KinesisError::validation(violations)?;
+    let name = selector.resolve(name)?;
+    Ok(plane.control_plane.stream(&name)?)
+}

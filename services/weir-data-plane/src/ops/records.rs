@@ -1,0 +1,562 @@
+//! Record operations: routing, appends, iterators and reads.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use weir_control_plane::{ShardRecord, StreamRecord};
+use weir_core::hash::parse_hash_key;
+use weir_core::{partition_key_hash, shard_id, shard_ordinal, SequenceNumber, Violations};
+use weir_storage::NewRecord;
+
+use super::{stream_for, StreamRef};
+use crate::error::KinesisError;
+use crate::gateway::DataPlane;
+use crate::iterator::{ShardIterator, ITERATOR_TTL_MS};
+use crate::protocol::{Blob, Timestamp};
+
+/// Most records one PutRecords may carry.
+pub const MAX_PUT_RECORDS: usize = 500;
+/// Most bytes (data plus keys) one PutRecords may carry.
+pub const MAX_PUT_RECORDS_BYTES: usize = 10 * 1024 * 1024;
+/// Most records one GetRecords returns.
+pub const MAX_GET_RECORDS: usize = 10_000;
+/// Most payload bytes one GetRecords returns.
+pub const MAX_GET_BYTES: usize = 10 * 1024 * 1024;
+
+/// Checks one record's members; `path` is the member prefix (`""` or `records.N.member.`).
+fn check_record(
+    violations: &mut Violations,
+    path: &str,
+    data: &Option<Blob>,
+    key: &Option<String>,
+    explicit: &Option<String>,
+    max_record_bytes: usize,
+) {
+    violations.required(data, &format!("{path}data"));
+    violations.required(key, &format!("{path}partitionKey"));
+    if let Some(key) = key {
+        violations.length(key, &format!("{path}partitionKey"), 1, 256);
+    }
+    if let Some(data) = data {
+        let total = data.0.len() + key.as_ref().map_or(0, String::len);
+        if total > max_record_bytes {
+            let len = data.0.len();
+            violations.push(
+                Some(&format!(
+                    "java.nio.HeapByteBuffer[pos=0 lim={len} cap={len}]"
+                )),
+                &format!("{path}data"),
+                &format!("have length less than or equal to {max_record_bytes}"),
+            );
+        }
+    }
+    if let Some(hash) = explicit {
+        let pattern_ok = !hash.is_empty()
+            && hash.len() <= 39
+            && hash.bytes().all(|b| b.is_ascii_digit())
+            && (hash == "0" || !hash.starts_with('0'));
+        violations.pattern(
+            hash,
+            &format!("{path}explicitHashKey"),
+            pattern_ok,
+            "0|([1-9]\\d{0,38})",
+        );
+    }
+}
+
+/// The hash key a record routes by.
+fn hash_key(partition_key: &str, explicit: Option<&str>) -> Result<u128, KinesisError> {
+    match explicit {
+        None => Ok(partition_key_hash(partition_key)),
+        Some(text) => parse_hash_key(text).ok_or_else(|| {
+            KinesisError::InvalidArgument(format!(
+                "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value \
+                 was {text}"
+            ))
+        }),
+    }
+}
+
+/// The open shard owning `hash`; open shards tile the hash space, so one always exists.
+fn route<'a>(stream: &'a StreamRecord, hash: u128) -> Result<&'a ShardRecord, KinesisError> {
+    stream
+        .open_shards()
+        .find(|s| s.hash_range.contains(hash))
+        .ok_or_else(|| {
+            KinesisError::Internal(format!(
+                "no open shard of {} owns hash key {hash}",
+                stream.name
+            ))
+        })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PutRecordInput {
+    stream_name: Option<String>,
+    #[serde(rename = "StreamARN")]
+    stream_arn: Option<String>,
+    data: Option<Blob>,
+    partition_key: Option<String>,
+    explicit_hash_key: Option<String>,
+    sequence_number_for_ordering: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PutRecordOutput {
+    shard_id: String,
+    sequence_number: String,
+    encryption_type: &'static str,
+}
+
+pub async fn put_record(
+    plane: &DataPlane,
+    req: PutRecordInput,
+) -> Result<PutRecordOutput, KinesisError> {
+    let mut violations = Violations::new();
+    check_record(
+        &mut violations,
+        "",
+        &req.data,
+        &req.partition_key,
+        &req.explicit_hash_key,
+        plane.config.max_record_bytes,
+    );
+    if let Some(seq) = &req.sequence_number_for_ordering {
+        let ok = SequenceNumber::parse(seq).is_some() || seq == "0";
+        violations.pattern(seq, "sequenceNumberForOrdering", ok, "0|([1-9]\\d{0,128})");
+    }
+    let stream = stream_for(
+        plane,
+        &StreamRef {
+            stream_name: req.stream_name,
+            stream_arn: req.stream_arn,
+        },
+        violations,
+    )?;
+    let key = req.partition_key.unwrap_or_default();
+    let shard = route(&stream, hash_key(&key, req.explicit_hash_key.as_deref())?)?;
+    let log = plane.shards.get(stream.uid, shard.ordinal).await?;
+    let record = NewRecord {
+        partition_key: key,
+        data: req.data.unwrap_or_default().0,
+    };
+    let ack = log.append(vec![record], plane.clock.now_ms()).await?;
+    Ok(PutRecordOutput {
+        shard_id: shard_id(shard.ordinal),
+        sequence_number: SequenceNumber::new(shard.ordinal, ack.base_offset).to_string(),
+        encryption_type: "NONE",
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PutRecordsEntry {
+    data: Option<Blob>,
+    partition_key: Option<String>,
+    explicit_hash_key: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PutRecordsInput {
+    stream_name: Option<String>,
+    #[serde(rename = "StreamARN")]
+    stream_arn: Option<String>,
+    records: Option<Vec<PutRecordsEntry>>,
+}
+
+#[derive(Debug, Serialize, Default, Clone)]
+#[serde(rename_all = "PascalCase")]
+pub struct PutRecordsResultEntry {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sequence_number: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shard_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_message: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PutRecordsOutput {
+    failed_record_count: usize,
+    records: Vec<PutRecordsResultEntry>,
+    encryption_type: &'static str,
+}
+
+pub async fn put_records(
+    plane: &DataPlane,
+    req: PutRecordsInput,
+) -> Result<PutRecordsOutput, KinesisError> {
+    let mut violations = Violations::new();
+    violations.required(&req.records, "records");
+    if let Some(records) = &req.records {
+        if records.is_empty() {
+            violations.push(
+                Some("[]"),
+                "records",
+                "have length greater than or equal to 1",
+            );
+        } else if records.len() > MAX_PUT_RECORDS {
+            violations.push(
+                Some(&format!("[{} records]", records.len())),
+                "records",
+                &format!("have length less than or equal to {MAX_PUT_RECORDS}"),
+            );
+        }
+        for (i, r) in records.iter().enumerate() {
+            check_record(
+                &mut violations,
+                &format!("records.{}.member.", i + 1),
+                &r.data,
+                &r.partition_key,
+                &r.explicit_hash_key,
+                plane.config.max_record_bytes,
+            );
+        }
+    }
+    let stream = stream_for(
+        plane,
+        &StreamRef {
+            stream_name: req.stream_name,
+            stream_arn: req.stream_arn,
+        },
+        violations,
+    )?;
+    let entries = req.records.unwrap_or_default();
+    let total: usize = entries
+        .iter()
+        .map(|r| {
+            r.data.as_ref().map_or(0, |d| d.0.len())
+                + r.partition_key.as_ref().map_or(0, String::len)
+        })
+        .sum();
+    if total > MAX_PUT_RECORDS_BYTES {
+        return Err(KinesisError::InvalidArgument(format!(
+            "Records size exceeds {} MiB limit",
+            MAX_PUT_RECORDS_BYTES / (1024 * 1024)
+        )));
+    }
+    // Route every record before writing any, so a bad hash key fails the whole request.
+    let mut by_shard: Vec<(u64, Vec<usize>, Vec<NewRecord>)> = Vec::new();
+    for (i, entry) in entries.into_iter().enumerate() {
+        let key = entry.partition_key.unwrap_or_default();
+        let ordinal = route(&stream, hash_key(&key, entry.explicit_hash_key.as_deref())?)?.ordinal;
+        let record = NewRecord {
+            partition_key: key,
+            data: entry.data.unwrap_or_default().0,
+        };
+        match by_shard.iter_mut().find(|(o, _, _)| *o == ordinal) {
+            Some((_, positions, records)) => {
+                positions.push(i);
+                records.push(record);
+            }
+            None => by_shard.push((ordinal, vec![i], vec![record])),
+        }
+    }
+    let count: usize = by_shard.iter().map(|(_, p, _)| p.len()).sum();
+    let now = plane.clock.now_ms();
+    // One append per shard, all shards concurrently; each is one group-committed batch.
+    let mut tasks = tokio::task::JoinSet::new();
+    for (ordinal, positions, records) in by_shard {
+        let log = plane.shards.get(stream.uid, ordinal).await;
+        tasks.spawn(async move {
+            let result = match log {
+                Ok(log) => log.append(records, now).await.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            (ordinal, positions, result)
+        });
+    }
+    let mut results = vec![PutRecordsResultEntry::default(); count];
+    let mut failed = 0;
+    while let Some(joined) = tasks.join_next().await {
+        let (ordinal, positions, result) =
+            joined.map_err(|e| KinesisError::Internal(format!("append task failed: {e}")))?;
+        match result {
+            Ok(ack) => {
+                for (i, position) in positions.into_iter().enumerate() {
+                    results[position] = PutRecordsResultEntry {
+                        sequence_number: Some(
+                            SequenceNumber::new(ordinal, ack.base_offset + i as u64).to_string(),
+                        ),
+                        shard_id: Some(shard_id(ordinal)),
+                        ..Default::default()
+                    };
+                }
+            }
+            Err(error) => {
+                tracing::error!(stream = %stream.name, shard = ordinal, %error, "append failed");
+                failed += positions.len();
+                for position in positions {
+                    results[position] = PutRecordsResultEntry {
+                        error_code: Some("InternalFailure".into()),
+                        error_message: Some("Internal service failure.".into()),
+                        ..Default::default()
+                    };
+                }
+            }
+        }
+    }
+    Ok(PutRecordsOutput {
+        failed_record_count: failed,
+        records: results,
+        encryption_type: "NONE",
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetShardIteratorInput {
+    stream_name: Option<String>,
+    #[serde(rename = "StreamARN")]
+    stream_arn: Option<String>,
+    shard_id: Option<String>,
+    shard_iterator_type: Option<String>,
+    starting_sequence_number: Option<String>,
+    timestamp: Option<Timestamp>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetShardIteratorOutput {
+    shard_iterator: String,
+}
+
+pub async fn get_shard_iterator(
+    plane: &DataPlane,
+    req: GetShardIteratorInput,
+) -> Result<GetShardIteratorOutput, KinesisError> {
+    const TYPES: [&str; 5] = [
+        "AT_SEQUENCE_NUMBER",
+        "AFTER_SEQUENCE_NUMBER",
+        "TRIM_HORIZON",
+        "LATEST",
+        "AT_TIMESTAMP",
+    ];
+    let mut violations = Violations::new();
+    violations.required(&req.shard_id, "shardId");
+    violations.required(&req.shard_iterator_type, "shardIteratorType");
+    if let Some(id) = &req.shard_id {
+        violations.stream_name(id, "shardId");
+    }
+    if let Some(kind) = &req.shard_iterator_type {
+        if !TYPES.contains(&kind.as_str()) {
+            violations.push(
+                Some(kind),
+                "shardIteratorType",
+                "satisfy enum value set: [AFTER_SEQUENCE_NUMBER, AT_SEQUENCE_NUMBER, AT_TIMESTAMP, TRIM_HORIZON, LATEST]",
+            );
+        }
+    }
+    if let Some(seq) = &req.starting_sequence_number {
+        let ok = seq == "0"
+            || (seq.bytes().all(|b| b.is_ascii_digit())
+                && !seq.starts_with('0')
+                && seq.len() <= 129);
+        violations.pattern(seq, "startingSequenceNumber", ok, "0|([1-9]\\d{0,128})");
+    }
+    let stream = stream_for(
+        plane,
+        &StreamRef {
+            stream_name: req.stream_name,
+            stream_arn: req.stream_arn,
+        },
+        violations,
+    )?;
+    let id = req.shard_id.unwrap_or_default();
+    let shard = shard_ordinal(&id)
+        .and_then(|o| stream.shard(o))
+        .ok_or_else(|| {
+            KinesisError::ResourceNotFound(format!(
+                "Shard {id} in stream {} under account {} does not exist",
+                stream.name,
+                plane.control_plane.config().account_id
+            ))
+        })?;
+    let log = plane.shards.get(stream.uid, shard.ordinal).await?;
+    let kind = req.shard_iterator_type.unwrap_or_default();
+    let offset = match kind.as_str() {
+        "TRIM_HORIZON" => log.start_offset(),
+        "LATEST" => log.next_offset(),
+        "AT_TIMESTAMP" => {
+            let at = req.timestamp.ok_or_else(|| {
+                KinesisError::InvalidArgument("Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has no timestamp parameter.".into())
+            })?;
+            log.offset_at_timestamp(at.0)
+        }
+        _ => {
+            let text = req.starting_sequence_number.ok_or_else(|| {
+                KinesisError::InvalidArgument(format!(
+                    "StartingSequenceNumber is required for iterator type {kind}."
+                ))
+            })?;
+            let seq = SequenceNumber::parse(&text)
+                .ok_or_else(|| KinesisError::InvalidArgument(format!("StartingSequenceNumber {text} used in GetShardIterator on shard {} in stream {} under account {} is invalid.", shard_id(shard.ordinal), stream.name, plane.control_plane.config().account_id)))?;
+            if seq.shard_ordinal() != shard.ordinal {
+                return Err(KinesisError::InvalidArgument(format!(
+                    "Invalid StartingSequenceNumber. It encodes {}, while it was used in a call to a shard with {}",
+                    shard_id(seq.shard_ordinal()),
+                    shard_id(shard.ordinal)
+                )));
+            }
+            if kind == "AT_SEQUENCE_NUMBER" {
+                seq.offset()
+            } else {
+                seq.offset().saturating_add(1)
+            }
+        }
+    };
+    let token = plane.iterators.encode(&ShardIterator {
+        stream: stream.name.clone(),
+        stream_uid: stream.uid,
+        shard: shard.ordinal,
+        offset,
+        issued_ms: plane.clock.now_ms(),
+    });
+    Ok(GetShardIteratorOutput {
+        shard_iterator: token,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetRecordsInput {
+    shard_iterator: Option<String>,
+    limit: Option<i64>,
+    #[serde(rename = "StreamARN")]
+    stream_arn: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Record {
+    sequence_number: String,
+    approximate_arrival_timestamp: Timestamp,
+    data: Blob,
+    partition_key: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChildShard {
+    shard_id: String,
+    parent_shards: Vec<String>,
+    hash_key_range: super::streams::HashKeyRangeOut,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetRecordsOutput {
+    records: Vec<Record>,
+    next_shard_iterator: Option<String>,
+    millis_behind_latest: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    child_shards: Option<Vec<ChildShard>>,
+}
+
+pub async fn get_records(
+    plane: &DataPlane,
+    req: GetRecordsInput,
+) -> Result<GetRecordsOutput, KinesisError> {
+    let mut violations = Violations::new();
+    violations.required(&req.shard_iterator, "shardIterator");
+    if let Some(token) = &req.shard_iterator {
+        violations.length(token, "shardIterator", 1, 512);
+    }
+    if let Some(limit) = req.limit {
+        violations.range(limit, "limit", Some(1), Some(MAX_GET_RECORDS as i64));
+    }
+    KinesisError::validation(violations)?;
+    let token = req.shard_iterator.unwrap_or_default();
+    let iterator = plane.iterators.decode(&token).ok_or_else(|| {
+        KinesisError::InvalidArgument(format!(
+            "Invalid ShardIterator: {token} is not a shard iterator issued by this service."
+        ))
+    })?;
+    let now = plane.clock.now_ms();
+    if now - iterator.issued_ms > ITERATOR_TTL_MS {
+        return Err(KinesisError::ExpiredIterator(format!(
+            "Iterator expired. The iterator was created at time {} while right now it is {} which is further in \
+             the future than the tolerated delay of {ITERATOR_TTL_MS} milliseconds.",
+            iterator.issued_ms, now
+        )));
+    }
+    let stream = plane.control_plane.stream(&iterator.stream)?;
+    if stream.uid != iterator.stream_uid {
+        return Err(plane.control_plane.not_found(&iterator.stream).into());
+    }
+    if let Some(arn) = &req.stream_arn {
+        if weir_core::stream_name_from_arn(arn) != Some(stream.name.as_str()) {
+            return Err(KinesisError::InvalidArgument(format!(
+                "StreamARN {arn} does not match the shard iterator's stream."
+            )));
+        }
+    }
+    let shard = stream.shard(iterator.shard).ok_or_else(|| {
+        KinesisError::ResourceNotFound(format!(
+            "Shard {} no longer exists.",
+            shard_id(iterator.shard)
+        ))
+    })?;
+    let log: Arc<weir_storage::ShardLog> = plane.shards.get(stream.uid, shard.ordinal).await?;
+    let limit = req.limit.unwrap_or(MAX_GET_RECORDS as i64) as usize;
+    let from = iterator.offset;
+    let reader = Arc::clone(&log);
+    let stored = tokio::task::spawn_blocking(move || reader.read(from, limit, MAX_GET_BYTES))
+        .await
+        .map_err(|e| KinesisError::Internal(format!("read task failed: {e}")))??;
+    let next_offset = stored
+        .last()
+        .map_or(from.max(log.start_offset()), |r| r.offset + 1);
+    let tip = log.next_offset();
+    let millis_behind_latest = match stored.last() {
+        Some(last) if next_offset < tip => (now - last.timestamp_ms).max(0),
+        _ => 0,
+    };
+    let records = stored
+        .into_iter()
+        .map(|r| Record {
+            sequence_number: SequenceNumber::new(shard.ordinal, r.offset).to_string(),
+            approximate_arrival_timestamp: Timestamp(r.timestamp_ms),
+            data: Blob(r.data),
+            partition_key: r.partition_key,
+        })
+        .collect();
+    let closed_and_drained = shard.ending_offset.is_some_and(|end| next_offset >= end);
+    let (next_shard_iterator, child_shards) = if closed_and_drained {
+        let children = stream
+            .shards
+            .iter()
+            .filter(|s| s.parent == Some(shard.ordinal) || s.adjacent_parent == Some(shard.ordinal))
+            .map(|s| ChildShard {
+                shard_id: shard_id(s.ordinal),
+                parent_shards: s
+                    .parent
+                    .iter()
+                    .chain(s.adjacent_parent.iter())
+                    .map(|p| shard_id(*p))
+                    .collect(),
+                hash_key_range: super::streams::HashKeyRangeOut::of(s),
+            })
+            .collect();
+        (None, Some(children))
+    } else {
+        let next = plane.iterators.encode(&ShardIterator {
+            offset: next_offset,
+            issued_ms: now,
+            ..iterator
+        });
+        (Some(next), None)
+    };
+    Ok(GetRecordsOutput {
+        records,
+        next_shard_iterator,
+        millis_behind_latest,
+        child_shards,
+    })
+}

@@ -1,0 +1,206 @@
+//! The two body encodings of the Kinesis API.
+//!
+//! JSON 1.1 carries blobs as base64 strings and timestamps as epoch seconds; CBOR 1.1
+//! carries blobs as byte strings and timestamps as epoch milliseconds. Request and response
+//! types are written once: [`Blob`] and [`Timestamp`] pick their representation from the
+//! serde format's `is_human_readable()` (true for serde_json, false for ciborium).
+
+use std::fmt;
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use bytes::Bytes;
+use serde::de::{DeserializeOwned, Error as _, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::KinesisError;
+
+/// The wire encoding of one request (and so of its answer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `application/x-amz-json-1.1`.
+    Json,
+    /// `application/x-amz-cbor-1.1`.
+    Cbor,
+}
+
+impl Format {
+    /// Picks the format from a Content-Type header value; JSON unless it says CBOR.
+    pub fn from_content_type(content_type: Option<&str>) -> Self {
+        match content_type {
+            Some(ct) if ct.to_ascii_lowercase().contains("cbor") => Self::Cbor,
+            _ => Self::Json,
+        }
+    }
+
+    /// The Content-Type of answers in this format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Json => "application/x-amz-json-1.1",
+            Self::Cbor => "application/x-amz-cbor-1.1",
+        }
+    }
+
+    /// Decodes a request body. An empty body is an empty structure.
+    pub fn decode<T: DeserializeOwned>(self, body: &[u8]) -> Result<T, KinesisError> {
+        let body: &[u8] = if body.is_empty() {
+            match self {
+                Self::Json => b"{}",
+                Self::Cbor => &[0xa0],
+            }
+        } else {
+            body
+        };
+        match self {
+            Self::Json => serde_json::from_slice(body).map_err(|e| {
+                KinesisError::Serialization(format!(
+                    "Unable to parse the request body as JSON: {e}"
+                ))
+            }),
+            Self::Cbor => ciborium::from_reader(body).map_err(|e| {
+                KinesisError::Serialization(format!(
+                    "Unable to parse the request body as CBOR: {e}"
+                ))
+            }),
+        }
+    }
+
+    /// Encodes an answer body.
+    pub fn encode<T: Serialize>(self, value: &T) -> Result<Vec<u8>, KinesisError> {
+        match self {
+            Self::Json => {
+                serde_json::to_vec(value).map_err(|e| KinesisError::Internal(e.to_string()))
+            }
+            Self::Cbor => {
+                let mut out = Vec::new();
+                ciborium::into_writer(value, &mut out)
+                    .map_err(|e| KinesisError::Internal(e.to_string()))?;
+                Ok(out)
+            }
+        }
+    }
+
+    /// A successful answer.
+    pub fn ok<T: Serialize>(self, value: &T) -> Response {
+        match self.encode(value) {
+            Ok(body) => self.respond(StatusCode::OK, body),
+            Err(error) => self.error(&error),
+        }
+    }
+
+    /// An error answer: `{"__type": ..., "message": ...}` in this format.
+    pub fn error(self, error: &KinesisError) -> Response {
+        let mut map = std::collections::BTreeMap::new();
+        map.insert("__type", error.type_name().to_string());
+        map.insert(error.message_key(), error.to_string());
+        let body = self.encode(&map).unwrap_or_default();
+        let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
+        let mut response = self.respond(status, body);
+        if let Ok(value) = HeaderValue::from_str(error.type_name()) {
+            response.headers_mut().insert("x-amzn-ErrorType", value);
+        }
+        response
+    }
+
+    fn respond(self, status: StatusCode, body: Vec<u8>) -> Response {
+        let request_id = format!("{:032x}", rand::random::<u128>());
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            "content-type",
+            HeaderValue::from_static(self.content_type()),
+        );
+        if let Ok(value) = HeaderValue::from_str(&request_id) {
+            headers.insert("x-amzn-RequestId", value.clone());
+            headers.insert("x-amz-id-2", value);
+        }
+        response
+    }
+}
+
+/// A binary payload: base64 in JSON, a byte string in CBOR.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Blob(pub Bytes);
+
+impl Serialize for Blob {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            serializer.serialize_str(&base64::engine::general_purpose::STANDARD.encode(&self.0))
+        } else {
+            serializer.serialize_bytes(&self.0)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Blob {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct BlobVisitor;
+        impl<'de> Visitor<'de> for BlobVisitor {
+            type Value = Blob;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a blob (base64 string or byte string)")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Blob, E> {
+                base64::engine::general_purpose::STANDARD
+                    .decode(text)
+                    .map(|b| Blob(Bytes::from(b)))
+                    .map_err(|_| E::custom("blob is not valid base64"))
+            }
+            fn visit_bytes<E: serde::de::Error>(self, bytes: &[u8]) -> Result<Blob, E> {
+                Ok(Blob(Bytes::copy_from_slice(bytes)))
+            }
+            fn visit_byte_buf<E: serde::de::Error>(self, bytes: Vec<u8>) -> Result<Blob, E> {
+                Ok(Blob(Bytes::from(bytes)))
+            }
+        }
+        if deserializer.is_human_readable() {
+            deserializer.deserialize_str(BlobVisitor)
+        } else {
+            deserializer.deserialize_bytes(BlobVisitor)
+        }
+    }
+}
+
+/// A point in time: epoch seconds (a number, fractions allowed) in JSON, epoch
+/// milliseconds in CBOR. Held as milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Timestamp(pub i64);
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            serializer.serialize_f64(self.0 as f64 / 1000.0)
+        } else {
+            serializer.serialize_i64(self.0)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct NumberVisitor;
+        impl Visitor<'_> for NumberVisitor {
+            type Value = f64;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a timestamp number")
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<f64, E> {
+                Ok(v)
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<f64, E> {
+                Ok(v as f64)
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<f64, E> {
+                Ok(v as f64)
+            }
+        }
+        let human = deserializer.is_human_readable();
+        let value = deserializer.deserialize_any(NumberVisitor)?;
+        if !value.is_finite() {
+            return Err(D::Error::custom("timestamp is not a finite number"));
+        }
+        let ms = if human { value * 1000.0 } else { value };
+        Ok(Timestamp(ms.round() as i64))
+    }
+}

@@ -1,0 +1,413 @@
+//! `weir bench`: a load generator for any Kinesis endpoint (Weir, kinesalite, AWS).
+//!
+//! Producers send PutRecords batches (optionally paced to a target rate) and record each
+//! request's latency; one consumer per shard follows the stream with GetRecords and records
+//! end-to-end latency from the send time stamped into each payload. A progress line is
+//! printed every second; a JSON summary goes to stdout at the end.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context};
+use base64::Engine as _;
+use clap::Args;
+use hdrhistogram::Histogram;
+use serde_json::{json, Value};
+use std::sync::Mutex;
+
+/// Options of `weir bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Kinesis endpoint to load.
+    #[arg(long, default_value = "http://127.0.0.1:4567")]
+    endpoint: String,
+    /// Stream to write to; created if missing (and deleted afterwards unless --keep).
+    #[arg(long, default_value = "weir-bench")]
+    stream: String,
+    /// Shards of the stream when it is created.
+    #[arg(long, default_value_t = 4)]
+    shards: u32,
+    /// How long to run, in seconds.
+    #[arg(long, default_value_t = 20)]
+    duration: u64,
+    /// Payload size of each record in bytes (at least 16).
+    #[arg(long, default_value_t = 1024)]
+    record_bytes: usize,
+    /// Records per PutRecords request (1-500).
+    #[arg(long, default_value_t = 500)]
+    batch: usize,
+    /// Concurrent producers.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Target records per second over all producers (0: as fast as possible).
+    #[arg(long, default_value_t = 0)]
+    rate: u64,
+    /// Do not run consumers (no end-to-end latency).
+    #[arg(long)]
+    no_consumers: bool,
+    /// Keep the stream afterwards.
+    #[arg(long)]
+    keep: bool,
+    /// Label put into the JSON summary (e.g. "weir" or "kinesalite").
+    #[arg(long, default_value = "")]
+    label: String,
+}
+
+struct Client {
+    http: reqwest::Client,
+    endpoint: String,
+}
+
+impl Client {
+    async fn call(&self, operation: &str, body: &Value) -> anyhow::Result<Value> {
+        let response = self
+            .http
+            .post(&self.endpoint)
+            .header("content-type", "application/x-amz-json-1.1")
+            .header("x-amz-target", format!("Kinesis_20131202.{operation}"))
+            // Unsigned placeholders: enough for Weir without auth and for kinesalite.
+            .header(
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=weir/20260101/us-east-1/kinesis/aws4_request, SignedHeaders=host, Signature=0",
+            )
+            .header("x-amz-date", "20260101T000000Z")
+            .body(serde_json::to_vec(body)?)
+            .send()
+            .await
+            .with_context(|| format!("{operation} to {} failed", self.endpoint))?;
+        let status = response.status();
+        let bytes = response.bytes().await?;
+        let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        if !status.is_success() {
+            bail!(
+                "{operation} answered {status}: {}",
+                String::from_utf8_lossy(&bytes)
+            );
+        }
+        Ok(value)
+    }
+}
+
+fn now_micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+#[derive(Default)]
+struct Counters {
+    records: AtomicU64,
+    bytes: AtomicU64,
+    failed_records: AtomicU64,
+    errors: AtomicU64,
+    consumed: AtomicU64,
+}
+
+/// Runs the benchmark.
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if args.record_bytes < 16 {
+        bail!("--record-bytes must be at least 16 (the payload carries a send timestamp)");
+    }
+    if !(1..=500).contains(&args.batch) {
+        bail!("--batch must be between 1 and 500 (the PutRecords limit)");
+    }
+    let client = Arc::new(Client {
+        http: reqwest::Client::builder()
+            .pool_max_idle_per_host(64)
+            .build()?,
+        endpoint: args.endpoint.clone(),
+    });
+    prepare_stream(&client, &args).await?;
+    let shard_ids = list_shards(&client, &args.stream).await?;
+
+    let counters = Arc::new(Counters::default());
+    let put_latency = Arc::new(Mutex::new(Histogram::<u64>::new_with_bounds(
+        1, 60_000_000, 3,
+    )?));
+    let e2e_latency = Arc::new(Mutex::new(Histogram::<u64>::new_with_bounds(
+        1,
+        600_000_000,
+        3,
+    )?));
+    let stop = Arc::new(AtomicBool::new(false));
+    let consumers_stop = Arc::new(AtomicBool::new(false));
+
+    let mut consumers = Vec::new();
+    if !args.no_consumers {
+        for shard in &shard_ids {
+            let iterator = client
+                .call("GetShardIterator", &json!({"StreamName": args.stream, "ShardId": shard, "ShardIteratorType": "LATEST"}))
+                .await?["ShardIterator"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            consumers.push(tokio::spawn(consume(
+                Arc::clone(&client),
+                iterator,
+                Arc::clone(&counters),
+                Arc::clone(&e2e_latency),
+                Arc::clone(&consumers_stop),
+            )));
+        }
+    }
+
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(args.duration);
+    let per_producer_interval = (args.rate > 0).then(|| {
+        let batches_per_sec = args.rate as f64 / args.batch as f64 / args.concurrency as f64;
+        Duration::from_secs_f64(1.0 / batches_per_sec.max(1e-6))
+    });
+    let mut producers = Vec::new();
+    for producer in 0..args.concurrency {
+        producers.push(tokio::spawn(produce(
+            Arc::clone(&client),
+            args.stream.clone(),
+            producer,
+            args.batch,
+            args.record_bytes,
+            per_producer_interval,
+            deadline,
+            Arc::clone(&counters),
+            Arc::clone(&put_latency),
+            Arc::clone(&stop),
+        )));
+    }
+
+    let mut last = (Instant::now(), 0u64);
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let records = counters.records.load(Ordering::Relaxed);
+        let elapsed = last.0.elapsed().as_secs_f64();
+        let rate = (records - last.1) as f64 / elapsed;
+        let p99 = put_latency
+            .lock()
+            .map(|h| h.value_at_quantile(0.99))
+            .unwrap_or(0);
+        eprint!(
+            "\r[{:>3}s] {:>10.0} rec/s {:>8.1} MB/s  put p99 {:>7.2} ms  consumed {:>10}  errors {}   ",
+            started.elapsed().as_secs(),
+            rate,
+            rate * args.record_bytes as f64 / 1e6,
+            p99 as f64 / 1000.0,
+            counters.consumed.load(Ordering::Relaxed),
+            counters.errors.load(Ordering::Relaxed),
+        );
+        last = (Instant::now(), records);
+    }
+    stop.store(true, Ordering::Relaxed);
+    for p in producers {
+        let _ = p.await;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    // Give consumers a moment to drain what was written.
+    let drain_deadline = Instant::now() + Duration::from_secs(5);
+    while !args.no_consumers
+        && counters.consumed.load(Ordering::Relaxed) < counters.records.load(Ordering::Relaxed)
+        && Instant::now() < drain_deadline
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    consumers_stop.store(true, Ordering::Relaxed);
+    for c in consumers {
+        let _ = c.await;
+    }
+    eprintln!();
+    if !args.keep {
+        let _ = client
+            .call("DeleteStream", &json!({"StreamName": args.stream}))
+            .await;
+    }
+
+    let records = counters.records.load(Ordering::Relaxed);
+    let put = put_latency
+        .lock()
+        .map_err(|_| anyhow::anyhow!("latency lock poisoned"))?
+        .clone();
+    let e2e = e2e_latency
+        .lock()
+        .map_err(|_| anyhow::anyhow!("latency lock poisoned"))?
+        .clone();
+    let ms = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+    let summary = json!({
+        "label": args.label,
+        "endpoint": args.endpoint,
+        "shards": shard_ids.len(),
+        "record_bytes": args.record_bytes,
+        "batch": args.batch,
+        "concurrency": args.concurrency,
+        "target_rate": args.rate,
+        "duration_s": elapsed,
+        "records": records,
+        "failed_records": counters.failed_records.load(Ordering::Relaxed),
+        "request_errors": counters.errors.load(Ordering::Relaxed),
+        "records_per_s": records as f64 / elapsed,
+        "mb_per_s": records as f64 * args.record_bytes as f64 / elapsed / 1e6,
+        "put_latency_ms": {"p50": ms(&put, 0.5), "p99": ms(&put, 0.99), "p999": ms(&put, 0.999), "max": put.max() as f64 / 1000.0, "count": put.len()},
+        "e2e_latency_ms": {"p50": ms(&e2e, 0.5), "p99": ms(&e2e, 0.99), "p999": ms(&e2e, 0.999), "count": e2e.len()},
+        "consumed": counters.consumed.load(Ordering::Relaxed),
+    });
+    println!("{}", serde_json::to_string_pretty(&summary)?);
+    Ok(())
+}
+
+async fn prepare_stream(client: &Client, args: &BenchArgs) -> anyhow::Result<()> {
+    let exists = client
+        .call("DescribeStreamSummary", &json!({"StreamName": args.stream}))
+        .await
+        .is_ok();
+    if !exists {
+        client
+            .call(
+                "CreateStream",
+                &json!({"StreamName": args.stream, "ShardCount": args.shards}),
+            )
+            .await?;
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let summary = client
+            .call("DescribeStreamSummary", &json!({"StreamName": args.stream}))
+            .await?;
+        if summary["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE" {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("stream {} did not become ACTIVE within 30 s", args.stream);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn list_shards(client: &Client, stream: &str) -> anyhow::Result<Vec<String>> {
+    let described = client
+        .call("DescribeStream", &json!({"StreamName": stream}))
+        .await?;
+    Ok(described["StreamDescription"]["Shards"]
+        .as_array()
+        .map(|shards| {
+            shards
+                .iter()
+                .filter(|s| s["SequenceNumberRange"]["EndingSequenceNumber"].is_null())
+                .filter_map(|s| s["ShardId"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn produce(
+    client: Arc<Client>,
+    stream: String,
+    producer: usize,
+    batch: usize,
+    record_bytes: usize,
+    interval: Option<Duration>,
+    deadline: Instant,
+    counters: Arc<Counters>,
+    latency: Arc<Mutex<Histogram<u64>>>,
+    stop: Arc<AtomicBool>,
+) {
+    let filler: Vec<u8> = (0..record_bytes)
+        .map(|i| (i * 31 + producer) as u8)
+        .collect();
+    let mut sequence = 0u64;
+    let mut next_send = Instant::now();
+    while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+        if let Some(interval) = interval {
+            let now = Instant::now();
+            if next_send > now {
+                tokio::time::sleep(next_send - now).await;
+            }
+            next_send += interval;
+        }
+        let sent_at = now_micros();
+        let records: Vec<Value> = (0..batch)
+            .map(|_| {
+                let mut payload = filler.clone();
+                payload[..8].copy_from_slice(&sent_at.to_be_bytes());
+                payload[8..16].copy_from_slice(&sequence.to_be_bytes());
+                sequence += 1;
+                json!({
+                    "Data": base64::engine::general_purpose::STANDARD.encode(&payload),
+                    "PartitionKey": format!("p{producer}-{}", sequence % 1024),
+                })
+            })
+            .collect();
+        let started = Instant::now();
+        match client
+            .call(
+                "PutRecords",
+                &json!({"StreamName": stream, "Records": records}),
+            )
+            .await
+        {
+            Ok(answer) => {
+                let failed = answer["FailedRecordCount"].as_u64().unwrap_or(0);
+                counters
+                    .records
+                    .fetch_add(batch as u64 - failed, Ordering::Relaxed);
+                counters.bytes.fetch_add(
+                    (batch as u64 - failed) * record_bytes as u64,
+                    Ordering::Relaxed,
+                );
+                counters.failed_records.fetch_add(failed, Ordering::Relaxed);
+                if let Ok(mut h) = latency.lock() {
+                    let _ = h.record(started.elapsed().as_micros().max(1) as u64);
+                }
+            }
+            Err(_) => {
+                counters.errors.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+async fn consume(
+    client: Arc<Client>,
+    mut iterator: String,
+    counters: Arc<Counters>,
+    latency: Arc<Mutex<Histogram<u64>>>,
+    stop: Arc<AtomicBool>,
+) {
+    while !stop.load(Ordering::Relaxed) {
+        let answer = match client
+            .call(
+                "GetRecords",
+                &json!({"ShardIterator": iterator, "Limit": 10000}),
+            )
+            .await
+        {
+            Ok(a) => a,
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+        };
+        let received = now_micros();
+        let records = answer["Records"].as_array().cloned().unwrap_or_default();
+        for record in &records {
+            let data = record["Data"].as_str().unwrap_or_default();
+            if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(data) {
+                if bytes.len() >= 8 {
+                    let sent = u64::from_be_bytes(bytes[..8].try_into().unwrap_or_default());
+                    if let Ok(mut h) = latency.lock() {
+                        let _ = h.record(received.saturating_sub(sent).max(1));
+                    }
+                }
+            }
+        }
+        counters
+            .consumed
+            .fetch_add(records.len() as u64, Ordering::Relaxed);
+        match answer["NextShardIterator"].as_str() {
+            Some(next) => iterator = next.to_string(),
+            None => return,
+        }
+        if records.is_empty() {
+            // Kinesis consumers poll; 5 reads/s per shard is the documented limit.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}

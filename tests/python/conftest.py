@@ -1,0 +1,65 @@
+"""pytest fixtures: a real `weir up` process on a temporary data dir.
+
+- `weir`: one server shared by the whole session (most tests use their own streams).
+- `weir_factory`: a fresh server per call, for tests that kill or restart it.
+- `kinesis`: a boto3 client for the shared server.
+
+The binary is $WEIR_BIN, else <repo>/target/debug/weir.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from weirtest import WeirServer, make_client
+
+
+@pytest.fixture(scope="session")
+def weir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("weir-shared")
+    server = WeirServer(root / "data", root / "logs")
+    server.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def weir_factory(tmp_path, request):
+    """Start fresh servers, each on its own data dir; all are torn down afterwards."""
+    servers: list[WeirServer] = []
+    request.node._weir_servers = servers
+
+    def start(name: str = "node", **kwargs) -> WeirServer:
+        base = tmp_path / f"{name}-{len(servers)}"
+        server = WeirServer(base / "data", base / "logs", **kwargs)
+        servers.append(server)
+        return server.start()
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+@pytest.fixture
+def kinesis(weir):
+    return make_client(weir.kinesis_url)
+
+
+@pytest.fixture
+def kinesis_novalidate(weir):
+    """A client that skips botocore's own parameter validation, so the server's answer
+    to bad input is what the test sees."""
+    return make_client(weir.kinesis_url, validate=False)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """On failure, append the tail of the server's output to the report."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and call.when in ("call", "setup"):
+        servers = list(getattr(item, "_weir_servers", []))
+        if "weir" in item.funcargs:
+            servers.append(item.funcargs["weir"])
+        for server in servers:
+            report.sections.append(("weir output", server.output(tail=40)))

@@ -1,0 +1,450 @@
+"""Helpers shared by the end-to-end tests: the `weir up` process wrapper, AWS clients,
+raw wire calls, hash-key routing and shard readers.
+
+Everything here talks to 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import requests
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ACCOUNT_ID = "000000000000"
+REGION = "us-east-1"
+ACCESS_KEY = "AKIAWEIRTESTING00000"
+SECRET_KEY = "weir-e2e-test-secret-key-not-a-real-one"
+MAX_HASH_KEY = 2**128 - 1
+JSON_CT = "application/x-amz-json-1.1"
+CBOR_CT = "application/x-amz-cbor-1.1"
+TARGET_PREFIX = "Kinesis_20131202."
+
+_KINESIS_RE = re.compile(r"^Kinesis endpoint:\s+(http://\S+)\s*$")
+_REST_RE = re.compile(r"^REST endpoint:\s+(http://\S+)\s*$")
+_READY_RE = re.compile(r"^Ready\.\s*$")
+
+
+def weir_binary() -> Path:
+    """The binary under test: $WEIR_BIN, else <repo>/target/debug/weir (honouring
+    CARGO_TARGET_DIR)."""
+    if os.environ.get("WEIR_BIN"):
+        return Path(os.environ["WEIR_BIN"])
+    target = Path(os.environ.get("CARGO_TARGET_DIR") or REPO_ROOT / "target")
+    if not target.is_absolute():
+        target = REPO_ROOT / target
+    return target / "debug" / "weir"
+
+
+class WeirStartError(AssertionError):
+    pass
+
+
+class WeirServer:
+    """One `weir up` process tree on a data dir, restartable on the same dir.
+
+    The process is started in its own session so that kill() can SIGKILL the whole
+    tree (control plane and any data-plane child processes), like a machine crash.
+    """
+
+    def __init__(self, data_dir: Path, log_dir: Path, binary: Path | None = None,
+                 extra_args: tuple[str, ...] = (), start_timeout: float = 60.0):
+        self.binary = Path(binary or weir_binary())
+        self.data_dir = Path(data_dir)
+        self.log_dir = Path(log_dir)
+        self.extra_args = tuple(extra_args)
+        self.start_timeout = start_timeout
+        self.proc: subprocess.Popen | None = None
+        self.kinesis_url: str | None = None
+        self.rest_url: str | None = None
+        self.starts = 0
+        self._lines: list[str] = []
+        self._lines_lock = threading.Lock()
+        self._reader: threading.Thread | None = None
+        self._stdout_log: Path | None = None
+        self._stderr_log: Path | None = None
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+
+    # ---- lifecycle -------------------------------------------------------------------
+    @property
+    def argv(self) -> list[str]:
+        return [str(self.binary), "up", "--data-dir", str(self.data_dir),
+                "--kinesis-addr", "127.0.0.1:0", "--rest-addr", "127.0.0.1:0",
+                *self.extra_args]
+
+    def start(self) -> "WeirServer":
+        if self.proc is not None and self.proc.poll() is None:
+            raise RuntimeError("weir is already running")
+        if not self.binary.exists():
+            raise WeirStartError(
+                f"weir binary not found at {self.binary}. Build it with "
+                f"`cargo build -p weir` or point WEIR_BIN at it.")
+        self.starts += 1
+        self.kinesis_url = self.rest_url = None
+        with self._lines_lock:
+            self._lines = []
+        self._stdout_log = self.log_dir / f"weir-{self.starts}.stdout.log"
+        self._stderr_log = self.log_dir / f"weir-{self.starts}.stderr.log"
+        stderr = open(self._stderr_log, "wb")
+        try:
+            self.proc = subprocess.Popen(
+                self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=stderr, cwd=str(self.log_dir), start_new_session=True)
+        finally:
+            stderr.close()
+        self._reader = threading.Thread(target=self._pump, args=(self.proc, self._stdout_log),
+                                        daemon=True)
+        self._reader.start()
+        self._wait_ready()
+        return self
+
+    def _pump(self, proc: subprocess.Popen, log_path: Path) -> None:
+        with open(log_path, "w", encoding="utf-8", errors="replace") as log:
+            for raw in iter(proc.stdout.readline, b""):
+                line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+                log.write(line + "\n")
+                log.flush()
+                with self._lines_lock:
+                    self._lines.append(line)
+        proc.stdout.close()
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + self.start_timeout
+        ready = False
+        while time.monotonic() < deadline:
+            with self._lines_lock:
+                lines = list(self._lines)
+            for line in lines:
+                if (m := _KINESIS_RE.match(line)):
+                    self.kinesis_url = m.group(1).rstrip("/")
+                elif (m := _REST_RE.match(line)):
+                    self.rest_url = m.group(1).rstrip("/")
+                elif _READY_RE.match(line):
+                    ready = True
+            if ready and self.kinesis_url and self.rest_url:
+                return
+            if self.proc.poll() is not None:
+                self._reader.join(timeout=2)
+                raise WeirStartError(
+                    f"`{' '.join(self.argv)}` exited with status {self.proc.returncode} "
+                    f"before it was ready.\n{self.output()}")
+            time.sleep(0.05)
+        problem = ("never printed `Ready.`" if not ready else
+                   "printed `Ready.` but not both `Kinesis endpoint: http://...` and "
+                   "`REST endpoint: http://...` lines")
+        self._kill_group()
+        raise WeirStartError(
+            f"`{' '.join(self.argv)}` {problem} within {self.start_timeout:.0f} s.\n"
+            f"{self.output()}")
+
+    def stop(self, timeout: float = 20.0) -> int | None:
+        """SIGTERM the main process and wait; returns its exit status, or None if it
+        had to be SIGKILLed after `timeout` seconds."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self._kill_group()
+                return None
+        code = self.proc.returncode
+        self._reap_group()
+        return code
+
+    def interrupt(self, timeout: float = 20.0) -> int | None:
+        """Like stop() but with SIGINT (Ctrl-C)."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self._kill_group()
+                return None
+        code = self.proc.returncode
+        self._reap_group()
+        return code
+
+    def kill(self) -> None:
+        """kill -9 the whole process tree: a crash, with no chance to flush."""
+        self._kill_group()
+
+    def restart(self) -> "WeirServer":
+        if self.proc is not None and self.proc.poll() is None:
+            self.stop()
+        return self.start()
+
+    def group_alive(self) -> bool:
+        """Whether any (non-zombie) process of the server's process group is alive."""
+        return self.proc is not None and _group_has_live_members(self.proc.pid)
+
+    def _kill_group(self) -> None:
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        if self._reader is not None:
+            self._reader.join(timeout=5)
+
+    def _reap_group(self) -> None:
+        """After the leader exited, SIGKILL leftovers in its group (only ours)."""
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        if self._reader is not None:
+            self._reader.join(timeout=5)
+
+    def close(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.stop()
+        self._reap_group()
+
+    # ---- diagnostics -----------------------------------------------------------------
+    def output(self, tail: int = 60) -> str:
+        with self._lines_lock:
+            out = list(self._lines)
+        err = ""
+        if self._stderr_log and self._stderr_log.exists():
+            err = self._stderr_log.read_text(errors="replace")
+        err_lines = err.splitlines()
+        return ("--- weir stdout (last %d lines) ---\n%s\n--- weir stderr (last %d lines, "
+                "full log %s) ---\n%s" % (
+                    min(tail, len(out)), "\n".join(out[-tail:]), min(tail, len(err_lines)),
+                    self._stderr_log, "\n".join(err_lines[-tail:])))
+
+    def stdout_lines(self) -> list[str]:
+        with self._lines_lock:
+            return list(self._lines)
+
+    # ---- clients ---------------------------------------------------------------------
+    def client(self, **kwargs):
+        return make_client(self.kinesis_url, **kwargs)
+
+    def call(self, op: str, body, **kwargs) -> "WireResponse":
+        return wire_call(self.kinesis_url, op, body, **kwargs)
+
+
+def _group_has_live_members(pgid: int) -> bool:
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read().decode(errors="replace")
+        except OSError:
+            continue
+        # Fields after the ")" that ends the command name: state ppid pgrp ...
+        rest = stat[stat.rfind(")") + 2:].split()
+        if len(rest) >= 3 and int(rest[2]) == pgid and rest[0] != "Z":
+            return True
+    return False
+
+
+def make_client(endpoint_url: str, *, validate: bool = True, max_attempts: int = 1,
+                read_timeout: float = 30.0):
+    """A boto3 Kinesis client for a Weir endpoint, dummy credentials, us-east-1.
+
+    Retries are off by default so that a failure the server answers is seen by the test
+    instead of being retried away.
+    """
+    session = boto3.session.Session(aws_access_key_id=ACCESS_KEY,
+                                    aws_secret_access_key=SECRET_KEY, region_name=REGION)
+    config = Config(region_name=REGION, parameter_validation=validate,
+                    retries={"mode": "standard", "total_max_attempts": max_attempts},
+                    connect_timeout=5, read_timeout=read_timeout,
+                    max_pool_connections=16)
+    return session.client("kinesis", endpoint_url=endpoint_url, config=config)
+
+
+# ---- raw wire calls ---------------------------------------------------------------------
+@dataclass
+class WireResponse:
+    status: int
+    headers: dict
+    raw: bytes
+    body: object  # decoded JSON/CBOR, or None when undecodable
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "")
+
+    @property
+    def error_type(self) -> str | None:
+        if not isinstance(self.body, dict):
+            return None
+        t = self.body.get("__type")
+        return t.split("#")[-1] if isinstance(t, str) else None
+
+    @property
+    def message(self) -> str | None:
+        if not isinstance(self.body, dict):
+            return None
+        m = self.body.get("message", self.body.get("Message"))
+        return m
+
+    def describe(self) -> str:
+        return (f"HTTP {self.status} content-type={self.content_type!r} "
+                f"body={self.raw[:2000]!r}")
+
+
+def wire_call(url: str, op: str, body, *, cbor: bool = False, raw: bytes | None = None,
+              target: str | None = None, content_type: str | None = None,
+              timeout: float = 30.0) -> WireResponse:
+    """POST one Kinesis operation. `body` is encoded as JSON (or CBOR with cbor=True)
+    unless `raw` bytes are given."""
+    if raw is None:
+        if cbor:
+            import cbor2
+            raw = cbor2.dumps(body)
+        else:
+            raw = json.dumps(body).encode()
+    headers = {
+        "X-Amz-Target": target if target is not None else TARGET_PREFIX + op,
+        "Content-Type": content_type or (CBOR_CT if cbor else JSON_CT),
+        "Accept": CBOR_CT if cbor else JSON_CT,
+        "Authorization": (f"AWS4-HMAC-SHA256 Credential={ACCESS_KEY}/20240101/{REGION}/"
+                          "kinesis/aws4_request, SignedHeaders=host;x-amz-date, "
+                          "Signature=" + "0" * 64),
+        "X-Amz-Date": time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()),
+    }
+    r = requests.post(url + "/", data=raw, headers=headers, timeout=timeout)
+    ct = r.headers.get("content-type", "")
+    decoded = None
+    try:
+        if "cbor" in ct:
+            import cbor2
+            decoded = cbor2.loads(r.content)
+        elif r.content:
+            decoded = json.loads(r.content)
+    except Exception:
+        decoded = None
+    return WireResponse(r.status_code, {k.lower(): v for k, v in r.headers.items()},
+                        r.content, decoded)
+
+
+# ---- naming, hashing, shards --------------------------------------------------------------
+def unique_name(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def hash_key(partition_key: str) -> int:
+    return int.from_bytes(hashlib.md5(partition_key.encode("utf-8")).digest(), "big")
+
+
+def hash_ranges(shards: list[dict]) -> list[tuple[int, int, str]]:
+    return sorted((int(s["HashKeyRange"]["StartingHashKey"]),
+                   int(s["HashKeyRange"]["EndingHashKey"]), s["ShardId"]) for s in shards)
+
+
+def shard_for_hash(shards: list[dict], hk: int) -> str:
+    owners = [sid for lo, hi, sid in hash_ranges(shards) if lo <= hk <= hi]
+    assert len(owners) == 1, f"hash key {hk} owned by {owners} in {hash_ranges(shards)}"
+    return owners[0]
+
+
+def partition_key_for_shard(shards: list[dict], shard_id: str, prefix: str) -> str:
+    """The first `prefix-N` partition key whose MD5 lands in `shard_id`."""
+    for n in range(100_000):
+        pk = f"{prefix}-{n}"
+        if shard_for_hash(shards, hash_key(pk)) == shard_id:
+            return pk
+    raise AssertionError(f"no partition key found for {shard_id}")
+
+
+def create_stream(client, name: str, shards: int) -> list[dict]:
+    """CreateStream, wait ACTIVE, return the shards (ListShards, all pages)."""
+    client.create_stream(StreamName=name, ShardCount=shards)
+    client.get_waiter("stream_exists").wait(
+        StreamName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    return list_all_shards(client, name)
+
+
+def list_all_shards(client, name: str, deadline_s: float = 30.0) -> list[dict]:
+    shards, token = [], None
+    deadline = time.monotonic() + deadline_s
+    while True:
+        assert time.monotonic() < deadline, "ListShards pagination did not finish"
+        resp = (client.list_shards(NextToken=token) if token
+                else client.list_shards(StreamName=name))
+        shards.extend(resp["Shards"])
+        token = resp.get("NextToken")
+        if not token:
+            return shards
+
+
+def is_throttle(err: ClientError) -> bool:
+    return err.response["Error"]["Code"] in (
+        "ProvisionedThroughputExceededException", "LimitExceededException")
+
+
+def read_iterator(client, iterator: str, *, deadline_s: float = 60.0,
+                  stop_when_caught_up: bool = True, **get_records_kwargs):
+    """Follow NextShardIterator from `iterator` until caught up (empty Records and
+    MillisBehindLatest == 0) or the shard's end. Returns (records, last_iterator).
+    Throttling answers are waited out, bounded by the deadline."""
+    records = []
+    deadline = time.monotonic() + deadline_s
+    while iterator:
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"reader did not catch up within {deadline_s} s ({len(records)} records "
+                f"so far)")
+        try:
+            resp = client.get_records(ShardIterator=iterator, **get_records_kwargs)
+        except ClientError as e:
+            if is_throttle(e):
+                time.sleep(0.25)
+                continue
+            raise
+        records.extend(resp["Records"])
+        nxt = resp.get("NextShardIterator")
+        if stop_when_caught_up and not resp["Records"] and resp.get("MillisBehindLatest") == 0:
+            return records, nxt
+        iterator = nxt
+    return records, None
+
+
+def read_shard(client, stream: str, shard_id: str, iterator_type: str = "TRIM_HORIZON",
+               deadline_s: float = 60.0, **iterator_kwargs):
+    """All records of one shard from the given position until caught up."""
+    it = client.get_shard_iterator(StreamName=stream, ShardId=shard_id,
+                                   ShardIteratorType=iterator_type,
+                                   **iterator_kwargs)["ShardIterator"]
+    records, _ = read_iterator(client, it, deadline_s=deadline_s)
+    return records
+
+
+def read_stream(client, stream: str, deadline_s: float = 120.0) -> dict[str, list]:
+    return {s["ShardId"]: read_shard(client, stream, s["ShardId"], deadline_s=deadline_s)
+            for s in list_all_shards(client, stream)}
+
+
+def error_of(excinfo) -> tuple[str, str]:
+    err = excinfo.value.response["Error"]
+    return err.get("Code"), err.get("Message")
