@@ -1,0 +1,333 @@
+#!/usr/bin/env bash
+# Benchmark Weir against kinesalite (a Node.js Kinesis emulator) on this machine, in one run.
+#
+#   cargo build --release -p weir        # once; this script builds nothing
+#   bash scripts/bench-vs-kinesalite.sh
+#
+# What it does:
+#   1. installs kinesalite into target/bench-peers/ with npm (only if missing);
+#   2. starts a fresh `weir up` on an empty data folder under target/bench-work/ (fsync on,
+#      the default), runs the peak-throughput load (PutRecords, 1 KiB records, batches of 500,
+#      4 shards, 8 producers, 20 s), then the same load paced at half of the measured peak
+#      to read put latency at half load; stops Weir;
+#   3. starts kinesalite (in memory, its default; stream state delays 0 ms) and runs the same
+#      peak load; if that run sees errors it retries with fewer producers (4, 2, 1);
+#   4. writes every JSON summary to target/bench-results/ and prints a markdown report
+#      (also written to target/bench-results/report.md).
+# Both servers only listen on 127.0.0.1 and are stopped on exit, whatever happens.
+#
+# Requirements: bash, node + npm (npm registry reachable on first run), coreutils,
+# util-linux (lscpu). Knobs (environment): BENCH_DURATION (seconds per run, default 20),
+# WEIR_BIN (default target/release/weir), KINESALITE_SPEC (npm spec, default "kinesalite").
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+WEIR=${WEIR_BIN:-$ROOT/target/release/weir}
+PEERS=$ROOT/target/bench-peers
+RESULTS=$ROOT/target/bench-results
+WORK=$ROOT/target/bench-work
+DURATION=${BENCH_DURATION:-20}
+KINESALITE_SPEC=${KINESALITE_SPEC:-kinesalite}
+# Fixed load shape (the point of the comparison; change them and the numbers mean something else).
+SHARDS=4
+RECORD_BYTES=1024
+BATCH=500
+CONCURRENCY=8
+
+log() { printf '\n==> %s\n' "$*" >&2; }
+die() { printf '\nerror: %s\n' "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------- prerequisites
+command -v node >/dev/null || die "node is not installed (apt-get install nodejs npm)"
+command -v npm >/dev/null || die "npm is not installed (apt-get install npm)"
+if [[ ! -x $WEIR ]]; then
+    die "$WEIR not found. Build it first with:  cargo build --release -p weir"
+fi
+if [[ -d $ROOT/services ]] && [[ -n $(find "$ROOT/services" -type f -newer "$WEIR" -print -quit) ]]; then
+    printf 'warning: files under services/ are newer than %s; the numbers may not match the source.\n' \
+        "$WEIR" >&2
+    printf '         rebuild with: cargo build --release -p weir\n' >&2
+fi
+
+mkdir -p "$PEERS" "$RESULTS" "$WORK"
+
+# ---------------------------------------------------------------- kinesalite install
+KINESALITE_BIN=$PEERS/node_modules/.bin/kinesalite
+KINESALITE_DIR=$PEERS/node_modules/kinesalite
+kinesalite_loads() {
+    [[ -x $KINESALITE_BIN ]] && node -e 'require(process.argv[1])' "$KINESALITE_DIR" 2>/dev/null
+}
+if ! kinesalite_loads; then
+    log "installing kinesalite into $PEERS"
+    installed=""
+    # In-memory kinesalite does not need its optional native dependency (leveldown), so if the
+    # plain install fails, retry without optional dependencies, then older releases.
+    for attempt in "$KINESALITE_SPEC" "$KINESALITE_SPEC --omit=optional" \
+        "kinesalite@3.3.1 --omit=optional" "kinesalite@3.2.0 --omit=optional"; do
+        # shellcheck disable=SC2086  # $attempt is "spec [flags]" on purpose
+        if npm install --no-save --prefix "$PEERS" $attempt >&2 && kinesalite_loads; then
+            installed=$attempt
+            break
+        fi
+        printf 'npm install %s did not give a working kinesalite; trying the next option\n' "$attempt" >&2
+    done
+    [[ -n $installed ]] || die "could not install kinesalite with npm (see the output above)"
+    printf 'kinesalite installed with: npm install --no-save --prefix %s %s\n' "$PEERS" "$installed" >&2
+fi
+KINESALITE_VERSION=$(node -p 'require(process.argv[1] + "/package.json").version' "$KINESALITE_DIR")
+
+# ---------------------------------------------------------------- servers and cleanup
+SERVER_PID=""
+SERVER_NAME=""
+DATA_DIR=""
+stop_server() {
+    [[ -n $SERVER_PID ]] || return 0
+    if kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill -TERM "$SERVER_PID" 2>/dev/null || true
+        for _ in $(seq 1 100); do
+            kill -0 "$SERVER_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        if kill -0 "$SERVER_PID" 2>/dev/null; then
+            printf 'warning: %s (pid %s) ignored SIGTERM for 10 s; sending SIGKILL\n' "$SERVER_NAME" "$SERVER_PID" >&2
+            kill -KILL "$SERVER_PID" 2>/dev/null || true
+        fi
+    fi
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+    SERVER_NAME=""
+}
+cleanup() {
+    local status=$?
+    trap - EXIT INT TERM
+    stop_server
+    if [[ -n $DATA_DIR && -d $DATA_DIR ]]; then rm -rf "$DATA_DIR"; fi
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# wait_for_line FILE REGEX: waits (30 s at most) until FILE has a line matching REGEX while the
+# server is alive.
+wait_for_line() {
+    local file=$1 regex=$2
+    for _ in $(seq 1 300); do
+        if grep -Eq "$regex" "$file" 2>/dev/null; then return 0; fi
+        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+            cat "$file" >&2 || true
+            die "$SERVER_NAME exited during startup (log above: $file)"
+        fi
+        sleep 0.1
+    done
+    cat "$file" >&2 || true
+    die "$SERVER_NAME did not get ready within 30 s (log above: $file)"
+}
+
+COMMANDS=()
+ENDPOINT=""
+
+start_weir() {
+    # Under target/ (the repository's disk), not /tmp, which can be a tmpfs where fsync is free.
+    DATA_DIR=$(mktemp -d "$WORK/weir-data.XXXXXX")
+    local logfile=$RESULTS/weir-server.log
+    local cmd=("$WEIR" up --data-dir "$DATA_DIR" --kinesis-addr 127.0.0.1:0 --rest-addr 127.0.0.1:0)
+    COMMANDS+=("${cmd[*]/#$ROOT\//}")
+    log "starting Weir: ${cmd[*]}"
+    "${cmd[@]}" >"$logfile" 2>&1 &
+    SERVER_PID=$!
+    SERVER_NAME=weir
+    wait_for_line "$logfile" '^Ready\.'
+    ENDPOINT=$(sed -n 's/^Kinesis endpoint: *\(http[^ ]*\).*/\1/p' "$logfile" | head -n1)
+    [[ -n $ENDPOINT ]] || die "could not read the Kinesis endpoint from $logfile"
+    printf 'Weir ready at %s (data folder %s)\n' "$ENDPOINT" "$DATA_DIR" >&2
+}
+
+start_kinesalite() {
+    local logfile=$RESULTS/kinesalite-server.log
+    # Same as `kinesalite --port P --shardLimit 1000 --createStreamMs 0 --deleteStreamMs 0
+    # --updateStreamMs 0` (its cli.js is `require('./index.js')(argv).listen(argv.port)`), except
+    # that it listens on 127.0.0.1 only, on a free port the OS picks, instead of every interface.
+    local launcher='
+        const dir = process.argv[1];
+        const argv = require(require.resolve("minimist", { paths: [dir] }))(process.argv.slice(2));
+        const server = require(dir)(argv).listen(argv.port, "127.0.0.1", () => {
+            const a = server.address();
+            console.log("Listening at http://%s:%s", a.address, a.port);
+        });
+        process.on("SIGTERM", () => process.exit(0));'
+    local args=(--port 0 --shardLimit 1000 --createStreamMs 0 --deleteStreamMs 0 --updateStreamMs 0)
+    COMMANDS+=("node target/bench-peers/node_modules/kinesalite/cli.js ${args[*]}   (kinesalite $KINESALITE_VERSION, in memory, bound to 127.0.0.1 via an equivalent inline launcher)")
+    log "starting kinesalite $KINESALITE_VERSION: ${args[*]}"
+    node -e "$launcher" "$KINESALITE_DIR" "${args[@]}" >"$logfile" 2>&1 &
+    SERVER_PID=$!
+    SERVER_NAME=kinesalite
+    wait_for_line "$logfile" '^Listening at http://'
+    ENDPOINT=$(sed -n 's/^Listening at \(http[^ ]*\).*/\1/p' "$logfile" | head -n1)
+    printf 'kinesalite ready at %s\n' "$ENDPOINT" >&2
+}
+
+# json_get FILE EXPR: evaluates a JS expression over the summary `s` of FILE.
+json_get() {
+    node -e 'const s = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+             const v = eval(process.argv[2]); console.log(v === undefined ? "" : v);' "$1" "$2"
+}
+
+RUN_LABELS=()
+# run_bench LABEL CONCURRENCY RATE: one `weir bench` run against $ENDPOINT. Returns non-zero if the
+# run failed outright (no JSON summary). The server must still be alive afterwards.
+run_bench() {
+    local label=$1 concurrency=$2 rate=$3
+    local out=$RESULTS/$label.json errlog=$RESULTS/$label.stderr.log
+    rm -f "$out" "$errlog"
+    local cmd=("$WEIR" bench --endpoint "$ENDPOINT" --stream "bench-$label" --shards "$SHARDS"
+        --duration "$DURATION" --record-bytes "$RECORD_BYTES" --batch "$BATCH"
+        --concurrency "$concurrency" --label "$label")
+    if [[ $rate -gt 0 ]]; then cmd+=(--rate "$rate"); fi
+    COMMANDS+=("${cmd[*]/#$ROOT\//}")
+    log "$label: ${cmd[*]}"
+    RUN_LABELS+=("$label")
+    local status=0
+    "${cmd[@]}" >"$out.tmp" 2> >(tee "$errlog" >&2) || status=$?
+    sleep 0.2 # let tee flush
+    if [[ $status -ne 0 ]] || ! node -e 'JSON.parse(require("fs").readFileSync(process.argv[1]))' "$out.tmp" 2>/dev/null; then
+        printf 'run %s FAILED (exit status %s); its stderr is in %s\n' "$label" "$status" "$errlog" >&2
+        rm -f "$out.tmp"
+        status=1
+    else
+        mv "$out.tmp" "$out"
+        printf '%s: %s records/s, put p99 %s ms, request errors %s, failed records %s\n' "$label" \
+            "$(json_get "$out" 's.records_per_s.toFixed(0)')" "$(json_get "$out" 's.put_latency_ms.p99')" \
+            "$(json_get "$out" 's.request_errors')" "$(json_get "$out" 's.failed_records')" >&2
+    fi
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+        printf '%s (pid %s) is no longer running after run %s!\n' "$SERVER_NAME" "$SERVER_PID" "$label" >&2
+        return 2
+    fi
+    return "$status"
+}
+
+# ---------------------------------------------------------------- machine
+rm -f "$RESULTS"/*.json "$RESULTS"/*.log "$RESULTS"/report.md
+STARTED_AT=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+
+# ---------------------------------------------------------------- Weir
+start_weir
+DISK_INFO=$(df -hT "$DATA_DIR" | awk 'NR==2 {print $1 " (" $2 "), " $3 " total, " $5 " free"}')
+MOUNT_OPTS=$(findmnt -no OPTIONS --target "$DATA_DIR" 2>/dev/null || echo "?")
+# A small synchronous-write probe: 200 x 4 KiB writes, each followed by an fsync (O_DSYNC).
+FSYNC_PROBE=$(dd if=/dev/zero of="$DATA_DIR/fsync-probe" bs=4k count=200 oflag=dsync 2>&1 | tail -n1 || true)
+rm -f "$DATA_DIR/fsync-probe"
+
+WEIR_PEAK_OK=1
+run_bench weir-peak "$CONCURRENCY" 0 || WEIR_PEAK_OK=0
+HALF_RATE=0
+if [[ $WEIR_PEAK_OK -eq 1 ]]; then
+    HALF_RATE=$(json_get "$RESULTS/weir-peak.json" 'Math.floor(s.records_per_s / 2)')
+fi
+if [[ $HALF_RATE -gt 0 ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    run_bench weir-half-peak "$CONCURRENCY" "$HALF_RATE" || true
+else
+    printf 'skipping the half-peak run: no usable Weir peak\n' >&2
+fi
+stop_server
+rm -rf "$DATA_DIR"
+DATA_DIR=""
+
+# ---------------------------------------------------------------- kinesalite
+start_kinesalite
+for c in "$CONCURRENCY" 4 2 1; do
+    label=kinesalite-c$c
+    if run_bench "$label" "$c" 0; then
+        errors=$(json_get "$RESULTS/$label.json" 's.request_errors + s.failed_records')
+        [[ $errors -eq 0 ]] && break
+        printf 'kinesalite had %s errors at concurrency %s; retrying with fewer producers\n' "$errors" "$c" >&2
+    else
+        kill -0 "$SERVER_PID" 2>/dev/null || { stop_server; start_kinesalite; }
+    fi
+done
+stop_server
+
+# ---------------------------------------------------------------- report
+MACHINE_CPU=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n1)
+MACHINE_MEM=$(free -h 2>/dev/null | awk '/^Mem:/ {print $2}')
+export NPROC_OUT=$(nproc) MACHINE_CPU MACHINE_MEM DISK_INFO MOUNT_OPTS FSYNC_PROBE STARTED_AT \
+    KINESALITE_VERSION DURATION RESULTS
+export KERNEL=$(uname -sr)
+export NODE_VERSION=$(node --version)
+export WEIR_VERSION=$("$WEIR" --version 2>/dev/null || echo "weir (version unknown)")
+export GIT_REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "?")$(git -C "$ROOT" diff --quiet HEAD -- services Cargo.toml Cargo.lock 2>/dev/null || echo "+dirty")
+export RUN_LABELS_STR="${RUN_LABELS[*]}"
+COMMANDS_STR=$(printf '%s\n' "${COMMANDS[@]}")
+export COMMANDS_STR
+
+node - >"$RESULTS/report.md" <<'EOF'
+const fs = require("fs");
+const env = process.env;
+const dir = env.RESULTS;
+const runs = env.RUN_LABELS_STR.split(" ").filter(Boolean).map((label) => {
+  const file = `${dir}/${label}.json`;
+  return fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, "utf8")) : { label, failed: true };
+});
+const f = (x, d = 1) => (typeof x === "number" ? x.toFixed(d) : "n/a");
+const rows = runs.map((r) =>
+  r.failed
+    ? `| ${r.label} | FAILED (see ${r.label}.stderr.log) | | | | | | | |`
+    : `| ${r.label}${r.target_rate ? ` (--rate ${r.target_rate})` : ""} | ${r.concurrency} | ` +
+      `${f(r.records_per_s, 0)} | ${f(r.mb_per_s, 2)} | ${f(r.put_latency_ms.p50, 2)} / ` +
+      `${f(r.put_latency_ms.p99, 2)} / ${f(r.put_latency_ms.p999, 2)} | ${f(r.e2e_latency_ms.p50, 1)} / ` +
+      `${f(r.e2e_latency_ms.p99, 1)} | ${r.request_errors} | ${r.failed_records} | ${r.records} / ${r.consumed} |`);
+const ok = runs.filter((r) => !r.failed);
+const weirPeak = ok.find((r) => r.label === "weir-peak");
+const weirHalf = ok.find((r) => r.label === "weir-half-peak");
+const kin = ok.filter((r) => r.label.startsWith("kinesalite"));
+const kinBest = kin.reduce((a, b) => (!a || b.records_per_s > a.records_per_s ? b : a), null);
+const verdict = [];
+if (weirPeak && kinBest && kinBest.records_per_s > 0) {
+  const ratio = weirPeak.records_per_s / kinBest.records_per_s;
+  verdict.push(`- Throughput ratio Weir / kinesalite (weir-peak vs the best kinesalite run, ${kinBest.label}): ` +
+    `**${ratio.toFixed(1)}×**. Target ≥ 20×: **${ratio >= 20 ? "MET" : "NOT MET"}**.`);
+} else {
+  verdict.push("- Throughput ratio: not computable (a peak run failed). Target ≥ 20×: **NOT MET** (no valid measurement).");
+}
+if (weirHalf) {
+  const p99 = weirHalf.put_latency_ms.p99;
+  const achieved = weirHalf.records_per_s;
+  verdict.push(`- Weir p99 put latency at half of its peak (--rate ${weirHalf.target_rate}, achieved ${achieved.toFixed(0)} records/s): ` +
+    `**${p99.toFixed(2)} ms**. Target ≤ 10 ms: **${p99 <= 10 ? "MET" : "NOT MET"}**.`);
+} else {
+  verdict.push("- Weir p99 put latency at half peak: no valid run. Target ≤ 10 ms: **NOT MET** (no valid measurement).");
+}
+const out = [
+  `## Results (${env.STARTED_AT}, Weir ${env.GIT_REV}, ${env.DURATION} s per run)`,
+  "",
+  "| run | producers | records/s | MB/s | put p50 / p99 / p999 ms | e2e p50 / p99 ms | request errors | failed records | records put / consumed |",
+  "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+  ...rows,
+  "",
+  ...verdict,
+  "",
+  "## Machine",
+  "",
+  `- CPUs (nproc): ${env.NPROC_OUT}; CPU: ${env.MACHINE_CPU || "?"}`,
+  `- Memory: ${env.MACHINE_MEM}`,
+  `- Kernel: ${env.KERNEL}`,
+  `- Disk of Weir's data folder: ${env.DISK_INFO}; mount options ${env.MOUNT_OPTS}`,
+  `- fsync probe on that disk (dd bs=4k count=200 oflag=dsync): ${env.FSYNC_PROBE}`,
+  `- ${env.WEIR_VERSION}; kinesalite ${env.KINESALITE_VERSION} on Node ${env.NODE_VERSION}`,
+  "- Load generator (`weir bench`) and server share the machine.",
+  "",
+  "## Commands",
+  "",
+  "```",
+  ...env.COMMANDS_STR.split("\n").filter(Boolean),
+  "```",
+  "",
+];
+process.stdout.write(out.join("\n"));
+EOF
+
+log "report (also in ${RESULTS#$ROOT/}/report.md)"
+cat "$RESULTS/report.md"
