@@ -122,7 +122,7 @@ async fn ten_thousand_records_round_trip() {
                 .collect();
             data.extend_from_slice(&counter.to_be_bytes());
             data.extend_from_slice(&[0, 0xff, 0x80]);
-            let (hash, explicit) = if counter % 10 == 0 {
+            let (hash, explicit) = if counter.is_multiple_of(10) {
                 let h = rand::random::<u128>();
                 (h, Some(h.to_string()))
             } else {

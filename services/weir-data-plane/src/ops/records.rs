@@ -78,7 +78,7 @@ fn hash_key(partition_key: &str, explicit: Option<&str>) -> Result<u128, Kinesis
 }
 
 /// The open shard owning `hash`; open shards tile the hash space, so one always exists.
-fn route<'a>(stream: &'a StreamRecord, hash: u128) -> Result<&'a ShardRecord, KinesisError> {
+fn route(stream: &StreamRecord, hash: u128) -> Result<&ShardRecord, KinesisError> {
     stream
         .open_shards()
         .find(|s| s.hash_range.contains(hash))
