@@ -175,6 +175,20 @@ json_get() {
              const v = eval(process.argv[2]); console.log(v === undefined ? "" : v);' "$1" "$2"
 }
 
+# CPU accounting, so that a busy machine shows in the report: ticks of the whole machine
+# (busy, total) from /proc/stat, ticks of one process, and CPU seconds of reaped children.
+CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
+machine_ticks() { awk '/^cpu / {print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9; exit}' /proc/stat; }
+process_ticks() { awk '{print $14+$15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# Sets CHILDREN_SECONDS. `times` must run in this shell (not in a $(...) subshell, which would
+# report its own, empty, children), hence the file.
+children_seconds() {
+    times >"$WORK/times.$$"
+    CHILDREN_SECONDS=$(tail -n1 "$WORK/times.$$" |
+        awk '{ t = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] } print t }')
+    rm -f "$WORK/times.$$"
+}
+
 RUN_LABELS=()
 # run_bench LABEL CONCURRENCY RATE: one `weir bench` run against $ENDPOINT. Returns non-zero if the
 # run failed outright (no JSON summary). The server must still be alive afterwards.
@@ -189,8 +203,20 @@ run_bench() {
     COMMANDS+=("${cmd[*]/#$ROOT\//}")
     log "$label: ${cmd[*]}"
     RUN_LABELS+=("$label")
-    local status=0
+    local status=0 m0 m1 s0 s1 c0 c1 t0 t1
+    m0=$(machine_ticks); s0=$(process_ticks "$SERVER_PID"); children_seconds; c0=$CHILDREN_SECONDS; t0=$(date +%s.%N)
     "${cmd[@]}" >"$out.tmp" 2> >(tee "$errlog" >&2) || status=$?
+    m1=$(machine_ticks); s1=$(process_ticks "$SERVER_PID"); children_seconds; c1=$CHILDREN_SECONDS; t1=$(date +%s.%N)
+    # Cores used on average over the run: by the server, by the load generator, by the machine.
+    awk -v m0="$m0" -v m1="$m1" -v s0="$s0" -v s1="$s1" -v c0="$c0" -v c1="$c1" -v t0="$t0" \
+        -v t1="$t1" -v hz="$CLK_TCK" -v ncpu="$(nproc)" 'BEGIN {
+            split(m0, a, " "); split(m1, b, " "); wall = t1 - t0
+            machine = (b[1] - a[1]) / (b[2] - a[2]) * ncpu
+            server = (s1 - s0) / hz / wall; bench = (c1 - c0) / wall
+            other = machine - server - bench; if (other < 0) other = 0
+            printf "{\"server_cores\": %.2f, \"bench_cores\": %.2f, \"machine_busy_cores\": %.2f, \"other_cores\": %.2f}\n",
+                server, bench, machine, other
+        }' >"$RESULTS/$label.cpu.json"
     sleep 0.2 # let tee flush
     if [[ $status -ne 0 ]] || ! node -e 'JSON.parse(require("fs").readFileSync(process.argv[1]))' "$out.tmp" 2>/dev/null; then
         printf 'run %s FAILED (exit status %s); its stderr is in %s\n' "$label" "$status" "$errlog" >&2
@@ -210,8 +236,11 @@ run_bench() {
 }
 
 # ---------------------------------------------------------------- machine
-rm -f "$RESULTS"/*.json "$RESULTS"/*.log "$RESULTS"/report.md
+rm -f "$RESULTS"/*.json "$RESULTS"/*.log "$RESULTS"/*.tmp "$RESULTS"/report.md
 STARTED_AT=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
+printf 'load average now: %s (on %s CPUs); other work on this machine will skew the numbers\n' \
+    "$LOAD_AT_START" "$(nproc)" >&2
 
 # ---------------------------------------------------------------- Weir
 start_weir
@@ -252,13 +281,18 @@ stop_server
 
 # ---------------------------------------------------------------- report
 MACHINE_CPU=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n1)
-MACHINE_MEM=$(free -h 2>/dev/null | awk '/^Mem:/ {print $2}')
-export NPROC_OUT=$(nproc) MACHINE_CPU MACHINE_MEM DISK_INFO MOUNT_OPTS FSYNC_PROBE STARTED_AT \
+MACHINE_MEM=$(awk '/^MemTotal:/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
+export NPROC_OUT=$(nproc) LOAD_AT_START MACHINE_CPU MACHINE_MEM DISK_INFO MOUNT_OPTS FSYNC_PROBE STARTED_AT \
     KINESALITE_VERSION DURATION RESULTS
 export KERNEL=$(uname -sr)
 export NODE_VERSION=$(node --version)
 export WEIR_VERSION=$("$WEIR" --version 2>/dev/null || echo "weir (version unknown)")
-export GIT_REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "?")$(git -C "$ROOT" diff --quiet HEAD -- services Cargo.toml Cargo.lock 2>/dev/null || echo "+dirty")
+GIT_REV="(not a git checkout)"
+if command -v git >/dev/null && git -C "$ROOT" rev-parse --git-dir >/dev/null 2>&1; then
+    GIT_REV=$(git -C "$ROOT" rev-parse --short HEAD)
+    git -C "$ROOT" diff --quiet HEAD -- services Cargo.toml Cargo.lock || GIT_REV+="+dirty"
+fi
+export GIT_REV
 export RUN_LABELS_STR="${RUN_LABELS[*]}"
 COMMANDS_STR=$(printf '%s\n' "${COMMANDS[@]}")
 export COMMANDS_STR
@@ -269,16 +303,19 @@ const env = process.env;
 const dir = env.RESULTS;
 const runs = env.RUN_LABELS_STR.split(" ").filter(Boolean).map((label) => {
   const file = `${dir}/${label}.json`;
-  return fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, "utf8")) : { label, failed: true };
+  const cpuFile = `${dir}/${label}.cpu.json`;
+  const cpu = fs.existsSync(cpuFile) ? JSON.parse(fs.readFileSync(cpuFile, "utf8")) : null;
+  return fs.existsSync(file) ? { ...JSON.parse(fs.readFileSync(file, "utf8")), cpu } : { label, failed: true, cpu };
 });
 const f = (x, d = 1) => (typeof x === "number" ? x.toFixed(d) : "n/a");
 const rows = runs.map((r) =>
   r.failed
-    ? `| ${r.label} | FAILED (see ${r.label}.stderr.log) | | | | | | | |`
+    ? `| ${r.label} | FAILED (see ${r.label}.stderr.log) | | | | | | | | |`
     : `| ${r.label}${r.target_rate ? ` (--rate ${r.target_rate})` : ""} | ${r.concurrency} | ` +
       `${f(r.records_per_s, 0)} | ${f(r.mb_per_s, 2)} | ${f(r.put_latency_ms.p50, 2)} / ` +
       `${f(r.put_latency_ms.p99, 2)} / ${f(r.put_latency_ms.p999, 2)} | ${f(r.e2e_latency_ms.p50, 1)} / ` +
-      `${f(r.e2e_latency_ms.p99, 1)} | ${r.request_errors} | ${r.failed_records} | ${r.records} / ${r.consumed} |`);
+      `${f(r.e2e_latency_ms.p99, 1)} | ${r.request_errors} | ${r.failed_records} | ${r.records} / ${r.consumed} | ` +
+      (r.cpu ? `${f(r.cpu.server_cores, 2)} / ${f(r.cpu.bench_cores, 2)} / ${f(r.cpu.other_cores, 2)}` : "n/a") + " |");
 const ok = runs.filter((r) => !r.failed);
 const weirPeak = ok.find((r) => r.label === "weir-peak");
 const weirHalf = ok.find((r) => r.label === "weir-half-peak");
@@ -303,8 +340,8 @@ if (weirHalf) {
 const out = [
   `## Results (${env.STARTED_AT}, Weir ${env.GIT_REV}, ${env.DURATION} s per run)`,
   "",
-  "| run | producers | records/s | MB/s | put p50 / p99 / p999 ms | e2e p50 / p99 ms | request errors | failed records | records put / consumed |",
-  "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+  "| run | producers | records/s | MB/s | put p50 / p99 / p999 ms | e2e p50 / p99 ms | request errors | failed records | records put / consumed | CPU cores: server / load generator / everything else |",
+  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
   ...rows,
   "",
   ...verdict,
@@ -317,7 +354,10 @@ const out = [
   `- Disk of Weir's data folder: ${env.DISK_INFO}; mount options ${env.MOUNT_OPTS}`,
   `- fsync probe on that disk (dd bs=4k count=200 oflag=dsync): ${env.FSYNC_PROBE}`,
   `- ${env.WEIR_VERSION}; kinesalite ${env.KINESALITE_VERSION} on Node ${env.NODE_VERSION}`,
-  "- Load generator (`weir bench`) and server share the machine.",
+  `- Load average when the script started: ${env.LOAD_AT_START}`,
+  "- Load generator (`weir bench`) and server share the machine. The last table column is the average",
+  "  number of cores busy during each run (from /proc): the server, the load generator, and every other",
+  "  process on the machine (anything well above 0 there means the numbers were taken on a busy machine).",
   "",
   "## Commands",
   "",

@@ -61,6 +61,10 @@ struct Client {
 
 impl Client {
     async fn call(&self, operation: &str, body: &Value) -> anyhow::Result<Value> {
+        self.call_raw(operation, serde_json::to_vec(body)?).await
+    }
+
+    async fn call_raw(&self, operation: &str, body: Vec<u8>) -> anyhow::Result<Value> {
         let response = self
             .http
             .post(&self.endpoint)
@@ -72,7 +76,7 @@ impl Client {
                 "AWS4-HMAC-SHA256 Credential=weir/20260101/us-east-1/kinesis/aws4_request, SignedHeaders=host, Signature=0",
             )
             .header("x-amz-date", "20260101T000000Z")
-            .body(serde_json::to_vec(body)?)
+            .body(body)
             .send()
             .await
             .with_context(|| format!("{operation} to {} failed", self.endpoint))?;
@@ -165,6 +169,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             args.stream.clone(),
             producer,
             args.batch,
+            args.concurrency,
             args.record_bytes,
             per_producer_interval,
             deadline,
@@ -301,6 +306,7 @@ async fn produce(
     stream: String,
     producer: usize,
     batch: usize,
+    concurrency: usize,
     record_bytes: usize,
     interval: Option<Duration>,
     deadline: Instant,
@@ -312,6 +318,13 @@ async fn produce(
         .map(|i| (i * 31 + producer) as u8)
         .collect();
     let mut sequence = 0u64;
+    let mut body = String::with_capacity(batch * (record_bytes * 4 / 3 + 64) + 64);
+    let mut payload = filler;
+    let stream_json = serde_json::to_string(&stream).unwrap_or_default();
+    if let Some(interval) = interval {
+        // Stagger producers across the interval so paced load arrives evenly, not in bursts.
+        tokio::time::sleep(interval.mul_f64(producer as f64 / concurrency.max(1) as f64)).await;
+    }
     let mut next_send = Instant::now();
     while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
         if let Some(interval) = interval {
@@ -322,24 +335,30 @@ async fn produce(
             next_send += interval;
         }
         let sent_at = now_micros();
-        let records: Vec<Value> = (0..batch)
-            .map(|_| {
-                let mut payload = filler.clone();
-                payload[..8].copy_from_slice(&sent_at.to_be_bytes());
-                payload[8..16].copy_from_slice(&sequence.to_be_bytes());
-                sequence += 1;
-                json!({
-                    "Data": base64::engine::general_purpose::STANDARD.encode(&payload),
-                    "PartitionKey": format!("p{producer}-{}", sequence % 1024),
-                })
-            })
-            .collect();
+        // The body is written by hand: building a serde_json::Value per record costs more
+        // CPU than the server spends on it, and the load generator shares the machine.
+        body.clear();
+        body.push_str("{\"StreamName\":");
+        body.push_str(&stream_json);
+        body.push_str(",\"Records\":[");
+        for i in 0..batch {
+            payload[..8].copy_from_slice(&sent_at.to_be_bytes());
+            payload[8..16].copy_from_slice(&sequence.to_be_bytes());
+            sequence += 1;
+            if i > 0 {
+                body.push(',');
+            }
+            body.push_str("{\"Data\":\"");
+            base64::engine::general_purpose::STANDARD.encode_string(&payload, &mut body);
+            body.push_str(&format!(
+                "\",\"PartitionKey\":\"p{producer}-{}\"}}",
+                sequence % 1024
+            ));
+        }
+        body.push_str("]}");
         let started = Instant::now();
         match client
-            .call(
-                "PutRecords",
-                &json!({"StreamName": stream, "Records": records}),
-            )
+            .call_raw("PutRecords", body.clone().into_bytes())
             .await
         {
             Ok(answer) => {
