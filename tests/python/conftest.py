@@ -63,3 +63,9 @@ def pytest_runtest_makereport(item, call):
             servers.append(item.funcargs["weir"])
         for server in servers:
             report.sections.append(("weir output", server.output(tail=40)))
+
+
+@pytest.fixture
+def make_kinesis():
+    """Client factory: make_kinesis(endpoint_url, validate=True, max_attempts=1)."""
+    return make_client

@@ -192,14 +192,21 @@ def test_record_over_one_mib(kinesis_novalidate, weir, stream):
     assert_healthy(weir, stream)
 
 
-def test_record_of_exactly_one_mib_is_accepted(kinesis, stream):
-    data = bytes(range(256)) * (ONE_MIB // 256)
-    r = kinesis.put_record(StreamName=stream, Data=data, PartitionKey="big-ok")
+def test_record_at_the_one_mib_limit(kinesis, kinesis_novalidate, weir, stream):
+    """A record may be 1 MiB including its partition key (as Kinesis counts it): exactly
+    at the limit is accepted and read back intact; one byte more is refused."""
+    pk = "big-ok"
+    data = (bytes(range(256)) * (ONE_MIB // 256 + 1))[:ONE_MIB - len(pk)]
+    r = kinesis.put_record(StreamName=stream, Data=data, PartitionKey=pk)
     it = kinesis.get_shard_iterator(StreamName=stream, ShardId=r["ShardId"],
                                     ShardIteratorType="AT_SEQUENCE_NUMBER",
                                     StartingSequenceNumber=r["SequenceNumber"])["ShardIterator"]
     got = kinesis.get_records(ShardIterator=it, Limit=1)["Records"]
     assert got and got[0]["Data"] == data
+    with pytest.raises(ClientError) as e:
+        kinesis_novalidate.put_record(StreamName=stream, Data=data + b"!", PartitionKey=pk)
+    assert error_of(e)[0] == "ValidationException", error_of(e)
+    assert_healthy(weir, stream)
 
 
 def test_put_records_over_500(expect, stream):
@@ -314,7 +321,8 @@ def test_create_existing_stream_through_boto3(kinesis, stream):
 
 # ---- iterators ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("iterator", ["garbage", "A" * 200, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-                                      "shardId-000000000000"])
+                                      "shardId-000000000000"],
+                         ids=["word", "200-chars", "base64-zeros", "a-shard-id"])
 def test_garbage_shard_iterator(expect, iterator):
     expect("GetRecords", {"ShardIterator": iterator}, "InvalidArgumentException",
            "Invalid ShardIterator.")
