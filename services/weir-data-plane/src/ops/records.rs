@@ -387,6 +387,14 @@ pub async fn get_shard_iterator(
             let at = req.timestamp.ok_or_else(|| {
                 KinesisError::InvalidArgument("Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has no timestamp parameter.".into())
             })?;
+            let now = plane.clock.now_ms();
+            if at.0 > now {
+                return Err(KinesisError::InvalidArgument(format!(
+                    "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. \
+                     timestampInMillis: {}, currentTimestampInMillis: {now}",
+                    at.0
+                )));
+            }
             log.offset_at_timestamp(at.0)
         }
         _ => {
@@ -473,11 +481,10 @@ pub async fn get_records(
     }
     KinesisError::validation(violations)?;
     let token = req.shard_iterator.unwrap_or_default();
-    let iterator = plane.iterators.decode(&token).ok_or_else(|| {
-        KinesisError::InvalidArgument(format!(
-            "Invalid ShardIterator: {token} is not a shard iterator issued by this service."
-        ))
-    })?;
+    let iterator = plane
+        .iterators
+        .decode(&token)
+        .ok_or_else(|| KinesisError::InvalidArgument("Invalid ShardIterator.".into()))?;
     let now = plane.clock.now_ms();
     if now - iterator.issued_ms > ITERATOR_TTL_MS {
         return Err(KinesisError::ExpiredIterator(format!(
