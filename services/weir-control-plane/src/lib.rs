@@ -16,4 +16,6 @@ pub use service::{
     ControlPlane, ControlPlaneConfig, CreateStream, Limits, RetentionChange, StreamEvent,
     MAX_RETENTION_HOURS, MIN_RETENTION_HOURS,
 };
-pub use weir_meta::{MetaStore, ShardRecord, StreamMode, StreamRecord, StreamStatus};
+pub use weir_meta::{
+    ConsumerRecord, MetaStore, ShardRecord, StreamMode, StreamRecord, StreamStatus,
+};

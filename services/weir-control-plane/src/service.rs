@@ -7,7 +7,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use parking_lot::RwLock;
 use tokio::sync::{broadcast, Mutex};
 use weir_core::{split_hash_space, stream_arn, Violations};
-use weir_meta::{MetaError, MetaStore, ShardRecord, StreamMode, StreamRecord, StreamStatus};
+use weir_meta::{
+    ConsumerRecord, MetaError, MetaStore, ShardRecord, StreamMode, StreamRecord, StreamStatus,
+};
 
 use crate::error::ControlPlaneError;
 
@@ -19,6 +21,8 @@ pub const MAX_RETENTION_HOURS: u32 = 8760;
 pub const ON_DEMAND_INITIAL_SHARDS: u32 = 4;
 /// Tags one stream may carry.
 pub const MAX_TAGS_PER_STREAM: usize = 50;
+/// Registered consumers one stream may have (Kinesis: 20).
+pub const MAX_CONSUMERS_PER_STREAM: usize = 20;
 
 /// Account-level settings the control plane reports and enforces.
 #[derive(Debug, Clone)]
@@ -286,6 +290,7 @@ impl ControlPlane {
             version: 1,
             shards,
             tags: request.tags,
+            consumers: BTreeMap::new(),
         };
         match self.store.insert_stream(&stream).await {
             Ok(()) => {}
@@ -406,6 +411,87 @@ impl ControlPlane {
                 s.tags.remove(key);
             }
         })
+    }
+
+    /// The ARN of a registered consumer (`<stream arn>/consumer/<name>:<creation seconds>`).
+    pub fn consumer_arn(&self, stream: &str, consumer: &ConsumerRecord) -> String {
+        format!(
+            "{}/consumer/{}:{}",
+            self.arn(stream),
+            consumer.name,
+            consumer.created_at_ms / 1000
+        )
+    }
+
+    /// Registers a consumer of a stream.
+    pub async fn register_consumer(
+        &self,
+        stream: &str,
+        name: &str,
+    ) -> Result<ConsumerRecord, ControlPlaneError> {
+        let mut violations = Violations::new();
+        violations.stream_name(name, "consumerName");
+        violations
+            .into_result()
+            .map_err(ControlPlaneError::Validation)?;
+        let _guard = self.mutation.lock().await;
+        let record = self.stream(stream)?;
+        if record.consumers.len() >= MAX_CONSUMERS_PER_STREAM {
+            return Err(ControlPlaneError::LimitExceeded(format!(
+                "Stream {stream} already has {MAX_CONSUMERS_PER_STREAM} registered consumers, the most allowed."
+            )));
+        }
+        let consumer = ConsumerRecord {
+            name: name.to_string(),
+            created_at_ms: now_ms(),
+        };
+        match self.store.insert_consumer(stream, &consumer).await {
+            Ok(()) => {}
+            Err(MetaError::AlreadyExists(_)) => {
+                return Err(ControlPlaneError::InUse(format!(
+                    "Consumer {name} under stream {stream} already exists for account {}.",
+                    self.config.account_id
+                )))
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let registered = consumer.clone();
+        self.replace(&record, |s| {
+            s.consumers.insert(registered.name.clone(), registered);
+        })?;
+        Ok(consumer)
+    }
+
+    /// Deregisters a consumer.
+    pub async fn deregister_consumer(
+        &self,
+        stream: &str,
+        name: &str,
+    ) -> Result<(), ControlPlaneError> {
+        let _guard = self.mutation.lock().await;
+        let record = self.stream(stream)?;
+        if !self.store.delete_consumer(stream, name).await? {
+            return Err(ControlPlaneError::NotFound(format!(
+                "Consumer {name} under stream {stream} not found for account {}.",
+                self.config.account_id
+            )));
+        }
+        self.replace(&record, |s| {
+            s.consumers.remove(name);
+        })?;
+        Ok(())
+    }
+
+    /// Changes the number of open shards of a provisioned stream (UNIFORM_SCALING).
+    pub async fn update_shard_count(
+        &self,
+        name: &str,
+        target: u32,
+    ) -> Result<Arc<StreamRecord>, ControlPlaneError> {
+        let _ = (name, target);
+        Err(ControlPlaneError::InvalidArgument(
+            "UpdateShardCount is not available yet in this build.".into(),
+        ))
     }
 
     /// Applies `change` to a copy of `stream` and publishes it (after the store accepted it).

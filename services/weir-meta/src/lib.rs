@@ -8,5 +8,5 @@
 mod model;
 mod store;
 
-pub use model::{ShardRecord, StreamMode, StreamRecord, StreamStatus};
+pub use model::{ConsumerRecord, ShardRecord, StreamMode, StreamRecord, StreamStatus};
 pub use store::{MetaError, MetaStore};

@@ -121,6 +121,17 @@ pub struct StreamRecord {
     pub shards: Vec<ShardRecord>,
     /// Tags.
     pub tags: BTreeMap<String, String>,
+    /// Registered consumers, by name.
+    pub consumers: BTreeMap<String, ConsumerRecord>,
+}
+
+/// A registered (enhanced fan-out) consumer of a stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsumerRecord {
+    /// Consumer name, unique within the stream.
+    pub name: String,
+    /// Registration time; also part of the consumer ARN, as in Kinesis.
+    pub created_at_ms: i64,
 }
 
 impl StreamRecord {

@@ -7,7 +7,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Row};
 use weir_core::HashRange;
 
-use crate::model::{ShardRecord, StreamMode, StreamRecord, StreamStatus};
+use crate::model::{ConsumerRecord, ShardRecord, StreamMode, StreamRecord, StreamStatus};
 
 /// Why a metadata operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +109,10 @@ impl MetaStore {
     /// Deletes a stream and everything under it; `false` if it did not exist.
     pub async fn delete_stream(&self, name: &str) -> Result<bool, MetaError> {
         let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM stream_consumers WHERE stream_name = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM stream_tags WHERE stream_name = $1")
             .bind(name)
             .execute(&mut *tx)
@@ -221,6 +225,7 @@ impl MetaStore {
                 version: row.try_get("version")?,
                 shards: self.load_shards(&name).await?,
                 tags: self.load_tags(&name).await?,
+                consumers: self.load_consumers(&name).await?,
                 name,
             });
         }
@@ -262,6 +267,59 @@ impl MetaStore {
                 })
             })
             .collect()
+    }
+
+    async fn load_consumers(
+        &self,
+        name: &str,
+    ) -> Result<BTreeMap<String, ConsumerRecord>, MetaError> {
+        let rows =
+            sqlx::query("SELECT name, created_at_ms FROM stream_consumers WHERE stream_name = $1")
+                .bind(name)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter()
+            .map(|row| {
+                let consumer = ConsumerRecord {
+                    name: row.try_get("name")?,
+                    created_at_ms: row.try_get("created_at_ms")?,
+                };
+                Ok((consumer.name.clone(), consumer))
+            })
+            .collect()
+    }
+
+    /// Registers a consumer; `AlreadyExists` when the name is taken on that stream.
+    pub async fn insert_consumer(
+        &self,
+        stream: &str,
+        consumer: &ConsumerRecord,
+    ) -> Result<(), MetaError> {
+        let inserted = sqlx::query(
+            "INSERT INTO stream_consumers (stream_name, name, created_at_ms) VALUES ($1, $2, $3)",
+        )
+        .bind(stream)
+        .bind(&consumer.name)
+        .bind(consumer.created_at_ms)
+        .execute(&self.pool)
+        .await;
+        match inserted {
+            Ok(_) => Ok(()),
+            Err(e) if is_unique_violation(&e) => {
+                Err(MetaError::AlreadyExists(consumer.name.clone()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Deregisters a consumer; `false` if it was not registered.
+    pub async fn delete_consumer(&self, stream: &str, name: &str) -> Result<bool, MetaError> {
+        let done = sqlx::query("DELETE FROM stream_consumers WHERE stream_name = $1 AND name = $2")
+            .bind(stream)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     async fn load_tags(&self, name: &str) -> Result<BTreeMap<String, String>, MetaError> {
