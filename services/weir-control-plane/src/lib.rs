@@ -7,14 +7,15 @@
 //! so the hot path never waits on the database.
 
 mod error;
+pub mod reshard;
 mod service;
 
 pub mod rest;
 
 pub use error::ControlPlaneError;
 pub use service::{
-    ControlPlane, ControlPlaneConfig, CreateStream, Limits, RetentionChange, StreamEvent,
-    MAX_RETENTION_HOURS, MIN_RETENTION_HOURS,
+    ControlPlane, ControlPlaneConfig, CreateStream, FenceFuture, Limits, ReshardTicket,
+    RetentionChange, ShardFence, StreamEvent, MAX_RETENTION_HOURS, MIN_RETENTION_HOURS,
 };
 pub use weir_meta::{
     ConsumerRecord, MetaStore, ShardRecord, StreamMode, StreamRecord, StreamStatus,

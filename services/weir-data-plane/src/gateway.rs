@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, Method};
 use axum::response::Response;
 use axum::routing::{any, get};
 use axum::Router;
-use weir_control_plane::{ControlPlane, StreamEvent};
+use weir_control_plane::{ControlPlane, FenceFuture, ShardFence, StreamEvent};
 use weir_storage::LogConfig;
 
 use crate::clock::{Clock, SystemClock};
@@ -53,7 +53,7 @@ impl DataPlaneConfig {
 /// A data-plane node: the control plane it asks, its shard logs, its clock.
 pub struct DataPlane {
     pub(crate) control_plane: Arc<ControlPlane>,
-    pub(crate) shards: ShardRegistry,
+    pub(crate) shards: Arc<ShardRegistry>,
     pub(crate) iterators: IteratorCodec,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) config: DataPlaneConfig,
@@ -75,8 +75,10 @@ impl DataPlane {
         })?;
         let iterators =
             IteratorCodec::with_key(load_or_create_key(&config.data_dir.join("iterator.key"))?);
+        let shards = Arc::new(ShardRegistry::new(&config.data_dir, config.log.clone()));
+        control_plane.attach_fence(Arc::new(RegistryFence(Arc::clone(&shards))));
         let plane = Arc::new(Self {
-            shards: ShardRegistry::new(&config.data_dir, config.log.clone()),
+            shards,
             control_plane,
             iterators,
             clock,
@@ -110,6 +112,33 @@ impl DataPlane {
     /// Closes every shard log (drains queued appends). Call at shutdown.
     pub async fn shutdown(&self) {
         self.shards.close_all().await;
+    }
+}
+
+/// Seals shard logs for the control plane during reshards.
+struct RegistryFence(Arc<ShardRegistry>);
+
+impl ShardFence for RegistryFence {
+    fn seal(&self, stream_uid: i64, ordinal: u64) -> FenceFuture<'_, u64> {
+        Box::pin(async move {
+            let log = self
+                .0
+                .get(stream_uid, ordinal)
+                .await
+                .map_err(|e| e.to_string())?;
+            log.seal().await.map_err(|e| e.to_string())
+        })
+    }
+
+    fn unseal(&self, stream_uid: i64, ordinal: u64) -> FenceFuture<'_, ()> {
+        Box::pin(async move {
+            let log = self
+                .0
+                .get(stream_uid, ordinal)
+                .await
+                .map_err(|e| e.to_string())?;
+            log.unseal().await.map(|_| ()).map_err(|e| e.to_string())
+        })
     }
 }
 

@@ -200,6 +200,41 @@ impl MetaStore {
         Ok(done.rows_affected() > 0)
     }
 
+    /// Records a finished reshard atomically: closes `closed` shards at their end offsets,
+    /// inserts `created`, advances the ordinal counter and sets the status.
+    pub async fn apply_reshard(
+        &self,
+        name: &str,
+        closed: &[(u64, i64, u64)],
+        created: &[ShardRecord],
+        next_shard_ordinal: u64,
+        status: StreamStatus,
+    ) -> Result<(), MetaError> {
+        let mut tx = self.pool.begin().await?;
+        for (ordinal, closed_at_ms, ending_offset) in closed {
+            sqlx::query(
+                "UPDATE shards SET closed_at_ms = $1, ending_offset = $2 WHERE stream_name = $3 AND ordinal = $4",
+            )
+            .bind(*closed_at_ms)
+            .bind(*ending_offset as i64)
+            .bind(name)
+            .bind(*ordinal as i64)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for shard in created {
+            insert_shard(&mut tx, name, shard).await?;
+        }
+        sqlx::query("UPDATE streams SET next_shard_ordinal = $1, status = $2, version = version + 1 WHERE name = $3")
+            .bind(next_shard_ordinal as i64)
+            .bind(status.as_str())
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Loads every stream with its shards and tags (the control plane's start-up read).
     pub async fn load_streams(&self) -> Result<Vec<StreamRecord>, MetaError> {
         let rows = sqlx::query(

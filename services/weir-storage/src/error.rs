@@ -28,6 +28,9 @@ pub enum StorageError {
     /// refuses further writes until it is reopened (and recovered) from disk.
     #[error("shard log is poisoned by an earlier write failure; restart to recover")]
     Poisoned,
+    /// The shard was closed by a reshard; the write belongs to one of its children.
+    #[error("shard is sealed by a reshard")]
+    Sealed,
     /// The log was closed (the shard was deleted or the node is shutting down).
     #[error("shard log is closed")]
     Closed,

@@ -64,18 +64,30 @@ struct AppendRequest {
     reply: oneshot::Sender<Result<AppendAck, StorageError>>,
 }
 
+/// What travels through the writer's queue. Seal goes through the same queue as appends so
+/// that every append queued before it is committed and every append after it is refused.
+enum WriterRequest {
+    Append(AppendRequest),
+    Seal {
+        sealed: bool,
+        reply: oneshot::Sender<Result<u64, StorageError>>,
+    },
+}
+
 struct Shared {
     dir: PathBuf,
     config: LogConfig,
     /// Segments in offset order; the last one is the active segment.
     segments: RwLock<Vec<Segment>>,
     poisoned: AtomicBool,
+    /// Set while the shard is closed by a reshard: appends are refused with `Sealed`.
+    sealed: AtomicBool,
 }
 
 /// One shard's durable, append-only log.
 pub struct ShardLog {
     shared: Arc<Shared>,
-    sender: Mutex<Option<mpsc::Sender<AppendRequest>>>,
+    sender: Mutex<Option<mpsc::Sender<WriterRequest>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -131,6 +143,7 @@ impl ShardLog {
             config: config.clone(),
             segments: RwLock::new(segments),
             poisoned: AtomicBool::new(false),
+            sealed: AtomicBool::new(false),
         });
         let (sender, receiver) = mpsc::channel(config.queue_depth.max(1));
         let writer_shared = Arc::clone(&shared);
@@ -165,11 +178,33 @@ impl ShardLog {
         let sender = self.sender.lock().clone().ok_or(StorageError::Closed)?;
         let (reply, answer) = oneshot::channel();
         sender
-            .send(AppendRequest {
+            .send(WriterRequest::Append(AppendRequest {
                 records,
                 timestamp_ms,
                 reply,
-            })
+            }))
+            .await
+            .map_err(|_| StorageError::Closed)?;
+        answer.await.map_err(|_| StorageError::Closed)?
+    }
+
+    /// Stops accepting appends once every append queued before this call is durable, and
+    /// returns the offset one past the last record: the shard's end when a reshard closes
+    /// it. Idempotent.
+    pub async fn seal(&self) -> Result<u64, StorageError> {
+        self.set_sealed(true).await
+    }
+
+    /// Undoes [`ShardLog::seal`] when the reshard that sealed the shard did not happen.
+    pub async fn unseal(&self) -> Result<u64, StorageError> {
+        self.set_sealed(false).await
+    }
+
+    async fn set_sealed(&self, sealed: bool) -> Result<u64, StorageError> {
+        let sender = self.sender.lock().clone().ok_or(StorageError::Closed)?;
+        let (reply, answer) = oneshot::channel();
+        sender
+            .send(WriterRequest::Seal { sealed, reply })
             .await
             .map_err(|_| StorageError::Closed)?;
         answer.await.map_err(|_| StorageError::Closed)?
@@ -355,15 +390,46 @@ fn remove_if_exists(path: &Path) -> Result<(), StorageError> {
 }
 
 /// The single writer: takes every queued append, writes them, fsyncs once, acknowledges.
-fn writer_loop(shared: Arc<Shared>, mut receiver: mpsc::Receiver<AppendRequest>) {
+fn writer_loop(shared: Arc<Shared>, mut receiver: mpsc::Receiver<WriterRequest>) {
     let mut buffer = Vec::new();
-    while let Some(first) = receiver.blocking_recv() {
-        let mut group = vec![first];
+    let mut pending = None;
+    loop {
+        let first = match pending.take() {
+            Some(request) => request,
+            None => match receiver.blocking_recv() {
+                Some(request) => request,
+                None => return,
+            },
+        };
+        let mut group = match first {
+            WriterRequest::Seal { sealed, reply } => {
+                shared.sealed.store(sealed, Ordering::Release);
+                let next = shared
+                    .segments
+                    .read()
+                    .last()
+                    .map_or(0, Segment::next_offset);
+                let _ = reply.send(Ok(next));
+                continue;
+            }
+            WriterRequest::Append(request) => vec![request],
+        };
+        // Group every append already queued, stopping at a seal so it keeps its place.
         while group.len() < MAX_GROUP {
             match receiver.try_recv() {
-                Ok(request) => group.push(request),
+                Ok(WriterRequest::Append(request)) => group.push(request),
+                Ok(seal) => {
+                    pending = Some(seal);
+                    break;
+                }
                 Err(_) => break,
             }
+        }
+        if shared.sealed.load(Ordering::Acquire) {
+            for request in group {
+                let _ = request.reply.send(Err(StorageError::Sealed));
+            }
+            continue;
         }
         if shared.poisoned.load(Ordering::Acquire) {
             for request in group {

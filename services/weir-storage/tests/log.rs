@@ -256,3 +256,29 @@ proptest! {
         prop_assert_eq!(ack.base_offset, expected.len() as u64);
     }
 }
+
+#[test]
+fn seal_refuses_later_appends_and_reports_the_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let log = std::sync::Arc::new(ShardLog::open(dir.path(), LogConfig::default()).unwrap());
+    rt.block_on(async {
+        for i in 0..5u8 {
+            log.append(vec![record("k", &[i])], 1).await.unwrap();
+        }
+        assert_eq!(log.seal().await.unwrap(), 5);
+        assert!(matches!(
+            log.append(vec![record("k", b"late")], 1).await,
+            Err(weir_storage::StorageError::Sealed)
+        ));
+        assert_eq!(log.seal().await.unwrap(), 5, "sealing twice is harmless");
+        assert_eq!(log.unseal().await.unwrap(), 5);
+        assert_eq!(
+            log.append(vec![record("k", b"again")], 1)
+                .await
+                .unwrap()
+                .base_offset,
+            5
+        );
+    });
+}

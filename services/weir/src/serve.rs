@@ -38,6 +38,10 @@ pub struct Tuning {
     /// Region reported in ARNs.
     #[arg(long, default_value = "us-east-1")]
     region: String,
+    /// Keep a stream UPDATING this long before a reshard takes effect (milliseconds), to
+    /// exercise clients that wait for ACTIVE, as kinesalite's --updateStreamMs does.
+    #[arg(long, default_value_t = 0)]
+    reshard_delay_ms: u64,
 }
 
 /// Options of `weir control-plane`.
@@ -146,6 +150,7 @@ impl Stack {
             ControlPlaneConfig {
                 region: tuning.region.clone(),
                 shard_limit: tuning.shard_limit,
+                reshard_delay: std::time::Duration::from_millis(tuning.reshard_delay_ms),
                 ..ControlPlaneConfig::default()
             },
         )

@@ -1,6 +1,8 @@
 //! One function per Kinesis operation, and what they share.
 
+mod consumers;
 mod records;
+mod reshard;
 mod streams;
 
 use std::sync::Arc;
@@ -45,6 +47,13 @@ pub async fn dispatch(
         "PutRecords" => op!(records::put_records),
         "GetShardIterator" => op!(records::get_shard_iterator),
         "GetRecords" => op!(records::get_records),
+        "SplitShard" => op!(reshard::split_shard),
+        "MergeShards" => op!(reshard::merge_shards),
+        "UpdateShardCount" => op!(reshard::update_shard_count),
+        "RegisterStreamConsumer" => op!(consumers::register),
+        "DescribeStreamConsumer" => op!(consumers::describe),
+        "ListStreamConsumers" => op!(consumers::list),
+        "DeregisterStreamConsumer" => op!(consumers::deregister),
         _ => Err(KinesisError::UnknownOperation(format!(
             "Operation '{operation}' is not supported by this Weir endpoint."
         ))),

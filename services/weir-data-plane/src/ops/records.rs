@@ -6,13 +6,16 @@ use serde::{Deserialize, Serialize};
 use weir_control_plane::{ShardRecord, StreamRecord};
 use weir_core::hash::parse_hash_key;
 use weir_core::{partition_key_hash, shard_id, shard_ordinal, SequenceNumber, Violations};
-use weir_storage::NewRecord;
+use weir_storage::{NewRecord, StorageError};
 
 use super::{stream_for, StreamRef};
 use crate::error::KinesisError;
 use crate::gateway::DataPlane;
 use crate::iterator::{ShardIterator, ITERATOR_TTL_MS};
 use crate::protocol::{Blob, Timestamp};
+
+/// How long a write waits for a reshard that closed its shard to publish the new layout.
+const RESHARD_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Most records one PutRecords may carry.
 pub const MAX_PUT_RECORDS: usize = 500;
@@ -136,13 +139,30 @@ pub async fn put_record(
         violations,
     )?;
     let key = req.partition_key.unwrap_or_default();
-    let shard = route(&stream, hash_key(&key, req.explicit_hash_key.as_deref())?)?;
-    let log = plane.shards.get(stream.uid, shard.ordinal).await?;
+    let hash = hash_key(&key, req.explicit_hash_key.as_deref())?;
     let record = NewRecord {
         partition_key: key,
         data: req.data.unwrap_or_default().0,
     };
-    let ack = log.append(vec![record], plane.clock.now_ms()).await?;
+    let mut stream = stream;
+    let deadline = tokio::time::Instant::now() + RESHARD_WAIT;
+    let (ordinal, ack) = loop {
+        let ordinal = route(&stream, hash)?.ordinal;
+        let log = plane.shards.get(stream.uid, ordinal).await?;
+        match log.append(vec![record.clone()], plane.clock.now_ms()).await {
+            Ok(ack) => break (ordinal, ack),
+            // The shard closed under us: the record belongs to a child once the reshard is
+            // recorded. Wait for the new layout and route again.
+            Err(StorageError::Sealed) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                stream = plane.control_plane.stream(&stream.name)?;
+            }
+            Err(error) => return Err(error.into()),
+        }
+    };
+    let shard = stream
+        .shard(ordinal)
+        .ok_or_else(|| KinesisError::Internal("shard vanished".into()))?;
     Ok(PutRecordOutput {
         shard_id: shard_id(shard.ordinal),
         sequence_number: SequenceNumber::new(shard.ordinal, ack.base_offset).to_string(),
@@ -241,65 +261,88 @@ pub async fn put_records(
             MAX_PUT_RECORDS_BYTES / (1024 * 1024)
         )));
     }
-    // Route every record before writing any, so a bad hash key fails the whole request.
-    let mut by_shard: Vec<(u64, Vec<usize>, Vec<NewRecord>)> = Vec::new();
+    // Hash every record before writing any, so a bad hash key fails the whole request.
+    let mut pending: Vec<(usize, u128, NewRecord)> = Vec::with_capacity(entries.len());
     for (i, entry) in entries.into_iter().enumerate() {
         let key = entry.partition_key.unwrap_or_default();
-        let ordinal = route(&stream, hash_key(&key, entry.explicit_hash_key.as_deref())?)?.ordinal;
+        let hash = hash_key(&key, entry.explicit_hash_key.as_deref())?;
         let record = NewRecord {
             partition_key: key,
             data: entry.data.unwrap_or_default().0,
         };
-        match by_shard.iter_mut().find(|(o, _, _)| *o == ordinal) {
-            Some((_, positions, records)) => {
-                positions.push(i);
-                records.push(record);
-            }
-            None => by_shard.push((ordinal, vec![i], vec![record])),
-        }
+        pending.push((i, hash, record));
     }
-    let count: usize = by_shard.iter().map(|(_, p, _)| p.len()).sum();
-    let now = plane.clock.now_ms();
-    // One append per shard, all shards concurrently; each is one group-committed batch.
-    let mut tasks = tokio::task::JoinSet::new();
-    for (ordinal, positions, records) in by_shard {
-        let log = plane.shards.get(stream.uid, ordinal).await;
-        tasks.spawn(async move {
-            let result = match log {
-                Ok(log) => log.append(records, now).await.map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            };
-            (ordinal, positions, result)
-        });
-    }
-    let mut results = vec![PutRecordsResultEntry::default(); count];
+    let mut results = vec![PutRecordsResultEntry::default(); pending.len()];
     let mut failed = 0;
-    while let Some(joined) = tasks.join_next().await {
-        let (ordinal, positions, result) =
-            joined.map_err(|e| KinesisError::Internal(format!("append task failed: {e}")))?;
-        match result {
-            Ok(ack) => {
-                for (i, position) in positions.into_iter().enumerate() {
-                    results[position] = PutRecordsResultEntry {
-                        sequence_number: Some(
-                            SequenceNumber::new(ordinal, ack.base_offset + i as u64).to_string(),
-                        ),
-                        shard_id: Some(shard_id(ordinal)),
-                        ..Default::default()
-                    };
+    let mut stream = stream;
+    let deadline = tokio::time::Instant::now() + RESHARD_WAIT;
+    while !pending.is_empty() {
+        let mut by_shard: Vec<(u64, Vec<(usize, u128)>, Vec<NewRecord>)> = Vec::new();
+        for (position, hash, record) in pending.drain(..) {
+            let ordinal = route(&stream, hash)?.ordinal;
+            match by_shard.iter_mut().find(|(o, _, _)| *o == ordinal) {
+                Some((_, positions, records)) => {
+                    positions.push((position, hash));
+                    records.push(record);
+                }
+                None => by_shard.push((ordinal, vec![(position, hash)], vec![record])),
+            }
+        }
+        let now = plane.clock.now_ms();
+        // One append per shard, all shards concurrently; each is one group-committed batch.
+        let mut tasks = tokio::task::JoinSet::new();
+        for (ordinal, positions, records) in by_shard {
+            let log = plane.shards.get(stream.uid, ordinal).await;
+            tasks.spawn(async move {
+                let result = match log {
+                    Ok(log) => log.append(records.clone(), now).await,
+                    Err(e) => Err(e),
+                };
+                (ordinal, positions, records, result)
+            });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            let (ordinal, positions, records, result) =
+                joined.map_err(|e| KinesisError::Internal(format!("append task failed: {e}")))?;
+            match result {
+                Ok(ack) => {
+                    for (i, (position, _)) in positions.into_iter().enumerate() {
+                        results[position] = PutRecordsResultEntry {
+                            sequence_number: Some(
+                                SequenceNumber::new(ordinal, ack.base_offset + i as u64)
+                                    .to_string(),
+                            ),
+                            shard_id: Some(shard_id(ordinal)),
+                            ..Default::default()
+                        };
+                    }
+                }
+                // Closed by a reshard: route these again once the new layout is published.
+                Err(StorageError::Sealed) if tokio::time::Instant::now() < deadline => {
+                    pending.extend(
+                        positions
+                            .into_iter()
+                            .zip(records)
+                            .map(|((p, h), r)| (p, h, r)),
+                    );
+                }
+                Err(error) => {
+                    tracing::error!(stream = %stream.name, shard = ordinal, %error, "append failed");
+                    failed += positions.len();
+                    for (position, _) in positions {
+                        results[position] = PutRecordsResultEntry {
+                            error_code: Some("InternalFailure".into()),
+                            error_message: Some("Internal service failure.".into()),
+                            ..Default::default()
+                        };
+                    }
                 }
             }
-            Err(error) => {
-                tracing::error!(stream = %stream.name, shard = ordinal, %error, "append failed");
-                failed += positions.len();
-                for position in positions {
-                    results[position] = PutRecordsResultEntry {
-                        error_code: Some("InternalFailure".into()),
-                        error_message: Some("Internal service failure.".into()),
-                        ..Default::default()
-                    };
-                }
-            }
+        }
+        if !pending.is_empty() {
+            pending.sort_by_key(|(position, _, _)| *position);
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            stream = plane.control_plane.stream(&stream.name)?;
         }
     }
     Ok(PutRecordsOutput {

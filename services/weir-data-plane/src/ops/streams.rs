@@ -299,7 +299,7 @@ pub async fn describe_stream_summary(
             }],
             encryption_type: "NONE",
             open_shard_count: stream.open_shards().count(),
-            consumer_count: 0,
+            consumer_count: stream.consumers.len(),
         },
     })
 }
