@@ -298,10 +298,12 @@ impl ShardLog {
                     reason: reason.to_string(),
                 };
                 let parsed = decode_header(&header).map_err(corrupt)?;
-                let mut payload = vec![0u8; parsed.payload_len];
+                let mut buffer = vec![0u8; parsed.payload_len];
                 span.file
-                    .read_exact_at(&mut payload, position + HEADER_LEN as u64)
+                    .read_exact_at(&mut buffer, position + HEADER_LEN as u64)
                     .map_err(|e| StorageError::io(&span.path, e))?;
+                // Records share the batch's buffer: their payloads are slices of it, not copies.
+                let payload = Bytes::from(buffer);
                 let (_, records) = decode_payload(&parsed, &payload).map_err(corrupt)?;
                 for r in records.iter().filter(|r| r.offset >= from) {
                     if out.len() >= max_records
@@ -314,7 +316,7 @@ impl ShardLog {
                         offset: r.offset,
                         timestamp_ms: r.timestamp_ms,
                         partition_key: String::from_utf8_lossy(r.key).into_owned(),
-                        data: Bytes::copy_from_slice(r.data),
+                        data: payload.slice_ref(r.data),
                     });
                 }
                 position += (HEADER_LEN + parsed.payload_len) as u64;

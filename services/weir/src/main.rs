@@ -6,6 +6,11 @@ mod serve;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc instead of glibc malloc: a busy node allocates and frees a buffer per record,
+/// and glibc's allocator was a quarter of its CPU profile.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Weir: a self-hostable, Kinesis-compatible streaming service.
 #[derive(Debug, Parser)]
 #[command(name = "weir", version, about, long_about = None)]

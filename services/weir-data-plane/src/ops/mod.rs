@@ -46,7 +46,17 @@ pub async fn dispatch(
         "PutRecord" => op!(records::put_record),
         "PutRecords" => op!(records::put_records),
         "GetShardIterator" => op!(records::get_shard_iterator),
-        "GetRecords" => op!(records::get_records),
+        "GetRecords" => {
+            let answer = records::get_records(plane, format.decode(body)?).await?;
+            // Encoding up to 10 MiB of payload is CPU work: keep it off the runtime threads.
+            let body = tokio::task::spawn_blocking(move || match format {
+                Format::Json => Ok(answer.to_json()),
+                Format::Cbor => format.encode(&answer),
+            })
+            .await
+            .map_err(|e| KinesisError::Internal(format!("encode task failed: {e}")))??;
+            Ok(format.ok_raw(body))
+        }
         "SplitShard" => op!(reshard::split_shard),
         "MergeShards" => op!(reshard::merge_shards),
         "UpdateShardCount" => op!(reshard::update_shard_count),
