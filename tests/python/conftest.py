@@ -3,6 +3,8 @@
 - `weir`: one server shared by the whole session (most tests use their own streams).
 - `weir_factory`: a fresh server per call, for tests that kill or restart it.
 - `kinesis`: a boto3 client for the shared server.
+- `weir_delayed`: a second shared server whose reshards stay UPDATING for
+  `RESHARD_DELAY_MS` (`--reshard-delay-ms`), so that in-flight reshards are observable.
 
 The binary is $WEIR_BIN, else <repo>/target/debug/weir.
 """
@@ -18,6 +20,20 @@ from weirtest import WeirServer, make_client
 def weir(tmp_path_factory):
     root = tmp_path_factory.mktemp("weir-shared")
     server = WeirServer(root / "data", root / "logs")
+    server.start()
+    yield server
+    server.close()
+
+
+RESHARD_DELAY_MS = 1500
+
+
+@pytest.fixture(scope="session")
+def weir_delayed(tmp_path_factory):
+    root = tmp_path_factory.mktemp("weir-delayed")
+    server = WeirServer(root / "data", root / "logs",
+                        extra_args=("--reshard-delay-ms", str(RESHARD_DELAY_MS)))
+    server.reshard_delay_ms = RESHARD_DELAY_MS
     server.start()
     yield server
     server.close()
@@ -59,8 +75,9 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     if report.failed and call.when in ("call", "setup"):
         servers = list(getattr(item, "_weir_servers", []))
-        if "weir" in item.funcargs:
-            servers.append(item.funcargs["weir"])
+        for fixture in ("weir", "weir_delayed"):
+            if fixture in item.funcargs:
+                servers.append(item.funcargs[fixture])
         for server in servers:
             report.sections.append(("weir output", server.output(tail=40)))
 

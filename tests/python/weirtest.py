@@ -448,3 +448,136 @@ def read_stream(client, stream: str, deadline_s: float = 120.0) -> dict[str, lis
 def error_of(excinfo) -> tuple[str, str]:
     err = excinfo.value.response["Error"]
     return err.get("Code"), err.get("Message")
+
+
+# ---- resharding: status, lineage, reading parents before children ---------------------------
+def wait_active(client, stream: str, timeout_s: float = 20.0, poll_s: float = 0.05) -> dict:
+    """Poll DescribeStreamSummary until the stream is ACTIVE; returns the summary."""
+    deadline = time.monotonic() + timeout_s
+    status = None
+    while time.monotonic() < deadline:
+        summary = client.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]
+        status = summary["StreamStatus"]
+        if status == "ACTIVE":
+            return summary
+        time.sleep(poll_s)
+    raise AssertionError(f"{stream} not ACTIVE after {timeout_s} s (last status {status})")
+
+
+def describe_all_shards(client, stream: str, deadline_s: float = 30.0) -> list[dict]:
+    """DescribeStream, following HasMoreShards/ExclusiveStartShardId; returns all shards."""
+    shards: list[dict] = []
+    deadline = time.monotonic() + deadline_s
+    kwargs: dict = {}
+    while True:
+        assert time.monotonic() < deadline, "DescribeStream pagination did not finish"
+        desc = client.describe_stream(StreamName=stream, **kwargs)["StreamDescription"]
+        shards.extend(desc["Shards"])
+        if not desc["HasMoreShards"]:
+            return shards
+        assert desc["Shards"], "HasMoreShards true on an empty page"
+        kwargs = {"ExclusiveStartShardId": desc["Shards"][-1]["ShardId"]}
+
+
+def is_closed(shard: dict) -> bool:
+    return "EndingSequenceNumber" in shard["SequenceNumberRange"]
+
+
+def open_shards(shards: list[dict]) -> list[dict]:
+    return [s for s in shards if not is_closed(s)]
+
+
+def parents_of(shard: dict) -> list[str]:
+    return [p for p in (shard.get("ParentShardId"), shard.get("AdjacentParentShardId")) if p]
+
+
+def assert_open_shards_tile(shards: list[dict], context: str = "") -> None:
+    """The open shards cover [0, 2^128-1] with neither gap nor overlap."""
+    ranges = hash_ranges(open_shards(shards))
+    assert ranges, f"{context}: no open shard"
+    assert ranges[0][0] == 0, f"{context}: open shards start at {ranges[0][0]}: {ranges}"
+    assert ranges[-1][1] == MAX_HASH_KEY, f"{context}: open shards end at {ranges[-1][1]}"
+    for (lo, hi, sid), (nlo, _, nsid) in zip(ranges, ranges[1:]):
+        assert lo <= hi, f"{context}: {sid} has an empty range {lo}..{hi}"
+        assert nlo == hi + 1, (f"{context}: gap or overlap between open shards {sid} and "
+                               f"{nsid}: {ranges}")
+
+
+def read_to_end(client, iterator: str, *, deadline_s: float = 30.0, max_empty: int = 200):
+    """Follow a CLOSED shard's iterator until NextShardIterator is null. Returns
+    (records, child_shards) where child_shards is the ChildShards of the final answer.
+    ChildShards on an answer that still has a NextShardIterator is an error."""
+    records: list[dict] = []
+    deadline = time.monotonic() + deadline_s
+    empty = 0
+    while True:
+        assert time.monotonic() < deadline, (
+            f"closed shard not read to its end within {deadline_s} s "
+            f"({len(records)} records so far)")
+        try:
+            resp = client.get_records(ShardIterator=iterator)
+        except ClientError as e:
+            if is_throttle(e):
+                time.sleep(0.2)
+                continue
+            raise
+        records.extend(resp["Records"])
+        nxt = resp.get("NextShardIterator")
+        if nxt is None:
+            return records, resp.get("ChildShards")
+        assert not resp.get("ChildShards"), (
+            f"ChildShards returned before the end of the shard: {resp.get('ChildShards')}")
+        empty = empty + 1 if not resp["Records"] else 0
+        assert empty < max_empty, (
+            f"closed shard gave {empty} empty pages in a row without NextShardIterator null "
+            f"({len(records)} records read)")
+        iterator = nxt
+
+
+@dataclass
+class LineageRead:
+    order: list          # shard ids in the order they were read
+    records: dict        # shard id -> records
+    children: dict       # closed shard id -> ChildShards from its end
+    shards: dict         # shard id -> shard as listed by ListShards
+    unread: list         # listed shards the walk never reached
+
+
+def read_by_lineage(client, stream: str, deadline_s: float = 60.0) -> LineageRead:
+    """A consumer that follows lineage: start from the shards whose parents are absent
+    from ListShards; read a closed shard until NextShardIterator is null and an open one
+    until caught up; a child (learned from ChildShards) is read only once all the parents
+    its ChildShards entry names were read fully."""
+    deadline = time.monotonic() + deadline_s
+    listed = {s["ShardId"]: s for s in list_all_shards(client, stream)}
+    queue = sorted(sid for sid, s in listed.items()
+                   if all(p not in listed for p in parents_of(s)))
+    assert queue, f"no shard of {stream} without listed parents: {sorted(listed)}"
+    done: list[str] = []
+    records: dict[str, list] = {}
+    children: dict[str, list] = {}
+    while queue:
+        sid = queue.pop(0)
+        left = deadline - time.monotonic()
+        assert left > 0, f"lineage reader did not finish within {deadline_s} s (read {done})"
+        assert sid in listed, f"ChildShards names {sid}, which ListShards does not list"
+        it = client.get_shard_iterator(StreamName=stream, ShardId=sid,
+                                       ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        if is_closed(listed[sid]):
+            recs, kids = read_to_end(client, it, deadline_s=min(left, 30.0))
+            assert kids is not None, f"end of closed {sid}: no ChildShards"
+            children[sid] = kids
+        else:
+            recs, nxt = read_iterator(client, it, deadline_s=min(left, 30.0))
+            assert nxt is not None, f"open {sid} returned NextShardIterator null"
+            kids = []
+        records[sid] = recs
+        done.append(sid)
+        for kid in kids:
+            cid = kid["ShardId"]
+            if cid in done or cid in queue:
+                continue
+            if all(p in done for p in kid["ParentShards"]):
+                queue.append(cid)
+    return LineageRead(order=done, records=records, children=children, shards=listed,
+                       unread=sorted(set(listed) - set(done)))

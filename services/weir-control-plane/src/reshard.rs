@@ -191,7 +191,15 @@ pub fn applied(
             shard.ending_offset = Some(*end);
         }
     }
-    next.shards.extend(plan.created.iter().cloned());
+    // Children are born when the reshard takes effect, the moment their parents close.
+    next.shards
+        .extend(plan.created.iter().cloned().map(|mut shard| {
+            shard.created_at_ms = now_ms;
+            if shard.closed_at_ms.is_some() {
+                shard.closed_at_ms = Some(now_ms);
+            }
+            shard
+        }));
     next.next_shard_ordinal = plan
         .created
         .iter()

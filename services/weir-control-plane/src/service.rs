@@ -165,7 +165,18 @@ impl ControlPlane {
         store: MetaStore,
         config: ControlPlaneConfig,
     ) -> Result<Arc<Self>, ControlPlaneError> {
-        let streams = store.load_streams().await?;
+        let mut streams = store.load_streams().await?;
+        // A reshard interrupted by a crash never committed its layout (that is one
+        // transaction), and seals live only in memory: rolling back means only setting
+        // the stream ACTIVE again.
+        for stream in streams
+            .iter_mut()
+            .filter(|s| s.status == StreamStatus::Updating)
+        {
+            tracing::warn!(stream = %stream.name, "rolling back a reshard interrupted by a restart");
+            store.set_status(&stream.name, StreamStatus::Active).await?;
+            stream.status = StreamStatus::Active;
+        }
         let snapshot = streams
             .into_iter()
             .map(|s| (s.name.clone(), Arc::new(s)))
@@ -569,7 +580,8 @@ impl ControlPlane {
         self.begin_reshard(name, true, |cp, stream| {
             let parent = cp.open_shard(stream, shard)?;
             let range = parent.hash_range;
-            let key = parse_hash_key(new_starting_hash_key).filter(|k| *k > range.start && *k <= range.end);
+            let key = parse_hash_key(new_starting_hash_key)
+                .filter(|k| *k > range.start.saturating_add(1) && *k < range.end);
             let Some(key) = key else {
                 return Err(ControlPlaneError::InvalidArgument(format!(
                     "NewStartingHashKey {new_starting_hash_key} used in SplitShard() on shard {} in stream {} under \

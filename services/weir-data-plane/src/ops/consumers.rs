@@ -1,6 +1,8 @@
 //! Registered consumers: RegisterStreamConsumer, DescribeStreamConsumer,
 //! ListStreamConsumers, DeregisterStreamConsumer. Consumers take ARNs, as in Kinesis.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use weir_control_plane::{ConsumerRecord, StreamRecord};
 use weir_core::{stream_name_from_arn, Violations};
@@ -63,12 +65,16 @@ fn stream_from_arn(
     }
 }
 
-/// Splits a consumer ARN `<stream arn>/consumer/<name>:<seconds>` into stream and name.
-fn parse_consumer_arn(arn: &str) -> Option<(String, String)> {
+/// Splits a consumer ARN `<stream arn>/consumer/<name>:<seconds>` into stream, name and
+/// registration second. The second tells a consumer apart from an earlier registration
+/// under the same name, whose ARN must name nothing.
+fn parse_consumer_arn(arn: &str) -> Option<(String, String, Option<i64>)> {
     let (stream_arn, rest) = arn.split_once("/consumer/")?;
     let stream = stream_name_from_arn(stream_arn)?.to_string();
-    let name = rest.rsplit_once(':').map_or(rest, |(n, _)| n).to_string();
-    Some((stream, name))
+    match rest.rsplit_once(':') {
+        Some((name, seconds)) => Some((stream, name.to_string(), Some(seconds.parse().ok()?))),
+        None => Some((stream, rest.to_string(), None)),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -120,8 +126,9 @@ pub struct ConsumerRef {
 }
 
 impl ConsumerRef {
-    /// Either a consumer ARN, or a stream ARN plus a consumer name.
-    fn resolve(&self) -> Result<(String, String), KinesisError> {
+    /// Either a consumer ARN, or a stream ARN plus a consumer name; the registration second
+    /// when an ARN names one.
+    fn resolve(&self) -> Result<(String, String, Option<i64>), KinesisError> {
         let mut violations = Violations::new();
         let stream = stream_from_arn(&mut violations, &self.stream_arn, false);
         KinesisError::validation(violations)?;
@@ -133,7 +140,7 @@ impl ConsumerRef {
             });
         }
         match (stream, &self.consumer_name) {
-            (Some(stream), Some(name)) => Ok((stream, name.clone())),
+            (Some(stream), Some(name)) => Ok((stream, name.clone(), None)),
             _ => Err(KinesisError::InvalidArgument(
                 "Either ConsumerARN, or both StreamARN and ConsumerName, must be provided.".into(),
             )),
@@ -147,25 +154,39 @@ pub struct DescribeOutput {
     consumer_description: Consumer,
 }
 
-pub async fn describe(plane: &DataPlane, req: ConsumerRef) -> Result<DescribeOutput, KinesisError> {
-    let (stream_name, name) = req.resolve()?;
+/// Finds the consumer a request names, refusing ARNs of earlier registrations.
+fn find(
+    plane: &DataPlane,
+    req: &ConsumerRef,
+) -> Result<(Arc<StreamRecord>, ConsumerRecord), KinesisError> {
+    let (stream_name, name, second) = req.resolve()?;
     let stream = plane.control_plane.stream(&stream_name)?;
-    let consumer = stream.consumers.get(&name).ok_or_else(|| {
-        KinesisError::ResourceNotFound(format!(
-            "Consumer {name} under stream {stream_name} not found for account {}.",
-            plane.control_plane.config().account_id
-        ))
-    })?;
+    let consumer = stream
+        .consumers
+        .get(&name)
+        .filter(|c| second.is_none_or(|s| s == c.created_at_ms / 1000))
+        .cloned()
+        .ok_or_else(|| {
+            KinesisError::ResourceNotFound(format!(
+                "Consumer {name} under stream {stream_name} not found for account {}.",
+                plane.control_plane.config().account_id
+            ))
+        })?;
+    Ok((stream, consumer))
+}
+
+pub async fn describe(plane: &DataPlane, req: ConsumerRef) -> Result<DescribeOutput, KinesisError> {
+    let (stream, consumer) = find(plane, &req)?;
     Ok(DescribeOutput {
-        consumer_description: shape(plane, &stream, consumer, true),
+        consumer_description: shape(plane, &stream, &consumer, true),
     })
 }
 
 pub async fn deregister(plane: &DataPlane, req: ConsumerRef) -> Result<Empty, KinesisError> {
-    let (stream, name) = req.resolve()?;
+    let (stream, consumer) = find(plane, &req)?;
     plane
         .control_plane
-        .deregister_consumer(&stream, &name)
+        .deregister_consumer(&stream.name, &consumer.name)
         .await?;
     Ok(Empty {})
 }

@@ -395,7 +395,7 @@ fn decode_token(token: &str) -> Option<String> {
     String::from_utf8(bytes).ok()
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ShardFilter {
     r#type: Option<String>,
@@ -413,6 +413,14 @@ pub struct ListShardsInput {
     exclusive_start_shard_id: Option<String>,
     max_results: Option<i64>,
     shard_filter: Option<ShardFilter>,
+}
+
+/// What a ListShards NextToken carries: where the page ended and the filter in force.
+#[derive(Debug, Serialize, Deserialize)]
+struct ListShardsToken {
+    stream: String,
+    after: u64,
+    filter: Option<ShardFilter>,
 }
 
 #[derive(Debug, Serialize)]
@@ -434,25 +442,27 @@ pub async fn list_shards(
     if let Some(start) = &req.exclusive_start_shard_id {
         violations.stream_name(start, "exclusiveStartShardId");
     }
-    let (stream, after) = if let Some(token) = &req.next_token {
+    let (stream, after, filter) = if let Some(token) = &req.next_token {
         if req.stream_name.is_some() || req.stream_arn.is_some() {
             return Err(KinesisError::InvalidArgument(
                 "NextToken and StreamName cannot be provided together.".into(),
             ));
         }
         KinesisError::validation(violations)?;
-        let decoded = decode_token(token)
-            .and_then(|t| {
-                t.split_once('\n')
-                    .map(|(s, a)| (s.to_string(), a.parse::<u64>().ok()))
-            })
+        let decoded: ListShardsToken = decode_token(token)
+            .and_then(|t| serde_json::from_str(&t).ok())
             .ok_or_else(|| {
                 KinesisError::InvalidArgument(format!(
                     "NextToken {token} is not a valid ListShards token."
                 ))
             })?;
-        let stream = plane.control_plane.stream(&decoded.0)?;
-        (stream, decoded.1)
+        let stream = plane.control_plane.stream(&decoded.stream)?;
+        // Clients send the filter with the first page only; the token carries it on.
+        (
+            stream,
+            Some(decoded.after),
+            req.shard_filter.clone().or(decoded.filter),
+        )
     } else {
         let stream = stream_for(plane, &stream_ref!(req), violations)?;
         (
@@ -460,17 +470,24 @@ pub async fn list_shards(
             req.exclusive_start_shard_id
                 .as_deref()
                 .and_then(shard_ordinal),
+            req.shard_filter.clone(),
         )
     };
-    let filtered = filter_shards(&stream, req.shard_filter.as_ref(), plane.clock.now_ms())?;
+    let filtered = filter_shards(&stream, filter.as_ref(), plane.clock.now_ms())?;
     let limit = req.max_results.unwrap_or(1000) as usize;
     let mut iter = filtered
         .into_iter()
         .filter(|s| after.is_none_or(|a| s.ordinal > a));
     let page: Vec<&ShardRecord> = iter.by_ref().take(limit).collect();
     let next_token = if iter.next().is_some() {
-        page.last()
-            .map(|s| encode_token(&format!("{}\n{}", stream.name, s.ordinal)))
+        page.last().map(|s| {
+            let token = ListShardsToken {
+                stream: stream.name.clone(),
+                after: s.ordinal,
+                filter: filter.clone(),
+            };
+            encode_token(&serde_json::to_string(&token).unwrap_or_default())
+        })
     } else {
         None
     };
