@@ -1,0 +1,1046 @@
+//! The schema: what blocks and attributes a config may contain, their types and limits,
+//! variables, and the resource graph. [`load`] turns a [`Document`] into a checked
+//! [`Config`] or a list of located problems; it needs no server, so `weir validate` runs
+//! it offline.
+//!
+//! Roles, bindings and service accounts are reserved block types: they are recognised
+//! and refused with an explanation until authentication lands, and will be added as
+//! further resource kinds next to `stream` and `consumer` (see docs/CONFIG.md).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use weir_control_plane::{StreamMode, MAX_RETENTION_HOURS, MIN_RETENTION_HOURS};
+
+use crate::eval::{address, Evaluator, Kind, Scope, Value};
+use crate::source::{Diagnostic, Diags, Document, Pos, Sources, COMMAND_LINE};
+use crate::syntax::{self, Attribute, Block, Body, ExprKind};
+use crate::ConfigError;
+
+/// Tag keys starting with this are Weir's own bookkeeping; configs may not set them.
+pub const RESERVED_TAG_PREFIX: &str = "weir:";
+/// Most tags on a stream (Kinesis: 50).
+pub const MAX_TAGS: usize = 50;
+/// Tags Weir itself puts on every stream a config owns (owner and last-applied record).
+pub const BOOKKEEPING_TAGS: usize = 2;
+
+/// How strictly to treat missing variable values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `weir validate`: a variable without a value is unknown, and checks that need it
+    /// are skipped (like `terraform validate`).
+    Validate,
+    /// Plan and apply: every variable needs a value.
+    Plan,
+}
+
+/// A checked config: what should exist.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The ownership label: streams created from this config carry the tag
+    /// `weir:config = <name>`, and apply only ever prunes streams carrying it.
+    pub name: String,
+    /// Streams, in declaration order.
+    pub streams: Vec<StreamSpec>,
+    /// Consumers, in declaration order.
+    pub consumers: Vec<ConsumerSpec>,
+    /// Every resource address in dependency order (a resource after everything it references).
+    pub order: Vec<String>,
+    pub(crate) sources: Sources,
+}
+
+/// A stream the config declares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamSpec {
+    /// Block label; the address is `stream.<label>`.
+    pub label: String,
+    /// Stream name (the label unless `name` is set).
+    pub name: String,
+    /// Capacity mode.
+    pub mode: StreamMode,
+    /// Open shards of a PROVISIONED stream; `None` for ON_DEMAND (Weir sizes those).
+    pub shard_count: Option<u32>,
+    /// Retention in hours.
+    pub retention_hours: u32,
+    /// The user's tags (without Weir's bookkeeping tags).
+    pub tags: BTreeMap<String, String>,
+    /// Addresses of the resources this one references.
+    pub depends_on: BTreeSet<String>,
+    pub(crate) pos: Pos,
+}
+
+/// A registered consumer the config declares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerSpec {
+    /// Block label; the address is `consumer.<label>`.
+    pub label: String,
+    /// Consumer name (the label unless `name` is set).
+    pub name: String,
+    /// Label of the stream it reads.
+    pub stream_label: String,
+    /// Name of the stream it reads.
+    pub stream_name: String,
+    /// Addresses of the resources this one references (always includes its stream).
+    pub depends_on: BTreeSet<String>,
+    pub(crate) pos: Pos,
+}
+
+impl Config {
+    /// A diagnostic at a resource's declaration (for problems found against live state).
+    pub(crate) fn diagnostic(&self, pos: Pos, message: impl Into<String>) -> Diagnostic {
+        let mut diags = Diags::default();
+        diags.error(pos, message);
+        diags
+            .into_diagnostics(&self.sources)
+            .pop()
+            .unwrap_or_else(|| Diagnostic {
+                file: COMMAND_LINE.into(),
+                line: 1,
+                column: 1,
+                message: String::new(),
+            })
+    }
+
+    /// The stream declared under `label`.
+    pub fn stream(&self, label: &str) -> Option<&StreamSpec> {
+        self.streams.iter().find(|s| s.label == label)
+    }
+}
+
+/// Parses, evaluates and checks a document. With [`Mode::Validate`] the result may hold
+/// placeholder values where variables had none; only use it to report success.
+pub fn load(document: &Document, mode: Mode) -> Result<Config, ConfigError> {
+    if document.files.is_empty() {
+        return Err(ConfigError::BadRequest(
+            "no config files: give at least one .hcl or .yaml file".into(),
+        ));
+    }
+    let mut sources = Sources::default();
+    let mut diags = Diags::default();
+    let bodies: Vec<Body> = document
+        .files
+        .iter()
+        .filter_map(|file| syntax::parse_file(file, &mut sources, &mut diags))
+        .collect();
+    if !diags.is_empty() {
+        // Later checks would only echo the syntax errors (a missing name, say).
+        return Err(ConfigError::Invalid(diags.into_diagnostics(&sources)));
+    }
+    let first_file = Pos {
+        file: 0,
+        line: 1,
+        column: 1,
+    };
+    let command_line = Pos {
+        file: sources.add(COMMAND_LINE),
+        line: 1,
+        column: 1,
+    };
+
+    let layout = Layout::collect(&bodies, &sources, &mut diags);
+    let vars = resolve_variables(
+        &layout,
+        document,
+        mode,
+        command_line,
+        &mut sources,
+        &mut diags,
+    );
+
+    let mut scope = Scope {
+        vars,
+        ..Scope::default()
+    };
+    for (name, attribute) in &layout.locals {
+        scope.locals.insert(name.clone(), *attribute);
+    }
+    for block in layout.streams.iter().chain(&layout.consumers) {
+        let kind = if block.kind == "stream" {
+            Kind::Stream
+        } else {
+            Kind::Consumer
+        };
+        scope
+            .resources
+            .insert((kind, block.labels[0].0.clone()), *block);
+    }
+    let mut evaluator = Evaluator::new(scope, &mut diags);
+
+    let name = match layout.config_name {
+        Some(attribute) => match evaluator.value(&attribute.value) {
+            Value::String(name) => Some((name, attribute.pos)),
+            Value::Unknown => None,
+            other => {
+                evaluator.error(
+                    attribute.pos,
+                    format!("config_name must be a string, not {}", other.describe()),
+                );
+                None
+            }
+        },
+        None => document.config_name.clone().map(|name| (name, first_file)),
+    };
+    let name = match name {
+        Some((name, pos)) => {
+            if !valid_name(&name, 64) {
+                evaluator.error(
+                    pos,
+                    format!("config name {name:?} is not valid: use 1-64 letters, digits, '_', '.' or '-'"),
+                );
+            }
+            name
+        }
+        None => {
+            if mode == Mode::Plan && layout.config_name.is_none() {
+                evaluator.error(
+                    first_file,
+                    "this config has no name: set `config_name = \"...\"` at the top of a file (or pass --config-name); it labels the streams the config owns",
+                );
+            }
+            String::new()
+        }
+    };
+
+    let streams: Vec<StreamSpec> = layout
+        .streams
+        .iter()
+        .map(|block| decode_stream(block, &layout, &mut evaluator))
+        .collect();
+    let consumers: Vec<ConsumerSpec> = layout
+        .consumers
+        .iter()
+        .filter_map(|block| decode_consumer(block, &streams, &mut evaluator))
+        .collect();
+    drop(evaluator);
+
+    check_unique_names(&streams, &consumers, &sources, &mut diags);
+    let order = dependency_order(&streams, &consumers, &mut diags);
+
+    if !diags.is_empty() {
+        return Err(ConfigError::Invalid(diags.into_diagnostics(&sources)));
+    }
+    Ok(Config {
+        name,
+        streams,
+        consumers,
+        order,
+        sources,
+    })
+}
+
+/// The blocks of all files, sorted by type, with structural problems reported.
+struct Layout<'a> {
+    config_name: Option<&'a Attribute>,
+    streams: Vec<&'a Block>,
+    consumers: Vec<&'a Block>,
+    variables: Vec<&'a Block>,
+    locals: BTreeMap<String, &'a Attribute>,
+}
+
+impl<'a> Layout<'a> {
+    fn collect(bodies: &'a [Body], sources: &Sources, diags: &mut Diags) -> Self {
+        let mut layout = Layout {
+            config_name: None,
+            streams: Vec::new(),
+            consumers: Vec::new(),
+            variables: Vec::new(),
+            locals: BTreeMap::new(),
+        };
+        let mut seen: BTreeMap<(String, String), Pos> = BTreeMap::new();
+        for body in bodies {
+            for attribute in &body.attributes {
+                if attribute.name == "config_name" {
+                    if layout.config_name.is_some() {
+                        diags.error(attribute.pos, "config_name is set twice");
+                    }
+                    layout.config_name = Some(attribute);
+                } else {
+                    diags.error(
+                        attribute.pos,
+                        format!(
+                            "unknown top-level attribute {:?}{}; the top level holds config_name and stream, consumer, variable and locals blocks",
+                            attribute.name,
+                            suggestion(&attribute.name, &["config_name"])
+                        ),
+                    );
+                }
+            }
+            for block in &body.blocks {
+                match block.kind.as_str() {
+                    "stream" | "consumer" | "variable" => {
+                        let [(label, label_pos)] = block.labels.as_slice() else {
+                            diags.error(block.pos, format!("a {} block takes exactly one label: {} \"name\" {{ ... }}", block.kind, block.kind));
+                            continue;
+                        };
+                        if !valid_label(label) {
+                            diags.error(
+                                *label_pos,
+                                format!("{label:?} is not a valid label: start with a letter or '_', then letters, digits, '_' or '-' (set `name = \"...\"` for a name that needs other characters)"),
+                            );
+                            continue;
+                        }
+                        if let Some(first) = seen.insert((block.kind.clone(), label.clone()), *label_pos) {
+                            diags.error(
+                                *label_pos,
+                                format!("duplicate {} {label:?}: it is already declared at {}", block.kind, sources.describe(first)),
+                            );
+                            continue;
+                        }
+                        match block.kind.as_str() {
+                            "stream" => layout.streams.push(block),
+                            "consumer" => layout.consumers.push(block),
+                            _ => layout.variables.push(block),
+                        }
+                    }
+                    "locals" => {
+                        if !block.labels.is_empty() {
+                            diags.error(block.pos, "a locals block takes no label: locals { name = value }");
+                        }
+                        for attribute in &block.body.attributes {
+                            if layout.locals.insert(attribute.name.clone(), attribute).is_some() {
+                                diags.error(attribute.pos, format!("duplicate local value {:?}", attribute.name));
+                            }
+                        }
+                        for nested in &block.body.blocks {
+                            diags.error(nested.pos, "a locals block holds only name = value attributes");
+                        }
+                    }
+                    "role" | "binding" | "service_account" => diags.error(
+                        block.pos,
+                        format!("{} resources are not supported yet: roles, bindings and service accounts arrive with authentication (see docs/CONFIG.md)", block.kind),
+                    ),
+                    other => diags.error(
+                        block.pos,
+                        format!(
+                            "unknown block type {other:?}{}; a config holds stream, consumer, variable and locals blocks",
+                            suggestion(other, &["stream", "consumer", "variable", "locals"])
+                        ),
+                    ),
+                }
+            }
+        }
+        layout
+    }
+}
+
+/// Variable types a config can declare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum VarType {
+    String,
+    Number,
+    Bool,
+    Map,
+    List,
+    Any,
+}
+
+fn resolve_variables(
+    layout: &Layout<'_>,
+    document: &Document,
+    mode: Mode,
+    command_line: Pos,
+    sources: &mut Sources,
+    diags: &mut Diags,
+) -> BTreeMap<String, Value> {
+    struct Declared {
+        ty: Option<VarType>,
+        default: Option<Value>,
+        pos: Pos,
+    }
+    let mut declared: BTreeMap<String, Declared> = BTreeMap::new();
+    for block in &layout.variables {
+        let name = block.labels[0].0.clone();
+        let mut ty = None;
+        let mut default = None;
+        for attribute in &block.body.attributes {
+            match attribute.name.as_str() {
+                "type" => ty = parse_type(attribute, diags),
+                "default" => default = Some(Evaluator::constants(diags).value(&attribute.value)),
+                "description" => {}
+                other => diags.error(
+                    attribute.pos,
+                    format!(
+                        "unknown attribute {other:?} in variable {name:?}{}; a variable has default, type and description",
+                        suggestion(other, &["default", "type", "description"])
+                    ),
+                ),
+            }
+        }
+        for nested in &block.body.blocks {
+            diags.error(
+                nested.pos,
+                "a variable block holds only default, type and description",
+            );
+        }
+        let default = match (ty, default) {
+            (Some(ty), Some(value)) => convert(value, ty, &name, block.pos, diags),
+            (None, default) => default,
+            (Some(_), None) => None,
+        };
+        declared.insert(
+            name,
+            Declared {
+                ty,
+                default,
+                pos: block.pos,
+            },
+        );
+    }
+
+    let mut given: BTreeMap<String, Value> = BTreeMap::new();
+    for file in &document.var_files {
+        let mut file_diags = Diags::default();
+        let parsed = syntax::parse_file(file, sources, &mut file_diags);
+        diags.absorb(file_diags);
+        let Some(body) = parsed else {
+            continue;
+        };
+        for block in &body.blocks {
+            diags.error(block.pos, "a variable file holds only name = value lines");
+        }
+        for attribute in &body.attributes {
+            let Some(var) = declared.get(&attribute.name) else {
+                diags.error(
+                    attribute.pos,
+                    format!(
+                        "there is no variable {:?} in this config{}",
+                        attribute.name,
+                        suggestion(
+                            &attribute.name,
+                            &declared.keys().map(String::as_str).collect::<Vec<_>>()
+                        )
+                    ),
+                );
+                continue;
+            };
+            let value = Evaluator::constants(diags).value(&attribute.value);
+            if let Some(value) = match var.ty {
+                Some(ty) => convert(value, ty, &attribute.name, attribute.pos, diags),
+                None => Some(value),
+            } {
+                given.insert(attribute.name.clone(), value);
+            }
+        }
+    }
+    for (name, text) in &document.vars {
+        let Some(var) = declared.get(name) else {
+            diags.error(
+                command_line,
+                format!("-var {name}=...: there is no variable {name:?} in this config; declare it with `variable \"{name}\" {{}}`"),
+            );
+            continue;
+        };
+        let value = match var.ty {
+            Some(VarType::Map | VarType::List | VarType::Any) => {
+                match syntax::parse_expression(text, command_line, diags) {
+                    Some(expr) if matches!(expr.kind, ExprKind::Ref { .. }) => {
+                        Value::String(text.clone())
+                    }
+                    Some(expr) => Evaluator::constants(diags).value(&expr),
+                    None => continue,
+                }
+            }
+            _ => Value::String(text.clone()),
+        };
+        let value = match var.ty {
+            Some(ty) => convert(value, ty, name, command_line, diags),
+            None => Some(value),
+        };
+        if let Some(value) = value {
+            given.insert(name.clone(), value);
+        }
+    }
+
+    declared
+        .into_iter()
+        .map(|(name, var)| {
+            let value = match given.remove(&name).or(var.default) {
+                Some(value) => value,
+                None => {
+                    if mode == Mode::Plan {
+                        diags.error(
+                            var.pos,
+                            format!("variable {name:?} has no value: pass -var {name}=VALUE or a -var-file, or give it a default"),
+                        );
+                    }
+                    Value::Unknown
+                }
+            };
+            (name, value)
+        })
+        .collect()
+}
+
+fn parse_type(attribute: &Attribute, diags: &mut Diags) -> Option<VarType> {
+    let word = match &attribute.value.kind {
+        ExprKind::Ref { root, steps } if steps.is_empty() => Some(root.clone()),
+        // YAML writes types as strings: "number", "map(string)".
+        ExprKind::String(text) => text.split('(').next().map(str::to_string),
+        ExprKind::Call { name, args } if args.len() == 1 => Some(name.clone()),
+        _ => None,
+    };
+    let ty = match word.as_deref() {
+        Some("string") => Some(VarType::String),
+        Some("number") => Some(VarType::Number),
+        Some("bool") => Some(VarType::Bool),
+        Some("map" | "object") => Some(VarType::Map),
+        Some("list" | "set" | "tuple") => Some(VarType::List),
+        Some("any") => Some(VarType::Any),
+        _ => None,
+    };
+    if ty.is_none() {
+        diags.error(
+            attribute.value.pos,
+            "unknown variable type: use string, number, bool, map(string), list(string) or any",
+        );
+    }
+    ty
+}
+
+/// Converts a variable value to its declared type, as HCL does (numbers from strings, ...).
+fn convert(value: Value, ty: VarType, name: &str, pos: Pos, diags: &mut Diags) -> Option<Value> {
+    let converted = match (ty, value) {
+        (_, Value::Unknown) => Some(Value::Unknown),
+        (VarType::Any, value) => Some(value),
+        (VarType::String, value) => value.as_text().map(Value::String),
+        (VarType::Number, Value::Int(i)) => Some(Value::Int(i)),
+        (VarType::Number, Value::Float(f)) => Some(Value::Float(f)),
+        (VarType::Number, Value::String(s)) => s
+            .trim()
+            .parse::<i64>()
+            .map(Value::Int)
+            .ok()
+            .or_else(|| s.trim().parse::<f64>().ok().map(Value::Float)),
+        (VarType::Bool, Value::Bool(b)) => Some(Value::Bool(b)),
+        (VarType::Bool, Value::String(s)) if s == "true" || s == "false" => {
+            Some(Value::Bool(s == "true"))
+        }
+        (VarType::Map, Value::Map(map)) => Some(Value::Map(map)),
+        (VarType::List, Value::List(list)) => Some(Value::List(list)),
+        (_, value) => {
+            diags.error(
+                pos,
+                format!(
+                    "variable {name:?} must be a {}, not {}",
+                    type_name(ty),
+                    value.describe()
+                ),
+            );
+            return None;
+        }
+    };
+    if converted.is_none() {
+        diags.error(
+            pos,
+            format!("variable {name:?} must be a {}", type_name(ty)),
+        );
+    }
+    converted
+}
+
+fn type_name(ty: VarType) -> &'static str {
+    match ty {
+        VarType::String => "string",
+        VarType::Number => "number",
+        VarType::Bool => "bool",
+        VarType::Map => "map",
+        VarType::List => "list",
+        VarType::Any => "value",
+    }
+}
+
+/// An attribute's value, unknown, or absent.
+enum Field<T> {
+    Absent,
+    Unknown,
+    Known(T),
+}
+
+impl<T> Field<T> {
+    fn known(self) -> Option<T> {
+        match self {
+            Self::Known(value) => Some(value),
+            _ => None,
+        }
+    }
+}
+
+/// Reads one attribute of a resource block, type-checked by `decode`.
+fn field<T>(
+    evaluator: &mut Evaluator<'_, '_>,
+    block: &Block,
+    kind: Kind,
+    attr: &str,
+    deps: &mut BTreeSet<String>,
+    decode: impl FnOnce(&Value) -> Result<T, String>,
+) -> Field<T> {
+    let Some(attribute) = block.body.attributes.iter().find(|a| a.name == attr) else {
+        return Field::Absent;
+    };
+    let (value, refs) = evaluator.attribute(kind, &block.labels[0].0, attr, attribute.pos);
+    deps.extend(refs);
+    if value == Value::Unknown {
+        return Field::Unknown;
+    }
+    match decode(&value) {
+        Ok(decoded) => Field::Known(decoded),
+        Err(message) => {
+            evaluator.error(attribute.value.pos, format!("{attr}: {message}"));
+            Field::Unknown
+        }
+    }
+}
+
+fn whole_number(value: &Value) -> Result<u32, String> {
+    let number = match value {
+        Value::Int(i) => Some(*i),
+        Value::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => Some(*f as i64),
+        Value::String(s) => s.trim().parse::<i64>().ok(),
+        _ => None,
+    };
+    match number {
+        Some(n) => u32::try_from(n).map_err(|_| format!("{n} is out of range")),
+        None => Err(format!("expected a whole number, got {}", value.describe())),
+    }
+}
+
+fn string(value: &Value) -> Result<String, String> {
+    value
+        .as_text()
+        .ok_or_else(|| format!("expected a string, got {}", value.describe()))
+}
+
+fn string_map(value: &Value) -> Result<BTreeMap<String, String>, String> {
+    match value {
+        Value::Map(map) => map
+            .iter()
+            .map(|(key, value)| match value.as_text() {
+                Some(text) => Ok((key.clone(), text)),
+                None => Err(format!(
+                    "the value of {key:?} must be a string, not {}",
+                    value.describe()
+                )),
+            })
+            .collect(),
+        _ => Err(format!(
+            "expected a map of strings, e.g. {{ team = \"checkout\" }}, got {}",
+            value.describe()
+        )),
+    }
+}
+
+fn check_attributes(block: &Block, kind: Kind, evaluator: &mut Evaluator<'_, '_>) {
+    let label = &block.labels[0].0;
+    for attribute in &block.body.attributes {
+        if attribute.name == "tiering" && kind == Kind::Stream {
+            evaluator.error(attribute.pos, TIERING_UNSUPPORTED);
+        } else if !kind.attributes().contains(&attribute.name.as_str()) {
+            evaluator.error(
+                attribute.pos,
+                format!(
+                    "unknown attribute {:?} in {} {label:?}{}; a {} has {}",
+                    attribute.name,
+                    kind.as_str(),
+                    suggestion(&attribute.name, kind.attributes()),
+                    kind.as_str(),
+                    kind.attributes().join(", ")
+                ),
+            );
+        }
+    }
+    for nested in &block.body.blocks {
+        if nested.kind == "tiering" && kind == Kind::Stream {
+            evaluator.error(nested.pos, TIERING_UNSUPPORTED);
+        } else {
+            evaluator.error(
+                nested.pos,
+                format!(
+                    "unexpected block {:?} in {} {label:?}; a {} has only attributes",
+                    nested.kind,
+                    kind.as_str(),
+                    kind.as_str()
+                ),
+            );
+        }
+    }
+}
+
+const TIERING_UNSUPPORTED: &str = "tiering settings are not supported until the cold tier lands; remove the tiering block (see docs/CONFIG.md)";
+
+fn decode_stream(
+    block: &Block,
+    layout: &Layout<'_>,
+    evaluator: &mut Evaluator<'_, '_>,
+) -> StreamSpec {
+    check_attributes(block, Kind::Stream, evaluator);
+    let label = block.labels[0].0.clone();
+    let mut deps = BTreeSet::new();
+    let name = field(evaluator, block, Kind::Stream, "name", &mut deps, |v| {
+        let name = string(v)?;
+        if valid_name(&name, 128) {
+            Ok(name)
+        } else {
+            Err(format!(
+                "{name:?} is not a valid stream name: use 1-128 letters, digits, '_', '.' or '-'"
+            ))
+        }
+    });
+    let mode = field(evaluator, block, Kind::Stream, "mode", &mut deps, |v| {
+        let text = string(v)?;
+        StreamMode::parse(&text)
+            .ok_or_else(|| format!("{text:?} is not a mode: use \"PROVISIONED\" or \"ON_DEMAND\""))
+    });
+    let shard_count = field(
+        evaluator,
+        block,
+        Kind::Stream,
+        "shard_count",
+        &mut deps,
+        |v| {
+            let count = whole_number(v)?;
+            if count == 0 {
+                Err("a stream needs at least 1 shard".into())
+            } else {
+                Ok(count)
+            }
+        },
+    );
+    let retention = field(
+        evaluator,
+        block,
+        Kind::Stream,
+        "retention_hours",
+        &mut deps,
+        |v| {
+            let hours = whole_number(v)?;
+            if (MIN_RETENTION_HOURS..=MAX_RETENTION_HOURS).contains(&hours) {
+                Ok(hours)
+            } else {
+                Err(format!("{hours} is out of range: retention is {MIN_RETENTION_HOURS} to {MAX_RETENTION_HOURS} hours"))
+            }
+        },
+    );
+    let consumers = layout
+        .consumers
+        .iter()
+        .filter(|c| consumer_stream_label(c).as_deref() == Some(label.as_str()))
+        .count();
+    let shard_pos = block
+        .body
+        .attributes
+        .iter()
+        .find(|a| a.name == "shard_count")
+        .map(|a| a.pos);
+    let tags = field(evaluator, block, Kind::Stream, "tags", &mut deps, |v| {
+        let tags = string_map(v)?;
+        for (key, value) in &tags {
+            if key.starts_with(RESERVED_TAG_PREFIX) {
+                return Err(format!("tag keys starting with {RESERVED_TAG_PREFIX:?} are reserved for Weir's own bookkeeping ({key:?})"));
+            }
+            if key.is_empty() || key.chars().count() > 128 {
+                return Err(format!("tag key {key:?} must be 1-128 characters"));
+            }
+            if value.chars().count() > 256 {
+                return Err(format!(
+                    "the value of tag {key:?} is longer than 256 characters"
+                ));
+            }
+        }
+        let room = MAX_TAGS.saturating_sub(BOOKKEEPING_TAGS + consumers);
+        if tags.len() > room {
+            return Err(format!(
+                "{} tags is too many: a stream has at most {MAX_TAGS}, and Weir uses {} for bookkeeping on this stream (2 plus one per consumer), leaving {room}",
+                tags.len(),
+                BOOKKEEPING_TAGS + consumers
+            ));
+        }
+        Ok(tags)
+    });
+
+    let shard_known = !matches!(shard_count, Field::Unknown);
+    let shard_count = match shard_count {
+        Field::Known(n) => Some(n),
+        _ => None,
+    };
+    let mode = match mode {
+        Field::Known(mode) => Some(mode),
+        Field::Absent if shard_known => Some(if shard_count.is_some() {
+            StreamMode::Provisioned
+        } else {
+            StreamMode::OnDemand
+        }),
+        _ => None,
+    };
+    match (mode, shard_count, shard_known) {
+        (Some(StreamMode::Provisioned), None, true) => evaluator.error(
+            block.pos,
+            format!("stream {label:?} is PROVISIONED and needs shard_count (or set mode = \"ON_DEMAND\" to let Weir size it)"),
+        ),
+        (Some(StreamMode::OnDemand), Some(_), _) => evaluator.error(
+            shard_pos.unwrap_or(block.pos),
+            format!("stream {label:?} is ON_DEMAND, which sizes itself: remove shard_count or set mode = \"PROVISIONED\""),
+        ),
+        _ => {}
+    }
+    deps.remove(&address(Kind::Stream, &label));
+    StreamSpec {
+        name: name.known().unwrap_or_else(|| label.clone()),
+        label,
+        mode: mode.unwrap_or(StreamMode::OnDemand),
+        shard_count,
+        retention_hours: retention.known().unwrap_or(MIN_RETENTION_HOURS),
+        tags: tags.known().unwrap_or_default(),
+        depends_on: deps,
+        pos: block.pos,
+    }
+}
+
+/// The stream label a consumer block references directly (`stream = stream.x`), if any.
+fn consumer_stream_label(block: &Block) -> Option<String> {
+    let attribute = block.body.attributes.iter().find(|a| a.name == "stream")?;
+    match &attribute.value.kind {
+        ExprKind::Ref { root, steps } if root == "stream" => match steps.first() {
+            Some(crate::syntax::Step::Attr(label, _)) => Some(label.clone()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn decode_consumer(
+    block: &Block,
+    streams: &[StreamSpec],
+    evaluator: &mut Evaluator<'_, '_>,
+) -> Option<ConsumerSpec> {
+    check_attributes(block, Kind::Consumer, evaluator);
+    let label = block.labels[0].0.clone();
+    let mut deps = BTreeSet::new();
+    let name = field(evaluator, block, Kind::Consumer, "name", &mut deps, |v| {
+        let name = string(v)?;
+        if valid_name(&name, 128) {
+            Ok(name)
+        } else {
+            Err(format!(
+                "{name:?} is not a valid consumer name: use 1-128 letters, digits, '_', '.' or '-'"
+            ))
+        }
+    });
+    let stream = field(
+        evaluator,
+        block,
+        Kind::Consumer,
+        "stream",
+        &mut deps,
+        string,
+    );
+    let stream = match stream {
+        Field::Absent => {
+            evaluator.error(
+                block.pos,
+                format!("consumer {label:?} needs `stream`, the stream it reads: stream = stream.<label>"),
+            );
+            return None;
+        }
+        Field::Unknown => return None,
+        Field::Known(name) => name,
+    };
+    let Some(spec) = streams.iter().find(|s| s.name == stream) else {
+        let pos = block
+            .body
+            .attributes
+            .iter()
+            .find(|a| a.name == "stream")
+            .map_or(block.pos, |a| a.value.pos);
+        evaluator.error(
+            pos,
+            format!("consumer {label:?} reads stream {stream:?}, which this config does not declare; a config registers consumers only on its own streams (stream = stream.<label>)"),
+        );
+        return None;
+    };
+    deps.insert(address(Kind::Stream, &spec.label));
+    deps.remove(&address(Kind::Consumer, &label));
+    Some(ConsumerSpec {
+        name: name.known().unwrap_or_else(|| label.clone()),
+        label,
+        stream_label: spec.label.clone(),
+        stream_name: spec.name.clone(),
+        depends_on: deps,
+        pos: block.pos,
+    })
+}
+
+fn check_unique_names(
+    streams: &[StreamSpec],
+    consumers: &[ConsumerSpec],
+    sources: &Sources,
+    diags: &mut Diags,
+) {
+    let where_ = |pos: Pos| sources.describe(pos);
+    let mut names: BTreeMap<&str, &StreamSpec> = BTreeMap::new();
+    for stream in streams {
+        if let Some(first) = names.insert(&stream.name, stream) {
+            diags.error(
+                stream.pos,
+                format!(
+                    "duplicate stream name {:?}: stream.{} and stream.{} (at {}) would be the same stream",
+                    stream.name,
+                    stream.label,
+                    first.label,
+                    where_(first.pos)
+                ),
+            );
+        }
+    }
+    let mut pairs: BTreeMap<(&str, &str), &ConsumerSpec> = BTreeMap::new();
+    for consumer in consumers {
+        if let Some(first) = pairs.insert((&consumer.stream_name, &consumer.name), consumer) {
+            diags.error(
+                consumer.pos,
+                format!(
+                    "duplicate consumer name {:?} on stream {:?}: consumer.{} and consumer.{} (at {}) would be the same consumer",
+                    consumer.name,
+                    consumer.stream_name,
+                    consumer.label,
+                    first.label,
+                    where_(first.pos)
+                ),
+            );
+        }
+    }
+}
+
+/// Orders resources so each comes after what it references; reports loops.
+fn dependency_order(
+    streams: &[StreamSpec],
+    consumers: &[ConsumerSpec],
+    diags: &mut Diags,
+) -> Vec<String> {
+    let mut nodes: Vec<(String, BTreeSet<String>, Pos)> = Vec::new();
+    for s in streams {
+        nodes.push((address(Kind::Stream, &s.label), s.depends_on.clone(), s.pos));
+    }
+    for c in consumers {
+        nodes.push((
+            address(Kind::Consumer, &c.label),
+            c.depends_on.clone(),
+            c.pos,
+        ));
+    }
+    let known: BTreeSet<String> = nodes.iter().map(|(a, _, _)| a.clone()).collect();
+    let mut done: BTreeSet<String> = BTreeSet::new();
+    let mut order = Vec::new();
+    loop {
+        let ready: Vec<usize> = nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, (a, deps, _))| {
+                !done.contains(a) && deps.iter().all(|d| done.contains(d) || !known.contains(d))
+            })
+            .map(|(i, _)| i)
+            .collect();
+        if ready.is_empty() {
+            break;
+        }
+        for i in ready {
+            done.insert(nodes[i].0.clone());
+            order.push(nodes[i].0.clone());
+        }
+    }
+    if order.len() < nodes.len() && !diags.mentions("dependency cycle") {
+        // Walk from the first stuck resource along stuck dependencies until one repeats.
+        let stuck: BTreeMap<&str, (&BTreeSet<String>, Pos)> = nodes
+            .iter()
+            .filter(|(a, _, _)| !done.contains(a))
+            .map(|(a, d, p)| (a.as_str(), (d, *p)))
+            .collect();
+        let start = nodes
+            .iter()
+            .find(|(a, _, _)| !done.contains(a))
+            .map(|(a, _, p)| (a.as_str(), *p));
+        if let Some((mut current, pos)) = start {
+            let mut path: Vec<&str> = vec![current];
+            while let Some(next) = stuck
+                .get(current)
+                .and_then(|(deps, _)| deps.iter().find(|d| stuck.contains_key(d.as_str())))
+            {
+                if let Some(at) = path.iter().position(|p| *p == next.as_str()) {
+                    let mut cycle: Vec<&str> = path[at..].to_vec();
+                    cycle.push(next.as_str());
+                    let pos = stuck.get(path[at]).map_or(pos, |(_, p)| *p);
+                    diags.error(
+                        pos,
+                        format!("dependency cycle between resources: {}; a resource cannot depend on itself through others", cycle.join(" -> ")),
+                    );
+                    break;
+                }
+                path.push(next.as_str());
+                current = next.as_str();
+            }
+        }
+    }
+    order
+}
+
+/// Whether `name` is 1..=max of `[a-zA-Z0-9_.-]` (Kinesis stream and consumer names).
+pub(crate) fn valid_name(name: &str, max: usize) -> bool {
+    !name.is_empty()
+        && name.len() <= max
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+/// Whether a block label can be used in references (`stream.<label>`).
+fn valid_label(label: &str) -> bool {
+    let mut chars = label.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// `; did you mean "x"?` when a known word is within two edits of `word`.
+pub(crate) fn suggestion(word: &str, known: &[&str]) -> String {
+    known
+        .iter()
+        .map(|k| (distance(word, k), *k))
+        .filter(|(d, k)| *d <= 2 && *d < k.len())
+        .min()
+        .map(|(_, k)| format!(" (did you mean {k:?}?)"))
+        .unwrap_or_default()
+}
+
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let current = row[j + 1];
+            row[j + 1] = (previous + usize::from(ca != *cb))
+                .min(row[j] + 1)
+                .min(current + 1);
+            previous = current;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions_catch_typos_only() {
+        assert_eq!(
+            suggestion("retention_hour", Kind::Stream.attributes()),
+            " (did you mean \"retention_hours\"?)"
+        );
+        assert_eq!(suggestion("colour", Kind::Stream.attributes()), "");
+    }
+
+    #[test]
+    fn labels_must_be_referenceable() {
+        assert!(valid_label("orders_v2"));
+        assert!(!valid_label("orders.v2"));
+        assert!(!valid_label("2orders"));
+    }
+}
