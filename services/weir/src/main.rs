@@ -2,6 +2,7 @@
 //! generator, and tooling.
 
 mod bench;
+mod config_cmd;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -33,10 +34,18 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Print the control plane's OpenAPI document.
     Openapi,
+    /// Check a declarative config (HCL or YAML) offline.
+    Validate(config_cmd::ValidateArgs),
+    /// Show what applying a config would change on the control plane, Terraform style.
+    Plan(config_cmd::PlanArgs),
+    /// Converge the control plane to a config, or apply a plan saved with `plan -out`.
+    Apply(config_cmd::ApplyArgs),
+    /// Delete every stream and consumer a config owns (nothing else).
+    Destroy(config_cmd::DestroyArgs),
 }
 
 fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(config_cmd::terraform_style_args(std::env::args_os()));
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -57,6 +66,20 @@ fn main() -> anyhow::Result<()> {
                 print!("{}", weir_control_plane::rest::openapi_json());
                 Ok(())
             }
+            Command::Validate(args) => exit_with(config_cmd::validate(args).await?),
+            Command::Plan(args) => exit_with(config_cmd::plan(args).await?),
+            Command::Apply(args) => exit_with(config_cmd::apply(args).await?),
+            Command::Destroy(args) => exit_with(config_cmd::destroy(args).await?),
         }
     })
+}
+
+/// Ends the process with `code` unless it is 0 (plan's -detailed-exitcode uses 2).
+fn exit_with(code: i32) -> anyhow::Result<()> {
+    if code != 0 {
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        std::process::exit(code);
+    }
+    Ok(())
 }

@@ -171,7 +171,8 @@ impl Stack {
         };
         let rest_server = axum::serve(
             rest,
-            weir_control_plane::rest::router(Arc::clone(&self.control_plane)),
+            weir_control_plane::rest::router(Arc::clone(&self.control_plane))
+                .merge(weir_config::rest::router(Arc::clone(&self.control_plane))),
         )
         .with_graceful_shutdown(stopped(stop_rx.clone()));
         let rest_task = tokio::spawn(async move { rest_server.await });
