@@ -544,6 +544,18 @@ impl Builder<'_> {
             .iter()
             .map(|c| ((c.stream_name.as_str(), c.name.as_str()), c))
             .collect();
+        let taken: BTreeSet<String> = self
+            .config
+            .streams
+            .iter()
+            .map(|s| format!("stream.{}", s.label))
+            .chain(
+                self.config
+                    .consumers
+                    .iter()
+                    .map(|c| format!("consumer.{}", c.label)),
+            )
+            .collect();
         for stream in live
             .streams
             .values()
@@ -556,7 +568,7 @@ impl Builder<'_> {
                 .filter(|_| !destroy);
             let stream_address = match declared_streams.get(stream.name.as_str()) {
                 Some(spec) => format!("stream.{}", spec.label),
-                None => undeclared_address("stream", &stream.name),
+                None => undeclared_address("stream", &stream.name, &taken),
             };
             let owned = stream.consumers_owned_by(self.owner);
             for consumer in stream.consumers.iter().filter(|c| owned.contains(*c)) {
@@ -566,7 +578,7 @@ impl Builder<'_> {
                 }
                 let address = match declared {
                     Some(spec) => format!("consumer.{}", spec.label),
-                    None => undeclared_address("consumer", consumer),
+                    None => undeclared_address("consumer", consumer, &taken),
                 };
                 self.changes.push(ResourceChange {
                     address,
@@ -632,8 +644,9 @@ impl Builder<'_> {
     }
 }
 
-/// `stream.legacy` when the name can be a label, else `stream["legacy.v1"]`.
-fn undeclared_address(kind: &str, name: &str) -> String {
+/// `stream.legacy` when the name can be a label that the config does not use, else
+/// `stream["legacy.v1"]`.
+fn undeclared_address(kind: &str, name: &str, taken: &BTreeSet<String>) -> String {
     let label_like = name
         .chars()
         .next()
@@ -641,8 +654,9 @@ fn undeclared_address(kind: &str, name: &str) -> String {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if label_like && valid_name(name, 128) {
-        format!("{kind}.{name}")
+    let plain = format!("{kind}.{name}");
+    if label_like && valid_name(name, 128) && !taken.contains(&plain) {
+        plain
     } else {
         format!("{kind}[{name:?}]")
     }
@@ -656,7 +670,9 @@ fn disambiguate_addresses(changes: &mut [ResourceChange]) {
         *counts.entry(change.address.clone()).or_default() += 1;
     }
     for change in changes.iter_mut() {
-        if counts.get(&change.address).copied().unwrap_or(0) > 1 {
+        // Only undeclared resources move: declared ones keep the address the config gives them.
+        if change.action == Action::Delete && counts.get(&change.address).copied().unwrap_or(0) > 1
+        {
             if let (ResourceKind::Consumer, Some(stream)) = (change.kind, &change.stream) {
                 change.address = format!("consumer[{:?}]", format!("{stream}/{}", change.name));
             }

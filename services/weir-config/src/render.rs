@@ -117,8 +117,8 @@ fn resource(out: &mut String, change: &ResourceChange) {
 
 /// The label part of an address: `stream.orders` → `orders`, `stream["a.b"]` → `a.b`.
 fn label(address: &str) -> String {
-    if let Some(start) = address.find("[\"") {
-        let inner = &address[start + 1..address.len().saturating_sub(1)];
+    if let Some((_, rest)) = address.split_once('[') {
+        let inner = rest.strip_suffix(']').unwrap_or(rest);
         return serde_json::from_str::<String>(inner).unwrap_or_else(|_| inner.to_string());
     }
     address

@@ -858,8 +858,17 @@ fn decode_consumer(
     };
     deps.insert(address(Kind::Stream, &spec.label));
     deps.remove(&address(Kind::Consumer, &label));
+    let name = name.known().unwrap_or_else(|| label.clone());
+    // The ownership tag `weir:consumer:<name>` must fit Kinesis's 128-character tag keys.
+    let max = 128 - crate::live::CONSUMER_TAG_PREFIX.len();
+    if name.len() > max {
+        evaluator.error(
+            block.pos,
+            format!("consumer name {name:?} is too long for a config-managed consumer: at most {max} characters"),
+        );
+    }
     Some(ConsumerSpec {
-        name: name.known().unwrap_or_else(|| label.clone()),
+        name,
         label,
         stream_label: spec.label.clone(),
         stream_name: spec.name.clone(),

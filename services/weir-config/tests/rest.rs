@@ -525,3 +525,54 @@ fn committed_openapi_matches_the_code() {
         "openapi/config.json is out of date: run `WEIR_UPDATE_OPENAPI=1 cargo test -p weir-config --test rest` and commit it"
     );
 }
+
+#[tokio::test]
+async fn renaming_a_stream_creates_the_new_one_and_removes_the_old() {
+    let h = Harness::new().await;
+    let v1 = vec![file(
+        "s.hcl",
+        "config_name = \"r\"\nstream \"events\" {\n  shard_count = 1\n}\nconsumer \"reader\" {\n  stream = stream.events\n}\n",
+    )];
+    h.apply(&v1, json!({})).await;
+    // Same label, new name; and an old stream named like the label gets in the way.
+    let v2 = vec![file(
+        "s.hcl",
+        "config_name = \"r\"\nstream \"events\" {\n  name = \"events-v2\"\n  shard_count = 1\n}\nconsumer \"reader\" {\n  stream = stream.events\n}\n",
+    )];
+    let plan = h.plan(&v2, json!({})).await;
+    let rendered = plan["rendered"].as_str().unwrap_or_default();
+    assert!(
+        rendered.contains("# stream.events will be created"),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains("# stream[\"events\"] will be destroyed"),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains("# consumer.reader will be created"),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains("# consumer[\"reader\"] will be destroyed"),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains("Plan: 2 to add, 0 to change, 2 to destroy."),
+        "{rendered}"
+    );
+    let events = h.apply(&v2, json!({})).await;
+    let finished = addresses(&events, "finished");
+    assert!(
+        position(&finished, "consumer[\"reader\"]") < position(&finished, "stream[\"events\"]"),
+        "{finished:?}"
+    );
+    assert_eq!(h.stream_names(), vec!["events-v2".to_string()]);
+    assert!(h
+        .control_plane
+        .stream("events-v2")
+        .expect("v2")
+        .consumers
+        .contains_key("reader"));
+    assert_eq!(h.plan(&v2, json!({})).await["has_changes"], false);
+}
