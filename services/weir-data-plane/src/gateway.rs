@@ -11,14 +11,14 @@ use axum::response::Response;
 use axum::routing::{any, get};
 use axum::Router;
 use weir_control_plane::{ControlPlane, FenceFuture, ShardFence, StreamEvent};
-use weir_storage::LogConfig;
+use weir_storage::{LogConfig, StorageError};
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::KinesisError;
 use crate::iterator::IteratorCodec;
 use crate::ops;
 use crate::protocol::Format;
-use crate::shards::ShardRegistry;
+use crate::shards::{LocalShard, ShardRegistry};
 
 /// Largest request body accepted: a 10 MiB PutRecords grows by a third in base64.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
@@ -109,6 +109,15 @@ impl DataPlane {
         Self::start(control_plane, config, Arc::new(SystemClock)).await
     }
 
+    /// The shard's log on this node, held under the node's current generation for it.
+    pub(crate) async fn local_shard(
+        &self,
+        uid: i64,
+        ordinal: u64,
+    ) -> Result<Arc<LocalShard>, StorageError> {
+        self.shards.get(uid, ordinal, 1).await
+    }
+
     /// Closes every shard log (drains queued appends). Call at shutdown.
     pub async fn shutdown(&self) {
         self.shards.close_all().await;
@@ -121,23 +130,24 @@ struct RegistryFence(Arc<ShardRegistry>);
 impl ShardFence for RegistryFence {
     fn seal(&self, stream_uid: i64, ordinal: u64) -> FenceFuture<'_, u64> {
         Box::pin(async move {
-            let log = self
+            let shard = self
                 .0
-                .get(stream_uid, ordinal)
+                .get(stream_uid, ordinal, 1)
                 .await
                 .map_err(|e| e.to_string())?;
-            log.seal().await.map_err(|e| e.to_string())
+            let end = shard.seal().await.map_err(|e| e.to_string())?;
+            Ok(shard.position(end))
         })
     }
 
     fn unseal(&self, stream_uid: i64, ordinal: u64) -> FenceFuture<'_, ()> {
         Box::pin(async move {
-            let log = self
+            let shard = self
                 .0
-                .get(stream_uid, ordinal)
+                .get(stream_uid, ordinal, 1)
                 .await
                 .map_err(|e| e.to_string())?;
-            log.unseal().await.map(|_| ()).map_err(|e| e.to_string())
+            shard.unseal().await.map(|_| ()).map_err(|e| e.to_string())
         })
     }
 }

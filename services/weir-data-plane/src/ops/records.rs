@@ -150,11 +150,11 @@ pub async fn put_record(
     };
     let mut stream = stream;
     let deadline = tokio::time::Instant::now() + RESHARD_WAIT;
-    let (ordinal, ack) = loop {
+    let (ordinal, position) = loop {
         let ordinal = route(&stream, hash)?.ordinal;
-        let log = plane.shards.get(stream.uid, ordinal).await?;
+        let log = plane.local_shard(stream.uid, ordinal).await?;
         match log.append(vec![record.clone()], plane.clock.now_ms()).await {
-            Ok(ack) => break (ordinal, ack),
+            Ok(ack) => break (ordinal, log.position(ack.base_offset)),
             // The shard closed under us: the record belongs to a child once the reshard is
             // recorded. Wait for the new layout and route again.
             Err(StorageError::Sealed) if tokio::time::Instant::now() < deadline => {
@@ -169,7 +169,7 @@ pub async fn put_record(
         .ok_or_else(|| KinesisError::Internal("shard vanished".into()))?;
     Ok(PutRecordOutput {
         shard_id: shard_id(shard.ordinal),
-        sequence_number: SequenceNumber::new(shard.ordinal, ack.base_offset).to_string(),
+        sequence_number: SequenceNumber::new(shard.ordinal, position).to_string(),
         encryption_type: "NONE",
     })
 }
@@ -296,10 +296,13 @@ pub async fn put_records(
         // One append per shard, all shards concurrently; each is one group-committed batch.
         let mut tasks = tokio::task::JoinSet::new();
         for (ordinal, positions, records) in by_shard {
-            let log = plane.shards.get(stream.uid, ordinal).await;
+            let log = plane.local_shard(stream.uid, ordinal).await;
             tasks.spawn(async move {
                 let result = match log {
-                    Ok(log) => log.append(records.clone(), now).await,
+                    Ok(log) => log
+                        .append(records.clone(), now)
+                        .await
+                        .map(|ack| log.position(ack.base_offset)),
                     Err(e) => Err(e),
                 };
                 (ordinal, positions, records, result)
@@ -309,12 +312,11 @@ pub async fn put_records(
             let (ordinal, positions, records, result) =
                 joined.map_err(|e| KinesisError::Internal(format!("append task failed: {e}")))?;
             match result {
-                Ok(ack) => {
+                Ok(first) => {
                     for (i, (position, _)) in positions.into_iter().enumerate() {
                         results[position] = PutRecordsResultEntry {
                             sequence_number: Some(
-                                SequenceNumber::new(ordinal, ack.base_offset + i as u64)
-                                    .to_string(),
+                                SequenceNumber::new(ordinal, first + i as u64).to_string(),
                             ),
                             shard_id: Some(shard_id(ordinal)),
                             ..Default::default()
@@ -425,11 +427,12 @@ pub async fn get_shard_iterator(
                 plane.control_plane.config().account_id
             ))
         })?;
-    let log = plane.shards.get(stream.uid, shard.ordinal).await?;
+    let log = plane.local_shard(stream.uid, shard.ordinal).await?;
     let kind = req.shard_iterator_type.unwrap_or_default();
+    // Iterators hold positions (generation and offset), not bare log offsets.
     let offset = match kind.as_str() {
-        "TRIM_HORIZON" => log.start_offset(),
-        "LATEST" => log.next_offset(),
+        "TRIM_HORIZON" => log.position(log.start_offset()),
+        "LATEST" => log.position(log.next_offset()),
         "AT_TIMESTAMP" => {
             let at = req.timestamp.ok_or_else(|| {
                 KinesisError::InvalidArgument("Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has no timestamp parameter.".into())
@@ -442,7 +445,7 @@ pub async fn get_shard_iterator(
                     at.0
                 )));
             }
-            log.offset_at_timestamp(at.0)
+            log.position(log.offset_at_timestamp(at.0))
         }
         _ => {
             let text = req.starting_sequence_number.ok_or_else(|| {
@@ -596,9 +599,9 @@ pub async fn get_records(
             shard_id(iterator.shard)
         ))
     })?;
-    let log: Arc<weir_storage::ShardLog> = plane.shards.get(stream.uid, shard.ordinal).await?;
+    let log = plane.local_shard(stream.uid, shard.ordinal).await?;
     let limit = req.limit.unwrap_or(MAX_GET_RECORDS as i64) as usize;
-    let from = iterator.offset;
+    let from = log.offset_of(iterator.offset);
     let reader = Arc::clone(&log);
     let ordinal = shard.ordinal;
     // Reading and shaping up to 10,000 records is CPU and disk work: keep it off the
@@ -609,7 +612,8 @@ pub async fn get_records(
             let records: Vec<Record> = stored
                 .into_iter()
                 .map(|r| Record {
-                    sequence_number: SequenceNumber::new(ordinal, r.offset).to_string(),
+                    sequence_number: SequenceNumber::new(ordinal, reader.position(r.offset))
+                        .to_string(),
                     approximate_arrival_timestamp: Timestamp(r.timestamp_ms),
                     data: Blob(r.data),
                     partition_key: r.partition_key,
@@ -626,7 +630,8 @@ pub async fn get_records(
         Some((_, timestamp_ms)) if next_offset < tip => (now - timestamp_ms).max(0),
         _ => 0,
     };
-    let closed_and_drained = shard.ending_offset.is_some_and(|end| next_offset >= end);
+    let next_position = log.position(next_offset);
+    let closed_and_drained = shard.ending_offset.is_some_and(|end| next_position >= end);
     let (next_shard_iterator, child_shards) = if closed_and_drained {
         let children = stream
             .shards
@@ -646,7 +651,7 @@ pub async fn get_records(
         (None, Some(children))
     } else {
         let next = plane.iterators.encode(&ShardIterator {
-            offset: next_offset,
+            offset: next_position,
             issued_ms: now,
             ..iterator
         });
