@@ -591,7 +591,9 @@ impl Builder<'_> {
                         removed("stream", json!(stream.name)),
                     ],
                     unchanged_attributes: 0,
-                    depends_on: vec![stream_address.clone()],
+                    depends_on: declared
+                        .map(|spec| spec.depends_on.iter().cloned().collect())
+                        .unwrap_or_else(|| vec![stream_address.clone()]),
                     notes: if destroy {
                         Vec::new()
                     } else {
@@ -636,7 +638,11 @@ impl Builder<'_> {
                 action: Action::Delete,
                 attributes,
                 unchanged_attributes: 0,
-                depends_on: Vec::new(),
+                // Destroyed after whatever references it (apply reverses this order).
+                depends_on: declared_streams
+                    .get(stream.name.as_str())
+                    .map(|spec| spec.depends_on.iter().cloned().collect())
+                    .unwrap_or_default(),
                 notes,
                 destructive: true,
             });

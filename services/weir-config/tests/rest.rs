@@ -310,6 +310,10 @@ async fn the_example_converges_updates_drifts_and_is_destroyed() {
         position(&finished, "consumer.fraud_detector") < position(&finished, "stream.payments"),
         "{finished:?}"
     );
+    assert!(
+        position(&finished, "stream.payments") < position(&finished, "stream.orders"),
+        "payments references orders, so it goes first: {finished:?}"
+    );
     assert_eq!(
         h.stream_names(),
         vec!["legacy-audit".to_string(), "search-index".to_string()]
