@@ -7,6 +7,8 @@
 //! so the hot path never waits on the database.
 
 mod error;
+pub mod internal;
+pub mod placement;
 pub mod reshard;
 mod service;
 

@@ -73,6 +73,8 @@ pub struct ControlPlaneConfig {
     /// (the reshard itself takes milliseconds); tests raise it to observe UPDATING, as
     /// kinesalite's `--updateStreamMs` does.
     pub reshard_delay: Duration,
+    /// How long a data-plane node's lease lasts after a heartbeat (cluster mode).
+    pub lease_timeout: Duration,
 }
 
 impl Default for ControlPlaneConfig {
@@ -83,6 +85,7 @@ impl Default for ControlPlaneConfig {
             shard_limit: 500,
             on_demand_stream_limit: 50,
             reshard_delay: Duration::ZERO,
+            lease_timeout: Duration::from_secs(3),
         }
     }
 }
@@ -141,7 +144,8 @@ pub struct Limits {
 
 /// The control plane's stream service.
 pub struct ControlPlane {
-    store: MetaStore,
+    /// `None` for a replica: a data-plane node's read-only copy of the snapshot.
+    store: Option<MetaStore>,
     config: ControlPlaneConfig,
     snapshot: RwLock<BTreeMap<String, Arc<StreamRecord>>>,
     /// Serialises mutations so checks (limits, existence) and writes cannot interleave.
@@ -151,6 +155,8 @@ pub struct ControlPlane {
     /// Times of recent UpdateShardCount calls per stream, for the 10-per-24-hours limit.
     /// Kept in memory: a restart forgets them, which only makes the limit more lenient.
     scalings: parking_lot::Mutex<HashMap<String, Vec<i64>>>,
+    /// Which node holds which shard (cluster mode).
+    pub(crate) placement: crate::placement::Placement,
 }
 
 fn now_ms() -> i64 {
@@ -183,14 +189,65 @@ impl ControlPlane {
             .collect();
         let (events, _) = broadcast::channel(1024);
         Ok(Arc::new(Self {
-            store,
+            store: Some(store),
             config,
             snapshot: RwLock::new(snapshot),
             mutation: Mutex::new(()),
             events,
             fence: OnceLock::new(),
             scalings: parking_lot::Mutex::new(HashMap::new()),
+            placement: crate::placement::Placement::default(),
         }))
+    }
+
+    /// A read-only replica for a data-plane node: the snapshot is fed by
+    /// [`ControlPlane::replace_snapshot`] from the real control plane's heartbeat answers,
+    /// and every change is refused (nodes forward management calls instead).
+    pub fn replica(config: ControlPlaneConfig) -> Arc<Self> {
+        let (events, _) = broadcast::channel(1024);
+        Arc::new(Self {
+            store: None,
+            config,
+            snapshot: RwLock::new(BTreeMap::new()),
+            mutation: Mutex::new(()),
+            events,
+            fence: OnceLock::new(),
+            scalings: parking_lot::Mutex::new(HashMap::new()),
+            placement: crate::placement::Placement::default(),
+        })
+    }
+
+    /// Replaces a replica's snapshot; publishes deletions of streams that disappeared.
+    pub fn replace_snapshot(&self, streams: Vec<StreamRecord>) {
+        let next: BTreeMap<String, Arc<StreamRecord>> = streams
+            .into_iter()
+            .map(|s| (s.name.clone(), Arc::new(s)))
+            .collect();
+        let mut snapshot = self.snapshot.write();
+        for (name, old) in snapshot.iter() {
+            if next.get(name).is_none_or(|n| n.uid != old.uid) {
+                let _ = self.events.send(StreamEvent::Deleted {
+                    name: name.clone(),
+                    uid: old.uid,
+                });
+            }
+        }
+        *snapshot = next;
+    }
+
+    /// The fence, if a data plane attached one.
+    pub(crate) fn fence_ref(&self) -> Option<Arc<dyn ShardFence>> {
+        self.fence.get().cloned()
+    }
+
+    pub(crate) fn store_ref(&self) -> Result<&MetaStore, ControlPlaneError> {
+        self.store()
+    }
+
+    fn store(&self) -> Result<&MetaStore, ControlPlaneError> {
+        self.store.as_ref().ok_or_else(|| {
+            ControlPlaneError::InvalidArgument("This node holds a read-only copy of the metadata; send changes to the control plane.".into())
+        })
     }
 
     /// Account settings.
@@ -348,7 +405,7 @@ impl ControlPlane {
             tags: request.tags,
             consumers: BTreeMap::new(),
         };
-        match self.store.insert_stream(&stream).await {
+        match self.store()?.insert_stream(&stream).await {
             Ok(()) => {}
             Err(MetaError::AlreadyExists(name)) => {
                 return Err(ControlPlaneError::InUse(format!(
@@ -370,7 +427,7 @@ impl ControlPlane {
     pub async fn delete_stream(&self, name: &str) -> Result<(), ControlPlaneError> {
         let _guard = self.mutation.lock().await;
         let stream = self.stream(name)?;
-        self.store.delete_stream(name).await?;
+        self.store()?.delete_stream(name).await?;
         self.snapshot.write().remove(name);
         let _ = self.events.send(StreamEvent::Deleted {
             name: name.to_string(),
@@ -419,7 +476,7 @@ impl ControlPlane {
                  retention period ({current} hours). Use IncreaseRetentionPeriod API."
             )));
         }
-        self.store.update_retention(name, hours).await?;
+        self.store()?.update_retention(name, hours).await?;
         self.replace(&stream, |s| s.retention_hours = hours)
     }
 
@@ -449,7 +506,7 @@ impl ControlPlane {
                 self.config.account_id
             )));
         }
-        self.store.put_tags(name, &tags).await?;
+        self.store()?.put_tags(name, &tags).await?;
         self.replace(&stream, |s| s.tags.extend(tags))
     }
 
@@ -461,7 +518,7 @@ impl ControlPlane {
     ) -> Result<Arc<StreamRecord>, ControlPlaneError> {
         let _guard = self.mutation.lock().await;
         let stream = self.stream(name)?;
-        self.store.remove_tags(name, &keys).await?;
+        self.store()?.remove_tags(name, &keys).await?;
         self.replace(&stream, |s| {
             for key in &keys {
                 s.tags.remove(key);
@@ -501,7 +558,7 @@ impl ControlPlane {
             name: name.to_string(),
             created_at_ms: now_ms(),
         };
-        match self.store.insert_consumer(stream, &consumer).await {
+        match self.store()?.insert_consumer(stream, &consumer).await {
             Ok(()) => {}
             Err(MetaError::AlreadyExists(_)) => {
                 return Err(ControlPlaneError::InUse(format!(
@@ -526,7 +583,7 @@ impl ControlPlane {
     ) -> Result<(), ControlPlaneError> {
         let _guard = self.mutation.lock().await;
         let record = self.stream(stream)?;
-        if !self.store.delete_consumer(stream, name).await? {
+        if !self.store()?.delete_consumer(stream, name).await? {
             return Err(ControlPlaneError::NotFound(format!(
                 "Consumer {name} under stream {stream} not found for account {}.",
                 self.config.account_id
@@ -740,7 +797,9 @@ impl ControlPlane {
                     .into(),
             )
         })?;
-        self.store.set_status(name, StreamStatus::Updating).await?;
+        self.store()?
+            .set_status(name, StreamStatus::Updating)
+            .await?;
         self.replace(&stream, |s| s.status = StreamStatus::Updating)?;
         drop(guard);
         tracing::info!(stream = %name, closing = ?plan.closing, created = plan.created.len(), "reshard started");
@@ -790,7 +849,7 @@ impl ControlPlane {
                 next.status = StreamStatus::Active;
                 next.version += 1;
                 match self
-                    .store
+                    .store()?
                     .apply_reshard(
                         name,
                         &closed,
@@ -818,7 +877,7 @@ impl ControlPlane {
                 tracing::error!(stream = %name, shard = ordinal, %error, "could not reopen shard after a failed reshard");
             }
         }
-        let _ = self.store.set_status(name, StreamStatus::Active).await;
+        let _ = self.store()?.set_status(name, StreamStatus::Active).await;
         let _ = self.replace(&current, |s| s.status = StreamStatus::Active);
         result
     }

@@ -10,10 +10,12 @@ use axum::http::{HeaderMap, Method};
 use axum::response::Response;
 use axum::routing::{any, get};
 use axum::Router;
+use sha2::Digest as _;
 use weir_control_plane::{ControlPlane, FenceFuture, ShardFence, StreamEvent};
-use weir_storage::{LogConfig, StorageError};
+use weir_storage::LogConfig;
 
 use crate::clock::{Clock, SystemClock};
+use crate::cluster::{Cluster, Owner};
 use crate::error::KinesisError;
 use crate::iterator::IteratorCodec;
 use crate::ops;
@@ -36,6 +38,8 @@ pub struct DataPlaneConfig {
     pub max_record_bytes: usize,
     /// How often retention runs.
     pub retention_interval: Duration,
+    /// Shared secret of a cluster's nodes (signs shard iterators); `None` when alone.
+    pub cluster_secret: Option<String>,
 }
 
 impl DataPlaneConfig {
@@ -46,6 +50,7 @@ impl DataPlaneConfig {
             log: LogConfig::default(),
             max_record_bytes: 1024 * 1024,
             retention_interval: Duration::from_secs(60),
+            cluster_secret: None,
         }
     }
 }
@@ -57,7 +62,26 @@ pub struct DataPlane {
     pub(crate) iterators: IteratorCodec,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) config: DataPlaneConfig,
+    /// Set when this node is one of several (cluster mode).
+    pub(crate) cluster: Option<Arc<Cluster>>,
 }
+
+/// Where a shard's records are read and written for a request.
+pub(crate) enum Located {
+    /// On this node.
+    Local(Arc<LocalShard>),
+    /// On another node: forward there under this generation.
+    Remote(String, u64),
+}
+
+tokio::task_local! {
+    /// The generation a forwarded request was routed under (`x-weir-generation`).
+    static FORWARDED_GENERATION: Option<u64>;
+}
+
+/// Operations a node serves itself (or forwards to the shard's node); everything else is
+/// stream management and goes to the control plane.
+const RECORD_OPERATIONS: [&str; 4] = ["PutRecord", "PutRecords", "GetShardIterator", "GetRecords"];
 
 impl DataPlane {
     /// Builds a node and starts its background work (deletions, retention). The iterator
@@ -73,8 +97,13 @@ impl DataPlane {
                 config.data_dir.display()
             ))
         })?;
-        let iterators =
-            IteratorCodec::with_key(load_or_create_key(&config.data_dir.join("iterator.key"))?);
+        let iterators = match &config.cluster_secret {
+            // Every node of a cluster must accept every other node's iterators.
+            Some(secret) => IteratorCodec::with_key(sha2::Sha256::digest(secret.as_bytes()).into()),
+            None => {
+                IteratorCodec::with_key(load_or_create_key(&config.data_dir.join("iterator.key"))?)
+            }
+        };
         let shards = Arc::new(ShardRegistry::new(&config.data_dir, config.log.clone()));
         control_plane.attach_fence(Arc::new(RegistryFence(Arc::clone(&shards))));
         let plane = Arc::new(Self {
@@ -83,6 +112,7 @@ impl DataPlane {
             iterators,
             clock,
             config,
+            cluster: None,
         });
         let live: Vec<i64> = plane
             .control_plane
@@ -109,13 +139,81 @@ impl DataPlane {
         Self::start(control_plane, config, Arc::new(SystemClock)).await
     }
 
-    /// The shard's log on this node, held under the node's current generation for it.
-    pub(crate) async fn local_shard(
-        &self,
-        uid: i64,
-        ordinal: u64,
-    ) -> Result<Arc<LocalShard>, StorageError> {
-        self.shards.get(uid, ordinal, 1).await
+    /// Starts a node of a cluster: its metadata is a replica fed by heartbeats to the
+    /// control plane at `cluster`, and it waits for its first heartbeat before serving.
+    pub async fn start_node(
+        config: DataPlaneConfig,
+        cluster: Arc<Cluster>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Arc<Self>, KinesisError> {
+        let replica = ControlPlane::replica(weir_control_plane::ControlPlaneConfig::default());
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while let Err(error) = cluster.heartbeat(&replica).await {
+            if std::time::Instant::now() > deadline {
+                return Err(error);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let alone = Self::start(Arc::clone(&replica), config, clock).await?;
+        let plane = Arc::new(Self {
+            control_plane: Arc::clone(&alone.control_plane),
+            shards: Arc::clone(&alone.shards),
+            iterators: alone.iterators.clone(),
+            clock: Arc::clone(&alone.clock),
+            config: alone.config.clone(),
+            cluster: Some(Arc::clone(&cluster)),
+        });
+        crate::cluster::spawn_heartbeats(cluster, Arc::downgrade(&replica));
+        Ok(plane)
+    }
+
+    /// Where a shard is served. Alone, always here under generation 1. In a cluster, here
+    /// only if placement says so, under the assigned generation, while this node's lease
+    /// holds, and only for the generation a forwarding node routed the request under.
+    pub(crate) async fn locate(&self, uid: i64, ordinal: u64) -> Result<Located, KinesisError> {
+        let Some(cluster) = &self.cluster else {
+            return Ok(Located::Local(self.shards.get(uid, ordinal, 1).await?));
+        };
+        let forwarded = FORWARDED_GENERATION.try_with(|g| *g).ok().flatten();
+        match cluster.owner(uid, ordinal) {
+            Some(Owner::Local(generation)) => {
+                if forwarded.is_some_and(|g| g != generation) {
+                    return Err(KinesisError::Internal(format!(
+                        "Refused: routed under a stale generation (this node holds the shard under generation {generation}); retry."
+                    )));
+                }
+                if !cluster.lease_valid() {
+                    return Err(KinesisError::Internal(
+                        "This node's lease has expired; it serves no shard until it renews. Retry."
+                            .into(),
+                    ));
+                }
+                Ok(Located::Local(
+                    self.shards.get(uid, ordinal, generation).await?,
+                ))
+            }
+            Some(Owner::Remote(url, generation)) if forwarded.is_none() => {
+                Ok(Located::Remote(url, generation))
+            }
+            Some(Owner::Remote(..)) => Err(KinesisError::Internal(
+                "Refused: this node does not hold the shard (stale routing); retry.".into(),
+            )),
+            None => Err(KinesisError::Internal(
+                "The shard has no node yet; retry shortly.".into(),
+            )),
+        }
+    }
+
+    /// Whether the request being served was forwarded by another node.
+    pub(crate) fn is_forwarded(&self) -> bool {
+        FORWARDED_GENERATION
+            .try_with(|g| g.is_some())
+            .unwrap_or(false)
+    }
+
+    /// The cluster membership, when in cluster mode.
+    pub(crate) fn cluster(&self) -> Option<&Arc<Cluster>> {
+        self.cluster.as_ref()
     }
 
     /// Closes every shard log (drains queued appends). Call at shutdown.
@@ -220,13 +318,54 @@ async fn enforce_retention(plane: std::sync::Weak<DataPlane>) {
     }
 }
 
-/// The Kinesis API router.
+/// The Kinesis API router of a node: `POST /`, `/healthz`, and `/internal/v1/seal` for
+/// the control plane.
 pub fn router(plane: Arc<DataPlane>) -> Router {
-    Router::new()
+    router_at(Arc::clone(&plane), "/")
         .route("/healthz", get(|| async { "ok" }))
-        .route("/", any(handle))
+        .route(
+            "/internal/v1/seal",
+            axum::routing::post(seal).with_state(plane),
+        )
+}
+
+/// The Kinesis API alone at `path` (the control plane serves the management calls nodes
+/// forward at `/internal/v1/kinesis`).
+pub fn router_at(plane: Arc<DataPlane>, path: &str) -> Router {
+    Router::new()
+        .route(path, any(handle))
         .layer(DefaultBodyLimit::disable())
         .with_state(plane)
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct SealRequest {
+    stream_uid: i64,
+    ordinal: u64,
+    generation: u64,
+    sealed: bool,
+}
+
+/// Seals (or reopens) a shard held here, for the control plane's reshards and moves.
+async fn seal(
+    State(plane): State<Arc<DataPlane>>,
+    axum::Json(request): axum::Json<SealRequest>,
+) -> Result<axum::Json<serde_json::Value>, (axum::http::StatusCode, String)> {
+    let fail = |e: String| (axum::http::StatusCode::INTERNAL_SERVER_ERROR, e);
+    let shard = plane
+        .shards
+        .get(request.stream_uid, request.ordinal, request.generation)
+        .await
+        .map_err(|e| fail(e.to_string()))?;
+    let end = if request.sealed {
+        shard.seal().await
+    } else {
+        shard.unseal().await
+    }
+    .map_err(|e| fail(e.to_string()))?;
+    Ok(axum::Json(
+        serde_json::json!({"position": shard.position(end)}),
+    ))
 }
 
 async fn handle(
@@ -259,7 +398,26 @@ async fn handle(
             "Unknown operation '{target}'."
         )));
     };
-    match ops::dispatch(&plane, operation, format, &body).await {
+    if let Some(cluster) = plane.cluster() {
+        if !RECORD_OPERATIONS.contains(&operation) {
+            let response = cluster
+                .to_control_plane(target, format.content_type(), body)
+                .await;
+            // Read-your-writes: refresh this node's metadata before answering.
+            if response.status().is_success() {
+                let _ = cluster.heartbeat(&plane.control_plane).await;
+            }
+            return response;
+        }
+    }
+    let forwarded = headers
+        .get(crate::cluster::GENERATION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let result = FORWARDED_GENERATION
+        .scope(forwarded, ops::dispatch(&plane, operation, format, &body))
+        .await;
+    match result {
         Ok(response) => response,
         Err(error) => {
             if error.status() >= 500 {

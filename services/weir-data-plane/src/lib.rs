@@ -8,6 +8,7 @@
 //! ([`iterator`]), so any node can serve a GetRecords without session state.
 
 pub mod clock;
+pub mod cluster;
 pub mod error;
 pub mod iterator;
 pub mod protocol;
@@ -18,4 +19,4 @@ mod ops;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::KinesisError;
-pub use gateway::{router, DataPlane, DataPlaneConfig};
+pub use gateway::{router, router_at, DataPlane, DataPlaneConfig};

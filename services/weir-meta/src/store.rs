@@ -235,6 +235,58 @@ impl MetaStore {
         Ok(())
     }
 
+    /// Every shard assignment: (stream uid, ordinal, node id, generation).
+    pub async fn load_assignments(&self) -> Result<Vec<(i64, u64, String, u64)>, MetaError> {
+        let rows =
+            sqlx::query("SELECT stream_uid, ordinal, node_id, generation FROM shard_assignments")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok((
+                    row.try_get("stream_uid")?,
+                    to_u64(row.try_get("ordinal")?)?,
+                    row.try_get("node_id")?,
+                    to_u64(row.try_get("generation")?)?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Records that `node` holds a shard under `generation` (replacing any earlier holder).
+    pub async fn put_assignment(
+        &self,
+        uid: i64,
+        ordinal: u64,
+        node: &str,
+        generation: u64,
+    ) -> Result<(), MetaError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM shard_assignments WHERE stream_uid = $1 AND ordinal = $2")
+            .bind(uid)
+            .bind(ordinal as i64)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO shard_assignments (stream_uid, ordinal, node_id, generation) VALUES ($1, $2, $3, $4)")
+            .bind(uid)
+            .bind(ordinal as i64)
+            .bind(node)
+            .bind(generation as i64)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Forgets the assignments of a deleted stream.
+    pub async fn delete_assignments(&self, uid: i64) -> Result<(), MetaError> {
+        sqlx::query("DELETE FROM shard_assignments WHERE stream_uid = $1")
+            .bind(uid)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Loads every stream with its shards and tags (the control plane's start-up read).
     pub async fn load_streams(&self) -> Result<Vec<StreamRecord>, MetaError> {
         let rows = sqlx::query(

@@ -2,6 +2,7 @@
 //! generator, and tooling.
 
 mod bench;
+mod cluster;
 mod config_cmd;
 mod serve;
 
@@ -28,7 +29,7 @@ enum Command {
     /// Run the production control plane (REST /v1) against Postgres or SQLite; with
     /// --kinesis-addr it also hosts a data-plane node.
     ControlPlane(serve::ControlPlaneArgs),
-    /// Run a standalone data-plane node (needs placement; see the message).
+    /// Run one data-plane node of a cluster; it registers with `weir control-plane`.
     DataPlane(serve::DataPlaneArgs),
     /// Load-test any Kinesis endpoint: throughput, put latency, end-to-end latency.
     Bench(bench::BenchArgs),

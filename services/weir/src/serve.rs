@@ -22,6 +22,10 @@ pub struct UpArgs {
     /// Address of the REST control plane (loopback only; port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:4568")]
     rest_addr: SocketAddr,
+    /// Run this many data-plane node processes beside the control plane (0: one node inside
+    /// the control-plane process). With nodes, --kinesis-addr is the first node's address.
+    #[arg(long, default_value_t = 0)]
+    nodes: u32,
     #[command(flatten)]
     tuning: Tuning,
 }
@@ -42,6 +46,9 @@ pub struct Tuning {
     /// exercise clients that wait for ACTIVE, as kinesalite's --updateStreamMs does.
     #[arg(long, default_value_t = 0)]
     reshard_delay_ms: u64,
+    /// How long a data-plane node keeps its shards without a heartbeat (milliseconds).
+    #[arg(long, default_value_t = 3000)]
+    lease_timeout_ms: u64,
 }
 
 /// Options of `weir control-plane`.
@@ -53,7 +60,8 @@ pub struct ControlPlaneArgs {
     /// Address of the REST API.
     #[arg(long, default_value = "0.0.0.0:4568")]
     rest_addr: SocketAddr,
-    /// Also host a data-plane node serving the Kinesis API here.
+    /// Also host a data-plane node serving the Kinesis API here. Without it, the control
+    /// plane runs a cluster: `weir data-plane` nodes register with it.
     #[arg(long)]
     kinesis_addr: Option<SocketAddr>,
     /// Folder for shard data of the hosted data-plane node.
@@ -66,9 +74,27 @@ pub struct ControlPlaneArgs {
 /// Options of `weir data-plane`.
 #[derive(Debug, Args)]
 pub struct DataPlaneArgs {
-    /// REST address of the control plane to register with.
+    /// REST URL of the control plane to register with.
     #[arg(long, env = "WEIR_CONTROL_PLANE_URL")]
-    control_plane_url: Option<String>,
+    control_plane_url: String,
+    /// This node's stable id (keep it across restarts so it gets its shards back).
+    #[arg(long, env = "WEIR_NODE_ID")]
+    node_id: String,
+    /// Address of this node's Kinesis API (also its internal API).
+    #[arg(long, default_value = "0.0.0.0:4567")]
+    kinesis_addr: SocketAddr,
+    /// URL other nodes and the control plane reach this node at (default: the bound address).
+    #[arg(long)]
+    advertise_url: Option<String>,
+    /// Folder for this node's shard data.
+    #[arg(long, default_value = "/var/lib/weir", env = "WEIR_DATA_DIR")]
+    data_dir: PathBuf,
+    /// Secret shared by all nodes of the cluster (signs shard iterators).
+    #[arg(long, env = "WEIR_CLUSTER_SECRET")]
+    cluster_secret: String,
+    /// Roll shard segments at this size in bytes.
+    #[arg(long, default_value_t = 64 * 1024 * 1024)]
+    segment_bytes: u64,
 }
 
 /// `weir up`: everything on this machine, loopback only.
@@ -85,30 +111,60 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create data folder {}", args.data_dir.display()))?;
     let db_path = args.data_dir.join("meta.db");
     let database_url = format!("sqlite://{}?mode=rwc", db_path.display());
-    let stack = Stack::start(&database_url, &args.data_dir, &args.tuning).await?;
-    let kinesis = bind(args.kinesis_addr, "Kinesis API").await?;
+    let clustered = args.nodes > 0;
+    let stack = Stack::start(&database_url, &args.data_dir, &args.tuning, clustered).await?;
     let rest = bind(args.rest_addr, "REST API").await?;
-    let kinesis_url = format!("http://{}", kinesis.local_addr()?);
     let rest_url = format!("http://{}", rest.local_addr()?);
-    println!(
-        "Weir is running: SQLite metadata and data in {}",
-        args.data_dir.display()
-    );
-    println!("Kinesis endpoint: {kinesis_url}");
-    println!("REST endpoint:    {rest_url}");
-    println!();
-    println!("boto3:   boto3.client(\"kinesis\", endpoint_url=\"{kinesis_url}\", region_name=\"{}\", aws_access_key_id=\"weir\", aws_secret_access_key=\"weir\")", args.tuning.region);
-    println!("AWS CLI: AWS_ACCESS_KEY_ID=weir AWS_SECRET_ACCESS_KEY=weir aws kinesis list-streams --endpoint-url {kinesis_url} --region {}", args.tuning.region);
-    println!("REST:    curl {rest_url}/v1/streams");
-    println!();
-    println!("Press Ctrl-C to stop; a restart keeps every stream and record.");
-    println!("Ready.");
-    stack.serve(Some(kinesis), rest).await
+    let (kinesis, kinesis_url) = if clustered {
+        (None, None)
+    } else {
+        let kinesis = bind(args.kinesis_addr, "Kinesis API").await?;
+        let url = format!("http://{}", kinesis.local_addr()?);
+        (Some(kinesis), Some(url))
+    };
+    let node_count = args.nodes;
+    let data_dir = args.data_dir.clone();
+    let first_addr = args.kinesis_addr;
+    let segment_bytes = args.tuning.segment_bytes;
+    let start_nodes = {
+        let rest_url = rest_url.clone();
+        async move {
+            if node_count == 0 {
+                return Ok(Vec::new());
+            }
+            crate::cluster::spawn_nodes(&data_dir, &rest_url, node_count, first_addr, segment_bytes)
+                .await
+        }
+    };
+    let region = args.tuning.region.clone();
+    let shown_dir = args.data_dir.display().to_string();
+    let banner = move |nodes: &[crate::cluster::NodeProcess]| {
+        let kinesis_url =
+            kinesis_url.unwrap_or_else(|| nodes.first().map(|n| n.url.clone()).unwrap_or_default());
+        println!("Weir is running: SQLite metadata and data in {shown_dir}");
+        println!("Kinesis endpoint: {kinesis_url}");
+        println!("REST endpoint:    {rest_url}");
+        for node in nodes {
+            println!(
+                "Node {}: {} (any node serves every stream)",
+                node.id, node.url
+            );
+        }
+        println!();
+        println!("boto3:   boto3.client(\"kinesis\", endpoint_url=\"{kinesis_url}\", region_name=\"{region}\", aws_access_key_id=\"weir\", aws_secret_access_key=\"weir\")");
+        println!("AWS CLI: AWS_ACCESS_KEY_ID=weir AWS_SECRET_ACCESS_KEY=weir aws kinesis list-streams --endpoint-url {kinesis_url} --region {region}");
+        println!("REST:    curl {rest_url}/v1/streams");
+        println!();
+        println!("Press Ctrl-C to stop; a restart keeps every stream and record.");
+        println!("Ready.");
+    };
+    stack.serve(kinesis, rest, start_nodes, banner).await
 }
 
 /// `weir control-plane`.
 pub async fn control_plane(args: ControlPlaneArgs) -> anyhow::Result<()> {
-    let stack = Stack::start(&args.database_url, &args.data_dir, &args.tuning).await?;
+    let clustered = args.kinesis_addr.is_none();
+    let stack = Stack::start(&args.database_url, &args.data_dir, &args.tuning, clustered).await?;
     let rest = bind(args.rest_addr, "REST API").await?;
     let kinesis = match args.kinesis_addr {
         Some(addr) => Some(bind(addr, "Kinesis API").await?),
@@ -118,22 +174,51 @@ pub async fn control_plane(args: ControlPlaneArgs) -> anyhow::Result<()> {
     if let Some(k) = &kinesis {
         tracing::info!(kinesis = %k.local_addr()?, "data-plane node listening");
     }
-    stack.serve(kinesis, rest).await
+    stack
+        .serve(kinesis, rest, async { Ok(Vec::new()) }, |_| {})
+        .await
 }
 
-/// `weir data-plane`.
+/// `weir data-plane`: one node of a cluster.
 pub async fn data_plane(args: DataPlaneArgs) -> anyhow::Result<()> {
-    let _ = args.control_plane_url;
-    bail!(
-        "standalone data-plane nodes need shard placement, which this build does not have yet. \
-         Run `weir control-plane --kinesis-addr 0.0.0.0:4567` to host a data-plane node in the control-plane \
-         process, or `weir up` on a laptop."
-    )
+    let listener = bind(args.kinesis_addr, "Kinesis API").await?;
+    let bound = listener.local_addr()?;
+    let url = args
+        .advertise_url
+        .unwrap_or_else(|| format!("http://{bound}"));
+    let cluster = Arc::new(weir_data_plane::cluster::Cluster::new(
+        args.node_id.clone(),
+        url.clone(),
+        args.control_plane_url.clone(),
+    ));
+    let mut config = DataPlaneConfig::new(&args.data_dir);
+    config.log.segment_bytes = args.segment_bytes;
+    config.cluster_secret = Some(args.cluster_secret);
+    let plane = DataPlane::start_node(config, cluster, Arc::new(weir_data_plane::SystemClock))
+        .await
+        .with_context(|| {
+            format!(
+                "cannot join the control plane at {}: is it running and reachable?",
+                args.control_plane_url
+            )
+        })?;
+    println!("Kinesis endpoint: {url}");
+    println!(
+        "Node {} registered with {}",
+        args.node_id, args.control_plane_url
+    );
+    println!("Ready.");
+    let server = axum::serve(listener, weir_data_plane::router(Arc::clone(&plane)))
+        .with_graceful_shutdown(shutdown_signal());
+    server.await?;
+    plane.shutdown().await;
+    Ok(())
 }
 
 struct Stack {
     control_plane: Arc<ControlPlane>,
     data_plane: Arc<DataPlane>,
+    clustered: bool,
 }
 
 impl Stack {
@@ -141,6 +226,7 @@ impl Stack {
         database_url: &str,
         data_dir: &std::path::Path,
         tuning: &Tuning,
+        clustered: bool,
     ) -> anyhow::Result<Self> {
         let store = MetaStore::connect(database_url).await.with_context(|| {
             format!("cannot open the metadata store at {}", redact(database_url))
@@ -151,30 +237,59 @@ impl Stack {
                 region: tuning.region.clone(),
                 shard_limit: tuning.shard_limit,
                 reshard_delay: std::time::Duration::from_millis(tuning.reshard_delay_ms),
+                lease_timeout: std::time::Duration::from_millis(tuning.lease_timeout_ms),
                 ..ControlPlaneConfig::default()
             },
         )
         .await?;
+        if clustered {
+            // Reshards seal shards on the nodes that hold them; the in-process data plane
+            // below then only serves management calls that nodes forward.
+            control_plane.attach_fence(Arc::new(weir_data_plane::cluster::RemoteFence::new(
+                &control_plane,
+            )));
+            crate::cluster::spawn_reconciler(Arc::clone(&control_plane));
+        }
         let mut config = DataPlaneConfig::new(data_dir);
         config.log.segment_bytes = tuning.segment_bytes;
         let data_plane = DataPlane::start_default(Arc::clone(&control_plane), config).await?;
         Ok(Self {
             control_plane,
             data_plane,
+            clustered,
         })
     }
 
-    async fn serve(self, kinesis: Option<TcpListener>, rest: TcpListener) -> anyhow::Result<()> {
+    /// Serves until Ctrl-C or SIGTERM. `start_nodes` runs once the REST API (which nodes
+    /// register with) is up; `banner` then prints what the user needs.
+    async fn serve<F>(
+        self,
+        kinesis: Option<TcpListener>,
+        rest: TcpListener,
+        start_nodes: F,
+        banner: impl FnOnce(&[crate::cluster::NodeProcess]),
+    ) -> anyhow::Result<()>
+    where
+        F: std::future::Future<Output = anyhow::Result<Vec<crate::cluster::NodeProcess>>>,
+    {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|s| *s).await;
         };
-        let rest_server = axum::serve(
-            rest,
-            weir_control_plane::rest::router(Arc::clone(&self.control_plane))
-                .merge(weir_config::rest::router(Arc::clone(&self.control_plane))),
-        )
-        .with_graceful_shutdown(stopped(stop_rx.clone()));
+        let mut rest_router = weir_control_plane::rest::router(Arc::clone(&self.control_plane))
+            .merge(weir_config::rest::router(Arc::clone(&self.control_plane)));
+        if self.clustered {
+            rest_router = rest_router
+                .merge(weir_control_plane::internal::router(Arc::clone(
+                    &self.control_plane,
+                )))
+                .merge(weir_data_plane::router_at(
+                    Arc::clone(&self.data_plane),
+                    "/internal/v1/kinesis",
+                ));
+        }
+        let rest_server =
+            axum::serve(rest, rest_router).with_graceful_shutdown(stopped(stop_rx.clone()));
         let rest_task = tokio::spawn(async move { rest_server.await });
         let kinesis_task = kinesis.map(|listener| {
             let server = axum::serve(
@@ -184,9 +299,12 @@ impl Stack {
             .with_graceful_shutdown(stopped(stop_rx.clone()));
             tokio::spawn(async move { server.await })
         });
+        let nodes = start_nodes.await?;
+        banner(&nodes);
         shutdown_signal().await;
         eprintln!("Shutting down: finishing in-flight requests and closing shard logs...");
         let _ = stop_tx.send(true);
+        crate::cluster::stop_nodes(nodes).await;
         rest_task.await??;
         if let Some(task) = kinesis_task {
             task.await??;

@@ -10,9 +10,100 @@ use weir_storage::{NewRecord, StorageError};
 
 use super::{stream_for, StreamRef};
 use crate::error::KinesisError;
-use crate::gateway::DataPlane;
+use crate::gateway::{DataPlane, Located};
 use crate::iterator::{ShardIterator, ITERATOR_TTL_MS};
 use crate::protocol::{Blob, Timestamp};
+
+/// Whether a failed attempt should be routed again.
+enum Retry {
+    /// Placement or layout is changing: refresh and route again.
+    Yes,
+    /// A real failure.
+    No(KinesisError),
+}
+
+/// Node-to-node failures (stale routing, a lost node, an expired lease) clear up once
+/// placement settles, so the node that received the client's request retries them. A
+/// node serving a forwarded request never retries: its caller does.
+fn retry_if_transient(plane: &DataPlane, error: KinesisError) -> Retry {
+    match error {
+        KinesisError::Internal(_) if plane.cluster().is_some() && !plane.is_forwarded() => {
+            Retry::Yes
+        }
+        other => Retry::No(other),
+    }
+}
+
+/// Returns `error` unless it is transient and there is time left, in which case it waits
+/// for placement to settle so the caller can try again.
+async fn wait_if_transient(
+    plane: &DataPlane,
+    error: KinesisError,
+    deadline: tokio::time::Instant,
+) -> Result<(), KinesisError> {
+    match retry_if_transient(plane, error) {
+        Retry::Yes if tokio::time::Instant::now() < deadline => {
+            settle(plane).await;
+            Ok(())
+        }
+        Retry::Yes => Err(KinesisError::Internal(
+            "The shard stayed unavailable (node change in progress); retry.".into(),
+        )),
+        Retry::No(error) => Err(error),
+    }
+}
+
+/// Waits a moment and refreshes this node's view of placement and metadata.
+async fn settle(plane: &DataPlane) {
+    tokio::time::sleep(std::time::Duration::from_millis(
+        if plane.cluster().is_some() { 100 } else { 10 },
+    ))
+    .await;
+    if let Some(cluster) = plane.cluster() {
+        let _ = cluster.heartbeat(&plane.control_plane).await;
+    }
+}
+
+fn forwarder(plane: &DataPlane) -> Result<&crate::cluster::Cluster, KinesisError> {
+    plane
+        .cluster()
+        .map(|c| c.as_ref())
+        .ok_or_else(|| KinesisError::Internal("forwarding without a cluster".into()))
+}
+
+/// A forwarded PutRecord's answer.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ForwardedPut {
+    shard_id: String,
+    sequence_number: String,
+}
+
+/// A forwarded PutRecords' answer.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ForwardedPuts {
+    records: Vec<PutRecordsResultEntry>,
+}
+
+/// A forwarded GetShardIterator's answer.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ForwardedIterator {
+    shard_iterator: String,
+}
+
+/// What became of one shard's part of a PutRecords.
+enum Outcome {
+    /// Appended here; the first record's position.
+    Appended(u64),
+    /// Appended by the node holding the shard; its per-record answers.
+    Forwarded(Vec<PutRecordsResultEntry>),
+    /// Route again after placement or layout settles.
+    Retry,
+    /// Failed for good.
+    Failed(String),
+}
 
 /// One shard's part of a PutRecords: the shard, each record's (request position, hash key),
 /// and the records themselves.
@@ -152,16 +243,53 @@ pub async fn put_record(
     let deadline = tokio::time::Instant::now() + RESHARD_WAIT;
     let (ordinal, position) = loop {
         let ordinal = route(&stream, hash)?.ordinal;
-        let log = plane.local_shard(stream.uid, ordinal).await?;
-        match log.append(vec![record.clone()], plane.clock.now_ms()).await {
-            Ok(ack) => break (ordinal, log.position(ack.base_offset)),
-            // The shard closed under us: the record belongs to a child once the reshard is
-            // recorded. Wait for the new layout and route again.
-            Err(StorageError::Sealed) if tokio::time::Instant::now() < deadline => {
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        let attempt = match plane.locate(stream.uid, ordinal).await {
+            Ok(Located::Local(log)) => log
+                .append(vec![record.clone()], plane.clock.now_ms())
+                .await
+                .map(|ack| (ordinal, log.position(ack.base_offset)))
+                .map_err(|error| match error {
+                    // The shard closed under us: the record belongs to a child once the
+                    // reshard is recorded. Wait for the new layout and route again.
+                    StorageError::Sealed => Retry::Yes,
+                    other => Retry::No(other.into()),
+                }),
+            Ok(Located::Remote(url, generation)) => {
+                let body = serde_json::json!({
+                    "StreamName": stream.name,
+                    "PartitionKey": record.partition_key,
+                    "Data": base64_simd::STANDARD.encode_to_string(&record.data),
+                    "ExplicitHashKey": hash.to_string(),
+                });
+                match forwarder(plane)?
+                    .forward::<ForwardedPut>(&url, "PutRecord", &body, generation)
+                    .await
+                {
+                    Ok(answer) => {
+                        return Ok(PutRecordOutput {
+                            shard_id: answer.shard_id,
+                            sequence_number: answer.sequence_number,
+                            encryption_type: "NONE",
+                        })
+                    }
+                    Err(error) => Err(retry_if_transient(plane, error)),
+                }
+            }
+            Err(error) => Err(retry_if_transient(plane, error)),
+        };
+        match attempt {
+            Ok(done) => break done,
+            Err(Retry::Yes) if tokio::time::Instant::now() < deadline => {
+                settle(plane).await;
                 stream = plane.control_plane.stream(&stream.name)?;
             }
-            Err(error) => return Err(error.into()),
+            Err(Retry::Yes) => {
+                return Err(KinesisError::Internal(
+                    "The shard stayed unavailable (reshard or node change in progress); retry."
+                        .into(),
+                ))
+            }
+            Err(Retry::No(error)) => return Err(error),
         }
     };
     let shard = stream
@@ -191,7 +319,7 @@ pub struct PutRecordsInput {
     records: Option<Vec<PutRecordsEntry>>,
 }
 
-#[derive(Debug, Serialize, Default, Clone)]
+#[derive(Debug, Serialize, Deserialize, Default, Clone)]
 #[serde(rename_all = "PascalCase")]
 pub struct PutRecordsResultEntry {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -293,26 +421,66 @@ pub async fn put_records(
             }
         }
         let now = plane.clock.now_ms();
+        let retry_allowed = tokio::time::Instant::now() < deadline;
+        let may_retry_transient = plane.cluster().is_some() && !plane.is_forwarded();
         // One append per shard, all shards concurrently; each is one group-committed batch.
+        // Shards held by other nodes get one forwarded PutRecords each.
         let mut tasks = tokio::task::JoinSet::new();
         for (ordinal, positions, records) in by_shard {
-            let log = plane.local_shard(stream.uid, ordinal).await;
+            let located = plane.locate(stream.uid, ordinal).await;
+            let cluster = plane.cluster().cloned();
+            let stream_name = stream.name.clone();
             tasks.spawn(async move {
-                let result = match log {
-                    Ok(log) => log
-                        .append(records.clone(), now)
-                        .await
-                        .map(|ack| log.position(ack.base_offset)),
-                    Err(e) => Err(e),
+                let outcome = match located {
+                    Ok(Located::Local(log)) => match log.append(records.clone(), now).await {
+                        Ok(ack) => Outcome::Appended(log.position(ack.base_offset)),
+                        Err(StorageError::Sealed) => Outcome::Retry,
+                        Err(error) => Outcome::Failed(error.to_string()),
+                    },
+                    Ok(Located::Remote(url, generation)) => {
+                        let entries: Vec<serde_json::Value> = records
+                            .iter()
+                            .zip(&positions)
+                            .map(|(r, (_, hash))| {
+                                serde_json::json!({
+                                    "PartitionKey": r.partition_key,
+                                    "Data": base64_simd::STANDARD.encode_to_string(&r.data),
+                                    "ExplicitHashKey": hash.to_string(),
+                                })
+                            })
+                            .collect();
+                        let body =
+                            serde_json::json!({"StreamName": stream_name, "Records": entries});
+                        match cluster {
+                            Some(c) => match c
+                                .forward::<ForwardedPuts>(&url, "PutRecords", &body, generation)
+                                .await
+                            {
+                                Ok(answer) if answer.records.len() == records.len() => {
+                                    Outcome::Forwarded(answer.records)
+                                }
+                                Ok(_) => Outcome::Failed(
+                                    "forwarded PutRecords answered a different record count".into(),
+                                ),
+                                Err(KinesisError::Internal(_)) if may_retry_transient => {
+                                    Outcome::Retry
+                                }
+                                Err(error) => Outcome::Failed(error.to_string()),
+                            },
+                            None => Outcome::Failed("forwarding without a cluster".into()),
+                        }
+                    }
+                    Err(KinesisError::Internal(_)) if may_retry_transient => Outcome::Retry,
+                    Err(error) => Outcome::Failed(error.to_string()),
                 };
-                (ordinal, positions, records, result)
+                (ordinal, positions, records, outcome)
             });
         }
         while let Some(joined) = tasks.join_next().await {
-            let (ordinal, positions, records, result) =
+            let (ordinal, positions, records, outcome) =
                 joined.map_err(|e| KinesisError::Internal(format!("append task failed: {e}")))?;
-            match result {
-                Ok(first) => {
+            match outcome {
+                Outcome::Appended(first) => {
                     for (i, (position, _)) in positions.into_iter().enumerate() {
                         results[position] = PutRecordsResultEntry {
                             sequence_number: Some(
@@ -323,8 +491,24 @@ pub async fn put_records(
                         };
                     }
                 }
-                // Closed by a reshard: route these again once the new layout is published.
-                Err(StorageError::Sealed) if tokio::time::Instant::now() < deadline => {
+                Outcome::Forwarded(entries) => {
+                    for (((position, hash), record), entry) in
+                        positions.into_iter().zip(records).zip(entries)
+                    {
+                        // The other node refuses when its view of placement is behind ours
+                        // (or the shard moved again): route those records again.
+                        if entry.error_code.is_some() && retry_allowed && may_retry_transient {
+                            pending.push((position, hash, record));
+                            continue;
+                        }
+                        if entry.error_code.is_some() {
+                            failed += 1;
+                        }
+                        results[position] = entry;
+                    }
+                }
+                // Closed by a reshard, or placement is changing: route these again.
+                Outcome::Retry if retry_allowed => {
                     pending.extend(
                         positions
                             .into_iter()
@@ -332,8 +516,12 @@ pub async fn put_records(
                             .map(|((p, h), r)| (p, h, r)),
                     );
                 }
-                Err(error) => {
-                    tracing::error!(stream = %stream.name, shard = ordinal, %error, "append failed");
+                Outcome::Retry | Outcome::Failed(_) => {
+                    let reason = match &outcome {
+                        Outcome::Failed(reason) => reason.as_str(),
+                        _ => "shard unavailable",
+                    };
+                    tracing::error!(stream = %stream.name, shard = ordinal, %reason, "append failed");
                     failed += positions.len();
                     for (position, _) in positions {
                         results[position] = PutRecordsResultEntry {
@@ -347,7 +535,7 @@ pub async fn put_records(
         }
         if !pending.is_empty() {
             pending.sort_by_key(|(position, _, _)| *position);
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            settle(plane).await;
             stream = plane.control_plane.stream(&stream.name)?;
         }
     }
@@ -427,7 +615,38 @@ pub async fn get_shard_iterator(
                 plane.control_plane.config().account_id
             ))
         })?;
-    let log = plane.local_shard(stream.uid, shard.ordinal).await?;
+    let deadline = tokio::time::Instant::now() + RESHARD_WAIT;
+    let log = loop {
+        let error = match plane.locate(stream.uid, shard.ordinal).await {
+            Ok(Located::Local(log)) => break log,
+            Ok(Located::Remote(url, generation)) => {
+                let mut body = serde_json::json!({
+                    "StreamName": stream.name,
+                    "ShardId": shard_id(shard.ordinal),
+                    "ShardIteratorType": req.shard_iterator_type,
+                });
+                if let Some(seq) = &req.starting_sequence_number {
+                    body["StartingSequenceNumber"] = seq.clone().into();
+                }
+                if let Some(at) = req.timestamp {
+                    body["Timestamp"] = serde_json::to_value(at).unwrap_or_default();
+                }
+                match forwarder(plane)?
+                    .forward::<ForwardedIterator>(&url, "GetShardIterator", &body, generation)
+                    .await
+                {
+                    Ok(answer) => {
+                        return Ok(GetShardIteratorOutput {
+                            shard_iterator: answer.shard_iterator,
+                        })
+                    }
+                    Err(error) => error,
+                }
+            }
+            Err(error) => error,
+        };
+        wait_if_transient(plane, error, deadline).await?;
+    };
     let kind = req.shard_iterator_type.unwrap_or_default();
     // Iterators hold positions (generation and offset), not bare log offsets.
     let offset = match kind.as_str() {
@@ -490,7 +709,7 @@ pub struct GetRecordsInput {
     stream_arn: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Record {
     sequence_number: String,
@@ -499,7 +718,7 @@ pub struct Record {
     partition_key: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ChildShard {
     shard_id: String,
@@ -507,7 +726,7 @@ pub struct ChildShard {
     hash_key_range: super::streams::HashKeyRangeOut,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct GetRecordsOutput {
     records: Vec<Record>,
@@ -599,7 +818,27 @@ pub async fn get_records(
             shard_id(iterator.shard)
         ))
     })?;
-    let log = plane.local_shard(stream.uid, shard.ordinal).await?;
+    let deadline = tokio::time::Instant::now() + RESHARD_WAIT;
+    let log = loop {
+        let error = match plane.locate(stream.uid, shard.ordinal).await {
+            Ok(Located::Local(log)) => break log,
+            Ok(Located::Remote(url, generation)) => {
+                let mut body = serde_json::json!({"ShardIterator": token});
+                if let Some(limit) = req.limit {
+                    body["Limit"] = limit.into();
+                }
+                match forwarder(plane)?
+                    .forward::<GetRecordsOutput>(&url, "GetRecords", &body, generation)
+                    .await
+                {
+                    Ok(answer) => return Ok(answer),
+                    Err(error) => error,
+                }
+            }
+            Err(error) => error,
+        };
+        wait_if_transient(plane, error, deadline).await?;
+    };
     let limit = req.limit.unwrap_or(MAX_GET_RECORDS as i64) as usize;
     let from = log.offset_of(iterator.offset);
     let reader = Arc::clone(&log);

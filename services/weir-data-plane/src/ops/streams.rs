@@ -115,7 +115,7 @@ pub async fn delete_stream(
     Ok(Empty {})
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct HashKeyRangeOut {
     starting_hash_key: String,

@@ -1,0 +1,266 @@
+//! Cluster mode: this node's view of placement, its lease, and forwarding to other nodes.
+//!
+//! A node heartbeats the control plane every [`HEARTBEAT_INTERVAL`]. Each answer renews
+//! its lease, replaces its read-only copy of the stream metadata, and lists every shard's
+//! node and generation. A record request for a shard held elsewhere is forwarded to that
+//! node with the generation the forwarder believes in (`x-weir-generation`); the owner
+//! refuses it if the generation is not its current one, or if its own lease has run
+//! out. Management calls are forwarded to the control plane as they came.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use axum::response::{IntoResponse, Response};
+use parking_lot::RwLock;
+use serde::de::DeserializeOwned;
+use weir_control_plane::placement::{HeartbeatReply, HeartbeatRequest};
+use weir_control_plane::{ControlPlane, FenceFuture, ShardFence};
+
+use crate::error::KinesisError;
+
+/// How often a node heartbeats.
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(500);
+/// A node stops serving this long before the lease the control plane granted runs out,
+/// so it has stopped before the control plane can hand its shards to another node.
+const LEASE_SAFETY: Duration = Duration::from_millis(500);
+/// Header carrying the generation a forwarded request was routed under.
+pub const GENERATION_HEADER: &str = "x-weir-generation";
+
+/// Where a shard is served from, as this node sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    /// This node, under this generation.
+    Local(u64),
+    /// Another node at this base URL, under this generation.
+    Remote(String, u64),
+}
+
+#[derive(Default)]
+struct View {
+    nodes: HashMap<String, String>,
+    assignments: HashMap<(i64, u64), (String, u64)>,
+    lease_until: Option<Instant>,
+}
+
+/// This node's membership in a cluster.
+pub struct Cluster {
+    /// Node id.
+    pub node_id: String,
+    /// URL other nodes and the control plane reach this node at.
+    pub url: String,
+    control_plane_url: String,
+    http: reqwest::Client,
+    view: RwLock<View>,
+}
+
+impl Cluster {
+    /// A node that will register with the control plane at `control_plane_url`.
+    pub fn new(node_id: String, url: String, control_plane_url: String) -> Self {
+        Self {
+            node_id,
+            url,
+            control_plane_url: control_plane_url.trim_end_matches('/').to_string(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap_or_default(),
+            view: RwLock::new(View::default()),
+        }
+    }
+
+    /// One heartbeat: renews the lease and refreshes metadata and placement.
+    pub async fn heartbeat(&self, replica: &ControlPlane) -> Result<(), KinesisError> {
+        let sent = Instant::now();
+        let reply: HeartbeatReply = self
+            .http
+            .post(format!("{}/internal/v1/heartbeat", self.control_plane_url))
+            .json(&HeartbeatRequest {
+                node_id: self.node_id.clone(),
+                url: self.url.clone(),
+            })
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| KinesisError::Internal(format!("heartbeat failed: {e}")))?
+            .json()
+            .await
+            .map_err(|e| KinesisError::Internal(format!("heartbeat answer unreadable: {e}")))?;
+        replica.replace_snapshot(reply.streams);
+        let mut view = self.view.write();
+        view.nodes = reply.nodes.into_iter().map(|n| (n.id, n.url)).collect();
+        view.assignments = reply
+            .assignments
+            .into_iter()
+            .map(|a| ((a.stream_uid, a.ordinal), (a.node, a.generation)))
+            .collect();
+        view.lease_until =
+            Some(sent + Duration::from_millis(reply.lease_ms).saturating_sub(LEASE_SAFETY));
+        Ok(())
+    }
+
+    /// Whether this node may serve its shards now.
+    pub fn lease_valid(&self) -> bool {
+        self.view
+            .read()
+            .lease_until
+            .is_some_and(|until| Instant::now() < until)
+    }
+
+    /// Who serves a shard, or `None` while it has no node.
+    pub fn owner(&self, uid: i64, ordinal: u64) -> Option<Owner> {
+        let view = self.view.read();
+        let (node, generation) = view.assignments.get(&(uid, ordinal))?;
+        if *node == self.node_id {
+            return Some(Owner::Local(*generation));
+        }
+        Some(Owner::Remote(view.nodes.get(node)?.clone(), *generation))
+    }
+
+    /// Sends a JSON Kinesis request to another node, routed under `generation`.
+    pub async fn forward<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        operation: &str,
+        body: &serde_json::Value,
+        generation: u64,
+    ) -> Result<T, KinesisError> {
+        let response = self
+            .http
+            .post(format!("{url}/"))
+            .header("content-type", "application/x-amz-json-1.1")
+            .header("x-amz-target", format!("Kinesis_20131202.{operation}"))
+            .header(GENERATION_HEADER, generation.to_string())
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| {
+                KinesisError::Internal(format!("forwarding {operation} to {url} failed: {e}"))
+            })?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(|e| {
+            KinesisError::Internal(format!("forwarding {operation} to {url} failed: {e}"))
+        })?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes)
+                .map_err(|e| KinesisError::Internal(format!("unreadable answer from {url}: {e}")));
+        }
+        Err(remote_error(&bytes))
+    }
+
+    /// Passes a management call to the control plane unchanged.
+    pub async fn to_control_plane(
+        &self,
+        target: &str,
+        content_type: &str,
+        body: bytes::Bytes,
+    ) -> Response {
+        let sent = self
+            .http
+            .post(format!("{}/internal/v1/kinesis", self.control_plane_url))
+            .header("content-type", content_type)
+            .header("x-amz-target", target)
+            .body(body)
+            .send()
+            .await;
+        match sent {
+            Ok(response) => {
+                let status = response.status();
+                let content_type = response
+                    .headers()
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("application/x-amz-json-1.1")
+                    .to_string();
+                let body = response.bytes().await.unwrap_or_default();
+                (status, [("content-type", content_type)], body).into_response()
+            }
+            Err(e) => crate::protocol::Format::from_content_type(Some(content_type)).error(
+                &KinesisError::Internal(format!("The control plane is unreachable: {e}")),
+            ),
+        }
+    }
+}
+
+/// Rebuilds the error another node answered with.
+fn remote_error(bytes: &[u8]) -> KinesisError {
+    let value: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_default();
+    let message = value["message"]
+        .as_str()
+        .or(value["Message"].as_str())
+        .unwrap_or("forwarded request failed")
+        .to_string();
+    match value["__type"].as_str().unwrap_or_default() {
+        "ValidationException" => KinesisError::InvalidArgument(message),
+        "ResourceNotFoundException" => KinesisError::ResourceNotFound(message),
+        "ResourceInUseException" => KinesisError::ResourceInUse(message),
+        "InvalidArgumentException" => KinesisError::InvalidArgument(message),
+        "ExpiredIteratorException" => KinesisError::ExpiredIterator(message),
+        "LimitExceededException" => KinesisError::LimitExceeded(message),
+        _ => KinesisError::Internal(message),
+    }
+}
+
+/// Starts the heartbeat loop; it stops when the node is dropped.
+pub fn spawn_heartbeats(cluster: Arc<Cluster>, replica: Weak<ControlPlane>) {
+    tokio::spawn(async move {
+        loop {
+            let Some(cp) = replica.upgrade() else { return };
+            if let Err(error) = cluster.heartbeat(&cp).await {
+                tracing::warn!(%error, "heartbeat failed; this node stops serving when its lease runs out");
+            }
+            drop(cp);
+            tokio::time::sleep(HEARTBEAT_INTERVAL).await;
+        }
+    });
+}
+
+/// The control plane's fence in cluster mode: seals a shard on the node that holds it.
+pub struct RemoteFence {
+    control_plane: Weak<ControlPlane>,
+    http: reqwest::Client,
+}
+
+impl RemoteFence {
+    /// A fence that looks shard owners up in `control_plane`'s placement.
+    pub fn new(control_plane: &Arc<ControlPlane>) -> Self {
+        Self {
+            control_plane: Arc::downgrade(control_plane),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn call(&self, stream_uid: i64, ordinal: u64, sealed: bool) -> Result<u64, String> {
+        let cp = self
+            .control_plane
+            .upgrade()
+            .ok_or("control plane stopped")?;
+        let (node, generation) = cp
+            .owner(stream_uid, ordinal)
+            .ok_or_else(|| format!("shard {ordinal} of stream {stream_uid} has no live node"))?;
+        let answer: serde_json::Value = self
+            .http
+            .post(format!("{}/internal/v1/seal", node.url))
+            .json(&serde_json::json!({"stream_uid": stream_uid, "ordinal": ordinal, "generation": generation, "sealed": sealed}))
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| format!("sealing on {}: {e}", node.id))?
+            .json()
+            .await
+            .map_err(|e| format!("sealing on {}: {e}", node.id))?;
+        answer["position"]
+            .as_u64()
+            .ok_or_else(|| "seal answer without a position".to_string())
+    }
+}
+
+impl ShardFence for RemoteFence {
+    fn seal(&self, stream_uid: i64, ordinal: u64) -> FenceFuture<'_, u64> {
+        Box::pin(self.call(stream_uid, ordinal, true))
+    }
+
+    fn unseal(&self, stream_uid: i64, ordinal: u64) -> FenceFuture<'_, ()> {
+        Box::pin(async move { self.call(stream_uid, ordinal, false).await.map(|_| ()) })
+    }
+}
