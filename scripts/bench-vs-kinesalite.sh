@@ -193,13 +193,14 @@ RUN_LABELS=()
 # run_bench LABEL CONCURRENCY RATE: one `weir bench` run against $ENDPOINT. Returns non-zero if the
 # run failed outright (no JSON summary). The server must still be alive afterwards.
 run_bench() {
-    local label=$1 concurrency=$2 rate=$3
+    local label=$1 concurrency=$2 rate=$3 extra=${4:-}
     local out=$RESULTS/$label.json errlog=$RESULTS/$label.stderr.log
     rm -f "$out" "$errlog"
     local cmd=("$WEIR" bench --endpoint "$ENDPOINT" --stream "bench-$label" --shards "$SHARDS"
         --duration "$DURATION" --record-bytes "$RECORD_BYTES" --batch "$BATCH"
         --concurrency "$concurrency" --label "$label")
     if [[ $rate -gt 0 ]]; then cmd+=(--rate "$rate"); fi
+    if [[ -n $extra ]]; then cmd+=("$extra"); fi
     COMMANDS+=("${cmd[*]/#$ROOT\//}")
     log "$label: ${cmd[*]}"
     RUN_LABELS+=("$label")
@@ -258,6 +259,9 @@ if [[ $WEIR_PEAK_OK -eq 1 ]]; then
 fi
 if [[ $HALF_RATE -gt 0 ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
     run_bench weir-half-peak "$CONCURRENCY" "$HALF_RATE" || true
+    # The same paced load without consumers: put latency alone, without the CPU that
+    # encoding GetRecords answers takes on a 2-core machine shared with the load generator.
+    run_bench weir-half-peak-puts-only "$CONCURRENCY" "$HALF_RATE" --no-consumers || true
 else
     printf 'skipping the half-peak run: no usable Weir peak\n' >&2
 fi
