@@ -10,6 +10,23 @@
 use weir_core::{split_hash_space, HashRange};
 use weir_meta::{ShardRecord, StreamRecord};
 
+/// The shards of a new stream: `count` equal hash ranges, ordinals from 0.
+pub fn initial_layout(count: u32, created_at_ms: i64) -> Vec<ShardRecord> {
+    split_hash_space(count)
+        .into_iter()
+        .enumerate()
+        .map(|(i, hash_range)| ShardRecord {
+            ordinal: i as u64,
+            parent: None,
+            adjacent_parent: None,
+            hash_range,
+            created_at_ms,
+            closed_at_ms: None,
+            ending_offset: None,
+        })
+        .collect()
+}
+
 /// A planned reshard.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReshardPlan {
@@ -226,19 +243,7 @@ mod tests {
             created_at_ms: 0,
             next_shard_ordinal: u64::from(count),
             version: 1,
-            shards: split_hash_space(count)
-                .into_iter()
-                .enumerate()
-                .map(|(i, hash_range)| ShardRecord {
-                    ordinal: i as u64,
-                    parent: None,
-                    adjacent_parent: None,
-                    hash_range,
-                    created_at_ms: 0,
-                    closed_at_ms: None,
-                    ending_offset: None,
-                })
-                .collect(),
+            shards: initial_layout(count, 0),
             tags: BTreeMap::new(),
             consumers: BTreeMap::new(),
         }

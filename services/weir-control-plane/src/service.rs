@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use parking_lot::RwLock;
 use tokio::sync::{broadcast, oneshot, Mutex};
 use weir_core::hash::parse_hash_key;
-use weir_core::{shard_id, shard_ordinal, split_hash_space, stream_arn, Violations};
+use weir_core::{shard_id, shard_ordinal, stream_arn, Violations};
 use weir_meta::{
     ConsumerRecord, MetaError, MetaStore, ShardRecord, StreamMode, StreamRecord, StreamStatus,
 };
@@ -379,19 +379,7 @@ impl ControlPlane {
             )));
         }
         let created_at_ms = now_ms();
-        let shards = split_hash_space(shard_count)
-            .into_iter()
-            .enumerate()
-            .map(|(i, hash_range)| ShardRecord {
-                ordinal: i as u64,
-                parent: None,
-                adjacent_parent: None,
-                hash_range,
-                created_at_ms,
-                closed_at_ms: None,
-                ending_offset: None,
-            })
-            .collect();
+        let shards = reshard::initial_layout(shard_count, created_at_ms);
         let stream = StreamRecord {
             name: request.name.clone(),
             uid: rand::random::<i64>().abs().max(1),

@@ -114,13 +114,7 @@ impl DataPlane {
             config,
             cluster: None,
         });
-        let live: Vec<i64> = plane
-            .control_plane
-            .list_streams(None, usize::MAX)
-            .0
-            .iter()
-            .map(|s| s.uid)
-            .collect();
+        let live = plane.live_uids();
         if let Ok(n) = plane.shards.collect_garbage(&live).await {
             if n > 0 {
                 tracing::info!(streams = n, "removed data of deleted streams");
@@ -204,6 +198,16 @@ impl DataPlane {
         }
     }
 
+    /// Incarnations of every existing stream: shard data of any other uid is garbage.
+    fn live_uids(&self) -> Vec<i64> {
+        self.control_plane
+            .list_streams(None, usize::MAX)
+            .0
+            .iter()
+            .map(|s| s.uid)
+            .collect()
+    }
+
     /// Whether the request being served was forwarded by another node.
     pub(crate) fn is_forwarded(&self) -> bool {
         FORWARDED_GENERATION
@@ -272,13 +276,7 @@ async fn watch_deletions(plane: Arc<DataPlane>) {
                 }
             }
             Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                let live: Vec<i64> = plane
-                    .control_plane
-                    .list_streams(None, usize::MAX)
-                    .0
-                    .iter()
-                    .map(|s| s.uid)
-                    .collect();
+                let live = plane.live_uids();
                 let _ = plane.shards.collect_garbage(&live).await;
             }
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
