@@ -5,15 +5,20 @@
 - `kinesis`: a boto3 client for the shared server.
 - `weir_delayed`: a second shared server whose reshards stay UPDATING for
   `RESHARD_DELAY_MS` (`--reshard-delay-ms`), so that in-flight reshards are observable.
+- `weir_cluster`: a shared `weir up --nodes 3` (control plane plus three node processes).
+- `weir_cluster_factory`: fresh clusters per call, for tests that kill nodes or need an
+  empty cluster.
 
 The binary is $WEIR_BIN, else <repo>/target/debug/weir.
 """
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from weirtest import WeirServer, make_client
+from weirtest import WeirCluster, WeirServer, make_client
 
 
 @pytest.fixture(scope="session")
@@ -56,6 +61,46 @@ def weir_factory(tmp_path, request):
         server.close()
 
 
+CLUSTER_NODES = 3
+
+
+def _close_cluster(cluster: WeirCluster) -> None:
+    """Stop a cluster and check that no process of it (parent or node) is left."""
+    cluster.close()
+    deadline = time.monotonic() + 10
+    while cluster.leftover_processes() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    leftovers = cluster.leftover_processes()
+    assert not leftovers, f"processes left behind by {cluster.data_dir}: {leftovers}"
+
+
+@pytest.fixture(scope="session")
+def weir_cluster(tmp_path_factory):
+    root = tmp_path_factory.mktemp("weir-cluster")
+    cluster = WeirCluster(root / "data", root / "logs", nodes=CLUSTER_NODES)
+    cluster.start()
+    yield cluster
+    _close_cluster(cluster)
+
+
+@pytest.fixture
+def weir_cluster_factory(tmp_path, request):
+    """Start fresh clusters (`weir up --nodes N`), each on its own data dir; all are torn
+    down afterwards, and no process of theirs may outlive the test."""
+    clusters: list[WeirCluster] = []
+    request.node._weir_servers = clusters
+
+    def start(name: str = "cluster", nodes: int = CLUSTER_NODES, **kwargs) -> WeirCluster:
+        base = tmp_path / f"{name}-{len(clusters)}"
+        cluster = WeirCluster(base / "data", base / "logs", nodes=nodes, **kwargs)
+        clusters.append(cluster)
+        return cluster.start()
+
+    yield start
+    for cluster in clusters:
+        _close_cluster(cluster)
+
+
 @pytest.fixture
 def kinesis(weir):
     return make_client(weir.kinesis_url)
@@ -75,7 +120,7 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     if report.failed and call.when in ("call", "setup"):
         servers = list(getattr(item, "_weir_servers", []))
-        for fixture in ("weir", "weir_delayed"):
+        for fixture in ("weir", "weir_delayed", "weir_cluster"):
             if fixture in item.funcargs:
                 servers.append(item.funcargs[fixture])
         for server in servers:

@@ -315,15 +315,16 @@ class WireResponse:
 
 def wire_call(url: str, op: str, body, *, cbor: bool = False, raw: bytes | None = None,
               target: str | None = None, content_type: str | None = None,
-              timeout: float = 30.0) -> WireResponse:
+              timeout: float = 30.0, headers: dict | None = None) -> WireResponse:
     """POST one Kinesis operation. `body` is encoded as JSON (or CBOR with cbor=True)
-    unless `raw` bytes are given."""
+    unless `raw` bytes are given. `headers` are added to (or override) the defaults."""
     if raw is None:
         if cbor:
             import cbor2
             raw = cbor2.dumps(body)
         else:
             raw = json.dumps(body).encode()
+    extra_headers = headers or {}
     headers = {
         "X-Amz-Target": target if target is not None else TARGET_PREFIX + op,
         "Content-Type": content_type or (CBOR_CT if cbor else JSON_CT),
@@ -333,6 +334,7 @@ def wire_call(url: str, op: str, body, *, cbor: bool = False, raw: bytes | None 
                           "Signature=" + "0" * 64),
         "X-Amz-Date": time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()),
     }
+    headers.update(extra_headers)
     r = requests.post(url + "/", data=raw, headers=headers, timeout=timeout)
     ct = r.headers.get("content-type", "")
     decoded = None
@@ -581,3 +583,158 @@ def read_by_lineage(client, stream: str, deadline_s: float = 60.0) -> LineageRea
                 queue.append(cid)
     return LineageRead(order=done, records=records, children=children, shards=listed,
                        unread=sorted(set(listed) - set(done)))
+
+
+# ---- cluster mode: `weir up --nodes N`, placement probes, sequence-number layout ---------------
+_NODE_RE = re.compile(r"^Node (node-\d+):\s+(http://\S+)\s+\(any node serves every stream\)\s*$")
+GENERATION_HEADER = "x-weir-generation"
+SEQ_GENERATION_SHIFT = 40
+SEQ_OFFSET_MASK = (1 << SEQ_GENERATION_SHIFT) - 1
+
+
+class WeirCluster(WeirServer):
+    """`weir up --nodes N`: the control plane (REST) plus N `weir data-plane` child
+    processes, all in the parent's process group (so close()/kill() reach every node).
+
+    `node_urls` maps node id (`node-0`...) to its Kinesis endpoint, as printed by
+    `Node node-i: <url> (any node serves every stream)`; `kinesis_url` is node-0's.
+    """
+
+    def __init__(self, data_dir: Path, log_dir: Path, nodes: int = 3,
+                 extra_args: tuple[str, ...] = (), **kwargs):
+        super().__init__(data_dir, log_dir,
+                         extra_args=("--nodes", str(nodes), *extra_args), **kwargs)
+        self.node_count = nodes
+        self.node_urls: dict[str, str] = {}
+
+    def start(self) -> "WeirCluster":
+        super().start()
+        self.node_urls = {}
+        for line in self.stdout_lines():
+            if (m := _NODE_RE.match(line)):
+                self.node_urls[m.group(1)] = m.group(2).rstrip("/")
+        want = [f"node-{i}" for i in range(self.node_count)]
+        if sorted(self.node_urls) != want:
+            self._kill_group()
+            raise WeirStartError(
+                f"`weir up --nodes {self.node_count}` printed node lines for "
+                f"{sorted(self.node_urls)}, expected {want}.\n{self.output()}")
+        return self
+
+    @property
+    def node_ids(self) -> list[str]:
+        return sorted(self.node_urls)
+
+    def node_client(self, node_id: str, **kwargs):
+        return make_client(self.node_urls[node_id], **kwargs)
+
+    def node_pid(self, node_id: str) -> int | None:
+        """The live (non-zombie) child of the `weir up` process that runs `node_id`."""
+        if self.proc is None:
+            return None
+        for pid, ppid, state, argv in _processes():
+            if (ppid == self.proc.pid and state != "Z" and "data-plane" in argv
+                    and _arg_after(argv, "--node-id") == node_id):
+                return pid
+        return None
+
+    def kill_node(self, node_id: str, timeout: float = 5.0) -> float:
+        """kill -9 one node process; once it is dead, returns when (time.monotonic()) the
+        signal was sent."""
+        pid = self.node_pid(node_id)
+        assert pid is not None, f"no process found for {node_id}"
+        killed_at = time.monotonic()
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not any(p == pid and state != "Z" for p, _, state, _ in _processes()):
+                return killed_at
+            time.sleep(0.02)
+        raise AssertionError(f"{node_id} (pid {pid}) still alive {timeout} s after SIGKILL")
+
+    def reassign(self, stream: str, shard_id: str, timeout: float = 30.0):
+        """POST /internal/v1/reassign: move a shard to another live node (sealing it on
+        its current node first). Returns the requests.Response."""
+        return requests.post(f"{self.rest_url}/internal/v1/reassign",
+                             json={"stream": stream, "shard_id": shard_id}, timeout=timeout)
+
+    def leftover_processes(self) -> list[str]:
+        """Processes (other than zombies) whose command line names this data dir."""
+        needle = str(self.data_dir)
+        return [f"{pid} {' '.join(argv)}" for pid, _, state, argv in _processes()
+                if state != "Z" and any(needle in a for a in argv)]
+
+
+def _processes():
+    """(pid, ppid, state, argv) of every process we can see."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read().decode(errors="replace")
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
+        except OSError:
+            continue
+        rest = stat[stat.rfind(")") + 2:].split()
+        if len(rest) >= 2:
+            out.append((int(entry), int(rest[1]), rest[0], argv))
+    return out
+
+
+def _arg_after(argv: list[str], flag: str) -> str | None:
+    for a, b in zip(argv, argv[1:]):
+        if a == flag:
+            return b
+    return None
+
+
+def seq_parts(seq: str | int) -> tuple[int, int, int]:
+    """(shard ordinal, placement generation, log offset) of a sequence number laid out as
+    `(ordinal + 1) << 64 | generation << 40 | offset`."""
+    n = int(seq)
+    low = n & (2**64 - 1)
+    return (n >> 64) - 1, low >> SEQ_GENERATION_SHIFT, low & SEQ_OFFSET_MASK
+
+
+def forwarded_call(url: str, op: str, body: dict, generation: int | str,
+                   timeout: float = 15.0) -> WireResponse:
+    """A JSON Kinesis call carrying `x-weir-generation`, as a node forwarding a record
+    request to the shard's holder sends it."""
+    return wire_call(url, op, body, timeout=timeout,
+                     headers={GENERATION_HEADER: str(generation)})
+
+
+STALE_GENERATION = "stale generation"
+NOT_HOLDER = "does not hold the shard"
+
+
+def probe_holder(cluster: WeirCluster, stream: str, shard_id: str, nodes=None,
+                 deadline_s: float = 5.0) -> str:
+    """Which node holds a shard: a GetShardIterator routed under an impossible generation
+    is refused with "stale generation" by the holder and "does not hold the shard" by
+    every other node. Retries (bounded) while a node's view of the stream or placement is
+    still catching up; asserts exactly one holder in the end."""
+    nodes = list(nodes or cluster.node_ids)
+    body = {"StreamName": stream, "ShardId": shard_id, "ShardIteratorType": "TRIM_HORIZON"}
+    deadline = time.monotonic() + deadline_s
+    while True:
+        answers = {n: forwarded_call(cluster.node_urls[n], "GetShardIterator", body, 999999)
+                   for n in nodes}
+        holders = [n for n, r in answers.items() if STALE_GENERATION in (r.message or "")]
+        others = [n for n, r in answers.items() if NOT_HOLDER in (r.message or "")]
+        if len(holders) == 1 and len(others) == len(nodes) - 1:
+            r = answers[holders[0]]
+            assert (r.status, r.error_type) == (500, "InternalFailure"), r.describe()
+            for n in others:
+                assert (answers[n].status, answers[n].error_type) == (500, "InternalFailure"), \
+                    answers[n].describe()
+            return holders[0]
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"{stream}/{shard_id}: no single holder after {deadline_s} s; probes under "
+                f"generation 999999: " + "; ".join(f"{n}: {r.describe()}"
+                                                     for n, r in answers.items()))
+        time.sleep(0.1)

@@ -24,6 +24,8 @@ pub const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(500);
 /// A node stops serving this long before the lease the control plane granted runs out,
 /// so it has stopped before the control plane can hand its shards to another node.
 const LEASE_SAFETY: Duration = Duration::from_millis(500);
+/// Longest wait for a forwarded request, well under the default 3 s lease.
+const FORWARD_TIMEOUT: Duration = Duration::from_millis(2000);
 /// Header carrying the generation a forwarded request was routed under.
 pub const GENERATION_HEADER: &str = "x-weir-generation";
 
@@ -131,6 +133,9 @@ impl Cluster {
             .header("content-type", "application/x-amz-json-1.1")
             .header("x-amz-target", format!("Kinesis_20131202.{operation}"))
             .header(GENERATION_HEADER, generation.to_string())
+            // Well under the lease: a node that stopped answering loses its shards within a
+            // lease, and the caller should re-route by then rather than wait on it.
+            .timeout(FORWARD_TIMEOUT)
             .json(body)
             .send()
             .await
@@ -192,7 +197,10 @@ fn remote_error(bytes: &[u8]) -> KinesisError {
         .to_string();
     match value["__type"].as_str().unwrap_or_default() {
         "ValidationException" => KinesisError::InvalidArgument(message),
-        "ResourceNotFoundException" => KinesisError::ResourceNotFound(message),
+        // The forwarding node found the stream, so the holder's copy of the metadata is
+        // behind by up to a heartbeat: retryable. A stream that really is gone fails on the
+        // forwarding node's own lookup when it routes again.
+        "ResourceNotFoundException" => KinesisError::Internal(message),
         "ResourceInUseException" => KinesisError::ResourceInUse(message),
         "InvalidArgumentException" => KinesisError::InvalidArgument(message),
         "ExpiredIteratorException" => KinesisError::ExpiredIterator(message),

@@ -52,12 +52,9 @@ pub async fn spawn_nodes(
             ])
             .arg("--data-dir")
             .arg(data_dir.join("nodes").join(&id))
-            .args([
-                "--cluster-secret",
-                &secret,
-                "--segment-bytes",
-                &segment_bytes.to_string(),
-            ])
+            .args(["--segment-bytes", &segment_bytes.to_string()])
+            // Through the environment, so the secret does not show in `ps`.
+            .env("WEIR_CLUSTER_SECRET", &secret)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
