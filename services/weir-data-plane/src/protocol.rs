@@ -69,7 +69,11 @@ impl Format {
     pub fn encode<T: Serialize>(self, value: &T) -> Result<Vec<u8>, KinesisError> {
         match self {
             Self::Json => {
-                serde_json::to_vec(value).map_err(|e| KinesisError::Internal(e.to_string()))
+                // Answers such as PutRecords' run to tens of KiB: start big, not at 128 bytes.
+                let mut out = Vec::with_capacity(16 * 1024);
+                serde_json::to_writer(&mut out, value)
+                    .map_err(|e| KinesisError::Internal(e.to_string()))?;
+                Ok(out)
             }
             Self::Cbor => {
                 let mut out = Vec::new();
