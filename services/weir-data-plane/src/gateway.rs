@@ -91,6 +91,15 @@ impl DataPlane {
         config: DataPlaneConfig,
         clock: Arc<dyn Clock>,
     ) -> Result<Arc<Self>, KinesisError> {
+        Self::start_with(control_plane, config, clock, None).await
+    }
+
+    async fn start_with(
+        control_plane: Arc<ControlPlane>,
+        config: DataPlaneConfig,
+        clock: Arc<dyn Clock>,
+        cluster: Option<Arc<Cluster>>,
+    ) -> Result<Arc<Self>, KinesisError> {
         std::fs::create_dir_all(&config.data_dir).map_err(|e| {
             KinesisError::Internal(format!(
                 "cannot create data folder {}: {e}",
@@ -112,7 +121,7 @@ impl DataPlane {
             iterators,
             clock,
             config,
-            cluster: None,
+            cluster,
         });
         let live = plane.live_uids();
         if let Ok(n) = plane.shards.collect_garbage(&live).await {
@@ -148,15 +157,13 @@ impl DataPlane {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        let alone = Self::start(Arc::clone(&replica), config, clock).await?;
-        let plane = Arc::new(Self {
-            control_plane: Arc::clone(&alone.control_plane),
-            shards: Arc::clone(&alone.shards),
-            iterators: alone.iterators.clone(),
-            clock: Arc::clone(&alone.clock),
-            config: alone.config.clone(),
-            cluster: Some(Arc::clone(&cluster)),
-        });
+        let plane = Self::start_with(
+            Arc::clone(&replica),
+            config,
+            clock,
+            Some(Arc::clone(&cluster)),
+        )
+        .await?;
         crate::cluster::spawn_heartbeats(cluster, Arc::downgrade(&replica));
         Ok(plane)
     }

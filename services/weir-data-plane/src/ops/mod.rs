@@ -1,5 +1,16 @@
 //! One function per Kinesis operation, and what they share.
 
+/// Every stream-scoped request has `StreamName` and `StreamARN` members; this builds the
+/// selector from them.
+macro_rules! stream_ref {
+    ($req:expr) => {
+        $crate::ops::StreamRef {
+            stream_name: $req.stream_name.clone(),
+            stream_arn: $req.stream_arn.clone(),
+        }
+    };
+}
+
 mod consumers;
 mod records;
 mod reshard;

@@ -8,7 +8,7 @@ use weir_core::hash::parse_hash_key;
 use weir_core::{partition_key_hash, shard_id, shard_ordinal, SequenceNumber, Violations};
 use weir_storage::{NewRecord, StorageError};
 
-use super::{stream_for, StreamRef};
+use super::stream_for;
 use crate::error::KinesisError;
 use crate::gateway::{DataPlane, Located};
 use crate::iterator::{ShardIterator, ITERATOR_TTL_MS};
@@ -225,14 +225,7 @@ pub async fn put_record(
         let ok = SequenceNumber::parse(seq).is_some() || seq == "0";
         violations.pattern(seq, "sequenceNumberForOrdering", ok, "0|([1-9]\\d{0,128})");
     }
-    let stream = stream_for(
-        plane,
-        &StreamRef {
-            stream_name: req.stream_name,
-            stream_arn: req.stream_arn,
-        },
-        violations,
-    )?;
+    let stream = stream_for(plane, &stream_ref!(req), violations)?;
     let key = req.partition_key.unwrap_or_default();
     let hash = hash_key(&key, req.explicit_hash_key.as_deref())?;
     let record = NewRecord {
@@ -371,14 +364,7 @@ pub async fn put_records(
             );
         }
     }
-    let stream = stream_for(
-        plane,
-        &StreamRef {
-            stream_name: req.stream_name,
-            stream_arn: req.stream_arn,
-        },
-        violations,
-    )?;
+    let stream = stream_for(plane, &stream_ref!(req), violations)?;
     let entries = req.records.unwrap_or_default();
     let total: usize = entries
         .iter()
@@ -597,14 +583,7 @@ pub async fn get_shard_iterator(
                 && seq.len() <= 129);
         violations.pattern(seq, "startingSequenceNumber", ok, "0|([1-9]\\d{0,128})");
     }
-    let stream = stream_for(
-        plane,
-        &StreamRef {
-            stream_name: req.stream_name,
-            stream_arn: req.stream_arn,
-        },
-        violations,
-    )?;
+    let stream = stream_for(plane, &stream_ref!(req), violations)?;
     let id = req.shard_id.unwrap_or_default();
     let shard = shard_ordinal(&id)
         .and_then(|o| stream.shard(o))

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use weir_core::Violations;
 
-use super::{stream_for, Empty, StreamRef};
+use super::{stream_for, Empty};
 use crate::error::KinesisError;
 use crate::gateway::DataPlane;
 
@@ -42,14 +42,7 @@ pub async fn split_shard(plane: &DataPlane, req: SplitShardInput) -> Result<Empt
             HASH_KEY_PATTERN,
         );
     }
-    let stream = stream_for(
-        plane,
-        &StreamRef {
-            stream_name: req.stream_name,
-            stream_arn: req.stream_arn,
-        },
-        violations,
-    )?;
+    let stream = stream_for(plane, &stream_ref!(req), violations)?;
     plane
         .control_plane
         .split_shard(
@@ -81,14 +74,7 @@ pub async fn merge_shards(plane: &DataPlane, req: MergeShardsInput) -> Result<Em
     if let Some(id) = &req.adjacent_shard_to_merge {
         violations.stream_name(id, "adjacentShardToMerge");
     }
-    let stream = stream_for(
-        plane,
-        &StreamRef {
-            stream_name: req.stream_name,
-            stream_arn: req.stream_arn,
-        },
-        violations,
-    )?;
+    let stream = stream_for(plane, &stream_ref!(req), violations)?;
     plane
         .control_plane
         .merge_shards(
@@ -139,14 +125,7 @@ pub async fn update_shard_count(
             );
         }
     }
-    let stream = stream_for(
-        plane,
-        &StreamRef {
-            stream_name: req.stream_name,
-            stream_arn: req.stream_arn,
-        },
-        violations,
-    )?;
+    let stream = stream_for(plane, &stream_ref!(req), violations)?;
     let target = req.target_shard_count.unwrap_or_default();
     let current = stream.open_shards().count();
     plane

@@ -6,20 +6,10 @@ use serde::{Deserialize, Serialize};
 use weir_control_plane::{CreateStream, RetentionChange, ShardRecord, StreamMode, StreamRecord};
 use weir_core::{shard_id, shard_ordinal, SequenceNumber, Violations};
 
-use super::{stream_for, Empty, StreamRef};
+use super::{stream_for, Empty};
 use crate::error::KinesisError;
 use crate::gateway::DataPlane;
 use crate::protocol::Timestamp;
-
-/// Every stream-scoped request has these two members.
-macro_rules! stream_ref {
-    ($req:expr) => {
-        StreamRef {
-            stream_name: $req.stream_name.clone(),
-            stream_arn: $req.stream_arn.clone(),
-        }
-    };
-}
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
