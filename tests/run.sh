@@ -62,6 +62,13 @@ apt_install() {
 
 file_hash() { cat "$@" | sha256sum | cut -d' ' -f1; }
 
+# The venv's packages import and its aws CLI runs (a venv can lose files underneath its
+# install stamp, e.g. when a checkout removes them).
+venv_complete() {
+  "$VENV/bin/python" -c 'import boto3, botocore, cbor2, pytest, requests, moto' >/dev/null 2>&1 \
+    && [ -x "$VENV/bin/aws" ]
+}
+
 # ---- step: Python venv --------------------------------------------------------------------
 step_python_env() {
   if ! command -v python3 >/dev/null 2>&1; then
@@ -82,9 +89,14 @@ step_python_env() {
   local stamp="$VENV/.weir-requirements.sha256"
   local want
   want="$(file_hash tests/python/requirements.txt)-$("$VENV/bin/python" -V 2>&1)"
-  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && venv_complete; then
     log "requirements already installed in $VENV"
   else
+    if [ -f "$stamp" ] && ! venv_complete; then
+      log "$VENV is incomplete; recreating it"
+      rm -rf "$VENV"
+      python3 -m venv "$VENV" || return 1
+    fi
     "$VENV/bin/python" -m pip install -q --upgrade pip || return 1
     "$VENV/bin/python" -m pip install -q -r tests/python/requirements.txt || return 1
     printf '%s' "$want" >"$stamp"
