@@ -11,10 +11,12 @@
 mod error;
 mod format;
 mod log;
+mod sealed;
 mod segment;
 
 pub use error::StorageError;
 pub use log::{AppendAck, LogConfig, ShardLog, StoredRecord};
+pub use sealed::{decode_range, parse_index, SealedSegment};
 pub use segment::IndexEntry;
 
 /// One record to append: the partition key and the payload, as the client sent them.

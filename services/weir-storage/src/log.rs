@@ -72,6 +72,10 @@ enum WriterRequest {
         sealed: bool,
         reply: oneshot::Sender<Result<u64, StorageError>>,
     },
+    /// Seal the active segment now (if it holds records) so it can be uploaded.
+    Roll {
+        reply: oneshot::Sender<Result<(), StorageError>>,
+    },
 }
 
 struct Shared {
@@ -99,6 +103,13 @@ impl ShardLog {
     /// segment is scanned and a torn or corrupt tail truncated. Blocking: call it from
     /// `spawn_blocking` on a runtime.
     pub fn open(dir: &Path, config: LogConfig) -> Result<Self, StorageError> {
+        Self::open_at(dir, config, 0)
+    }
+
+    /// Like [`ShardLog::open`], but a log with no segments yet starts at `start_offset`:
+    /// a shard whose earlier records live only in the cold tier (a moved shard, or a
+    /// node whose data folder was lost) continues its offsets instead of reusing them.
+    pub fn open_at(dir: &Path, config: LogConfig, start_offset: u64) -> Result<Self, StorageError> {
         std::fs::create_dir_all(dir).map_err(|e| StorageError::io(dir, e))?;
         let mut bases = Vec::new();
         for entry in std::fs::read_dir(dir).map_err(|e| StorageError::io(dir, e))? {
@@ -126,7 +137,7 @@ impl ShardLog {
             segments.push(Segment::open(path, *base, !is_tail)?);
         }
         if segments.is_empty() {
-            segments.push(Segment::create(dir, 0)?);
+            segments.push(Segment::create(dir, start_offset)?);
         }
         for pair in segments.windows(2) {
             if pair[0].next_offset() != pair[1].base_offset {
@@ -208,6 +219,64 @@ impl ShardLog {
             .await
             .map_err(|_| StorageError::Closed)?;
         answer.await.map_err(|_| StorageError::Closed)?
+    }
+
+    /// Seals the active segment (writing its index) and starts a new one, once every
+    /// append queued before this call is durable. Used to upload a shard's tail before
+    /// it moves. Does nothing when the active segment is empty.
+    pub async fn roll(&self) -> Result<(), StorageError> {
+        let sender = self.sender.lock().clone().ok_or(StorageError::Closed)?;
+        let (reply, answer) = oneshot::channel();
+        sender
+            .send(WriterRequest::Roll { reply })
+            .await
+            .map_err(|_| StorageError::Closed)?;
+        answer.await.map_err(|_| StorageError::Closed)?
+    }
+
+    /// The sealed segments held locally, oldest first (never the active one).
+    pub fn sealed_segments(&self) -> Vec<crate::SealedSegment> {
+        let segments = self.shared.segments.read();
+        segments
+            .iter()
+            .take(segments.len().saturating_sub(1))
+            .filter(|s| s.sealed && !s.index.is_empty())
+            .map(|s| crate::SealedSegment {
+                base_offset: s.base_offset,
+                end_offset: s.next_offset(),
+                size: s.size,
+                first_timestamp_ms: s.index.first().map_or(0, |e| e.timestamp_ms),
+                last_timestamp_ms: s.index.last().map_or(0, |e| e.timestamp_ms),
+                log_path: s.log_path.clone(),
+                index_path: index_path(&s.log_path),
+            })
+            .collect()
+    }
+
+    /// Bytes of every local segment file (what local retention bounds).
+    pub fn local_bytes(&self) -> u64 {
+        self.shared.segments.read().iter().map(|s| s.size).sum()
+    }
+
+    /// Deletes the oldest local segment if it is sealed and starts at `base_offset`
+    /// (the caller checked its copy in the cold tier). Returns whether it was deleted.
+    /// The active segment is never deleted. Blocking.
+    pub fn drop_oldest(&self, base_offset: u64) -> Result<bool, StorageError> {
+        let removed = {
+            let mut segments = self.shared.segments.write();
+            let droppable = segments.len() > 1
+                && segments
+                    .first()
+                    .is_some_and(|s| s.sealed && s.base_offset == base_offset);
+            if !droppable {
+                return Ok(false);
+            }
+            segments.remove(0)
+        };
+        remove_if_exists(&removed.log_path)?;
+        remove_if_exists(&index_path(&removed.log_path))?;
+        sync_dir(&self.shared.dir)?;
+        Ok(true)
     }
 
     /// Offset of the oldest retained record.
@@ -414,6 +483,10 @@ fn writer_loop(shared: Arc<Shared>, mut receiver: mpsc::Receiver<WriterRequest>)
                 let _ = reply.send(Ok(next));
                 continue;
             }
+            WriterRequest::Roll { reply } => {
+                let _ = reply.send(roll(&shared, 1));
+                continue;
+            }
             WriterRequest::Append(request) => vec![request],
         };
         // Group every append already queued, stopping at a seal so it keeps its place.
@@ -535,12 +608,18 @@ fn commit_group(shared: &Shared, group: Vec<AppendRequest>, buffer: &mut Vec<u8>
 
 /// Seals the active segment and starts a new one once it is full.
 fn roll_if_full(shared: &Shared) -> Result<(), StorageError> {
+    roll(shared, shared.config.segment_bytes)
+}
+
+/// Seals the active segment and starts a new one if it holds records and at least
+/// `min_bytes`.
+fn roll(shared: &Shared, min_bytes: u64) -> Result<(), StorageError> {
     let (log_path, index, next_offset) = {
         let segments = shared.segments.read();
         let Some(active) = segments.last() else {
             return Ok(());
         };
-        if active.size < shared.config.segment_bytes || active.index.is_empty() {
+        if active.size < min_bytes || active.index.is_empty() {
             return Ok(());
         }
         (

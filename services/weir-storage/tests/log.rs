@@ -282,3 +282,38 @@ fn seal_refuses_later_appends_and_reports_the_end() {
         );
     });
 }
+
+#[test]
+fn tiering_hooks_roll_list_drop_and_start_at_an_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let log = ShardLog::open(dir.path(), small_segments()).unwrap();
+    for i in 0..100u32 {
+        rt.block_on(log.append(vec![record("k", &[7u8; 100])], i64::from(i)))
+            .unwrap();
+    }
+    let before = log.sealed_segments();
+    assert!(!before.is_empty());
+    rt.block_on(log.roll()).unwrap();
+    let after = log.sealed_segments();
+    assert_eq!(after.last().unwrap().end_offset, 100, "roll seals the tail");
+    assert!(after.iter().all(|s| s.index_path.exists()));
+    // Only the oldest segment can be dropped, and only by its own base offset.
+    assert!(!log.drop_oldest(after[1].base_offset).unwrap());
+    assert!(log.drop_oldest(after[0].base_offset).unwrap());
+    assert!(!after[0].log_path.exists());
+    assert_eq!(log.start_offset(), after[1].base_offset);
+    let rest = log.read(0, 1000, usize::MAX).unwrap();
+    assert_eq!(rest.first().unwrap().offset, after[1].base_offset);
+    assert_eq!(rest.len() as u64, 100 - after[1].base_offset);
+    log.close();
+
+    // A fresh folder continuing a shard whose history is elsewhere.
+    let moved = tempfile::tempdir().unwrap();
+    let log = ShardLog::open_at(moved.path(), small_segments(), 100).unwrap();
+    let ack = rt.block_on(log.append(vec![record("k", b"x")], 5)).unwrap();
+    assert_eq!(ack.base_offset, 100);
+    log.close();
+    let log = ShardLog::open_at(moved.path(), small_segments(), 0).unwrap();
+    assert_eq!(log.next_offset(), 101, "existing segments win over start_offset");
+}
