@@ -18,6 +18,9 @@ pub fn router(control_plane: Arc<ControlPlane>) -> Router {
     Router::new()
         .route("/internal/v1/heartbeat", post(heartbeat))
         .route("/internal/v1/reassign", post(reassign))
+        .route("/internal/v1/tier/begin", post(tier_begin))
+        .route("/internal/v1/tier/transition", post(tier_transition))
+        .route("/internal/v1/tier/segments", post(tier_segments))
         .with_state(control_plane)
 }
 
@@ -46,4 +49,45 @@ async fn reassign(
         ))
     })?;
     Ok(Json(cp.reassign(&request.stream, ordinal).await?))
+}
+
+async fn tier_begin(
+    State(cp): State<Arc<ControlPlane>>,
+    Json(segment): Json<weir_meta::TierSegment>,
+) -> Result<Json<weir_meta::TierSegment>, ApiError> {
+    Ok(Json(cp.tier_begin_upload(segment).await?))
+}
+
+/// A node's request to move a segment between tier states.
+#[derive(Debug, Deserialize)]
+struct TransitionRequest {
+    stream_uid: i64,
+    ordinal: u64,
+    base_offset: u64,
+    from: weir_meta::TierState,
+    to: weir_meta::TierState,
+}
+
+async fn tier_transition(
+    State(cp): State<Arc<ControlPlane>>,
+    Json(r): Json<TransitionRequest>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let changed = cp
+        .tier_transition(r.stream_uid, r.ordinal, r.base_offset, r.from, r.to)
+        .await?;
+    Ok(Json(serde_json::json!({ "changed": changed })))
+}
+
+/// Which shard's segments a node asks for.
+#[derive(Debug, Deserialize)]
+struct SegmentsRequest {
+    stream_uid: i64,
+    ordinal: u64,
+}
+
+async fn tier_segments(
+    State(cp): State<Arc<ControlPlane>>,
+    Json(r): Json<SegmentsRequest>,
+) -> Result<Json<Vec<weir_meta::TierSegment>>, ApiError> {
+    Ok(Json(cp.tier_segments(r.stream_uid, r.ordinal).await?))
 }

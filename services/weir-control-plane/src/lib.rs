@@ -11,8 +11,10 @@ pub mod internal;
 pub mod placement;
 pub mod reshard;
 mod service;
+pub mod tiering;
 
 pub mod rest;
+mod rest_tiering;
 
 pub use error::ControlPlaneError;
 pub use service::{
@@ -20,5 +22,6 @@ pub use service::{
     RetentionChange, ShardFence, StreamEvent, MAX_RETENTION_HOURS, MIN_RETENTION_HOURS,
 };
 pub use weir_meta::{
-    ConsumerRecord, MetaStore, ShardRecord, StreamMode, StreamRecord, StreamStatus,
+    ConsumerRecord, MetaStore, ShardRecord, StreamMode, StreamRecord, StreamStatus, TierSegment,
+    TierState, TieringSettings,
 };

@@ -240,8 +240,9 @@ impl ControlPlane {
         Ok(wanted.len())
     }
 
-    /// Moves a shard to another live node under a new generation, after sealing it on its
-    /// current node so that node accepts no further writes.
+    /// Moves a shard to another live node under a new generation, after handing it off on
+    /// its current node (sealed so it accepts no further writes; with tiering, its tail
+    /// uploaded so the new node serves the full history from the cold tier).
     pub async fn reassign(
         &self,
         stream: &str,
@@ -262,9 +263,15 @@ impl ControlPlane {
                 )
             })?;
         if let Some(fence) = self.fence_ref() {
-            fence.seal(record.uid, ordinal).await.map_err(|e| {
-                ControlPlaneError::InvalidArgument(format!("Could not fence the current node: {e}"))
-            })?;
+            // Seal, roll and upload the tail on the current node; if that fails the shard
+            // stays where it is, open again.
+            if let Err(e) = fence.hand_off(record.uid, ordinal).await {
+                let _ = fence.unseal(record.uid, ordinal).await;
+                return Err(ControlPlaneError::InvalidArgument(format!(
+                    "Could not hand the shard off from {}: {e}. It stays there; retry.",
+                    current.id
+                )));
+            }
         }
         let next = generation + 1;
         self.store_ref()?

@@ -246,6 +246,7 @@ mod tests {
             shards: initial_layout(count, 0),
             tags: BTreeMap::new(),
             consumers: BTreeMap::new(),
+            tiering: Default::default(),
         }
     }
 

@@ -22,7 +22,7 @@ use crate::{
 #[openapi(
     info(
         title = "Weir control plane",
-        description = "Streams, shards and tags of a Weir deployment."
+        description = "Streams, shards, tags and cold-tier segments of a Weir deployment."
     ),
     paths(
         create_stream,
@@ -33,7 +33,11 @@ use crate::{
         get_tags,
         add_tags,
         remove_tag,
-        list_shards
+        list_shards,
+        crate::rest_tiering::get_tiering,
+        crate::rest_tiering::set_tiering,
+        crate::rest_tiering::list_segments,
+        crate::rest_tiering::move_shard
     ),
     components(schemas(
         CreateStreamBody,
@@ -44,7 +48,11 @@ use crate::{
         RetentionBody,
         TagsBody,
         ErrorBody,
-        ErrorDetail
+        ErrorDetail,
+        crate::rest_tiering::TieringBody,
+        crate::rest_tiering::SegmentView,
+        crate::rest_tiering::SegmentList,
+        crate::rest_tiering::MoveView
     ))
 )]
 pub struct ApiDoc;
@@ -65,6 +73,18 @@ pub fn router(control_plane: Arc<ControlPlane>) -> Router {
         .route("/v1/streams/{name}/tags", get(get_tags).put(add_tags))
         .route("/v1/streams/{name}/tags/{key}", delete(remove_tag))
         .route("/v1/streams/{name}/shards", get(list_shards))
+        .route(
+            "/v1/streams/{name}/tiering",
+            get(crate::rest_tiering::get_tiering).put(crate::rest_tiering::set_tiering),
+        )
+        .route(
+            "/v1/streams/{name}/shards/{shard_id}/segments",
+            get(crate::rest_tiering::list_segments),
+        )
+        .route(
+            "/v1/streams/{name}/shards/{shard_id}/move",
+            axum::routing::post(crate::rest_tiering::move_shard),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .route(
             "/openapi.json",
@@ -192,7 +212,7 @@ pub struct ListQuery {
 }
 
 /// A REST error: a control-plane error or a bad request body.
-pub struct ApiError(ControlPlaneError);
+pub struct ApiError(pub(crate) ControlPlaneError);
 
 impl From<ControlPlaneError> for ApiError {
     fn from(error: ControlPlaneError) -> Self {
@@ -244,7 +264,7 @@ fn view(control_plane: &ControlPlane, stream: &StreamRecord) -> StreamView {
 }
 
 /// Parses a JSON body, turning rejections into the API's error shape.
-fn body<T>(
+pub(crate) fn body<T>(
     payload: Result<Json<T>, axum::extract::rejection::JsonRejection>,
 ) -> Result<T, ApiError> {
     payload.map(|Json(v)| v).map_err(|rejection| {

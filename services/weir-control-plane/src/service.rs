@@ -31,6 +31,12 @@ pub trait ShardFence: Send + Sync + 'static {
     fn seal(&self, stream_uid: i64, ordinal: u64) -> FenceFuture<'_, u64>;
     /// Reopens a shard whose reshard was abandoned.
     fn unseal(&self, stream_uid: i64, ordinal: u64) -> FenceFuture<'_, ()>;
+    /// Prepares a shard to move to another node: seals it and, when tiering is on, rolls
+    /// and uploads its tail so the next owner can serve the whole history from the cold
+    /// tier. Returns the offset one past its last record.
+    fn hand_off(&self, stream_uid: i64, ordinal: u64) -> FenceFuture<'_, u64> {
+        self.seal(stream_uid, ordinal)
+    }
 }
 
 /// Resolves when a reshard has finished (the stream is ACTIVE again) or failed.
@@ -149,7 +155,7 @@ pub struct ControlPlane {
     config: ControlPlaneConfig,
     snapshot: RwLock<BTreeMap<String, Arc<StreamRecord>>>,
     /// Serialises mutations so checks (limits, existence) and writes cannot interleave.
-    mutation: Mutex<()>,
+    pub(crate) mutation: Mutex<()>,
     events: broadcast::Sender<StreamEvent>,
     fence: OnceLock<Arc<dyn ShardFence>>,
     /// Times of recent UpdateShardCount calls per stream, for the 10-per-24-hours limit.
@@ -157,9 +163,11 @@ pub struct ControlPlane {
     scalings: parking_lot::Mutex<HashMap<String, Vec<i64>>>,
     /// Which node holds which shard (cluster mode).
     pub(crate) placement: crate::placement::Placement,
+    /// The cold tier's bucket, for the reaper (set when tiering is on).
+    pub(crate) tier_store: OnceLock<Arc<dyn weir_tier::ObjectStore>>,
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
@@ -197,6 +205,7 @@ impl ControlPlane {
             fence: OnceLock::new(),
             scalings: parking_lot::Mutex::new(HashMap::new()),
             placement: crate::placement::Placement::default(),
+            tier_store: OnceLock::new(),
         }))
     }
 
@@ -214,6 +223,7 @@ impl ControlPlane {
             fence: OnceLock::new(),
             scalings: parking_lot::Mutex::new(HashMap::new()),
             placement: crate::placement::Placement::default(),
+            tier_store: OnceLock::new(),
         })
     }
 
@@ -244,7 +254,7 @@ impl ControlPlane {
         self.store()
     }
 
-    fn store(&self) -> Result<&MetaStore, ControlPlaneError> {
+    pub(crate) fn store(&self) -> Result<&MetaStore, ControlPlaneError> {
         self.store.as_ref().ok_or_else(|| {
             ControlPlaneError::InvalidArgument("This node holds a read-only copy of the metadata; send changes to the control plane.".into())
         })
@@ -392,6 +402,7 @@ impl ControlPlane {
             shards,
             tags: request.tags,
             consumers: BTreeMap::new(),
+            tiering: Default::default(),
         };
         match self.store()?.insert_stream(&stream).await {
             Ok(()) => {}
@@ -417,6 +428,15 @@ impl ControlPlane {
         let stream = self.stream(name)?;
         self.store()?.delete_stream(name).await?;
         self.snapshot.write().remove(name);
+        // The reaper deletes the objects; if this marking fails it finds them anyway, as
+        // segments of a stream that no longer exists.
+        if let Err(error) = self
+            .store()?
+            .mark_stream_deleting(stream.uid, now_ms())
+            .await
+        {
+            tracing::warn!(stream = %name, %error, "could not mark cold-tier segments for deletion");
+        }
         let _ = self.events.send(StreamEvent::Deleted {
             name: name.to_string(),
             uid: stream.uid,
@@ -871,7 +891,7 @@ impl ControlPlane {
     }
 
     /// Applies `change` to a copy of `stream` and publishes it (after the store accepted it).
-    fn replace(
+    pub(crate) fn replace(
         &self,
         stream: &StreamRecord,
         change: impl FnOnce(&mut StreamRecord),

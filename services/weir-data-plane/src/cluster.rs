@@ -101,6 +101,16 @@ impl Cluster {
         Ok(())
     }
 
+    /// The control plane's base URL.
+    pub fn control_plane_url(&self) -> &str {
+        &self.control_plane_url
+    }
+
+    /// The HTTP client nodes use among themselves.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     /// Whether this node may serve its shards now.
     pub fn lease_valid(&self) -> bool {
         self.view
@@ -238,7 +248,13 @@ impl RemoteFence {
         }
     }
 
-    async fn call(&self, stream_uid: i64, ordinal: u64, sealed: bool) -> Result<u64, String> {
+    async fn call(
+        &self,
+        stream_uid: i64,
+        ordinal: u64,
+        sealed: bool,
+        hand_off: bool,
+    ) -> Result<u64, String> {
         let cp = self
             .control_plane
             .upgrade()
@@ -249,7 +265,7 @@ impl RemoteFence {
         let answer: serde_json::Value = self
             .http
             .post(format!("{}/internal/v1/seal", node.url))
-            .json(&serde_json::json!({"stream_uid": stream_uid, "ordinal": ordinal, "generation": generation, "sealed": sealed}))
+            .json(&serde_json::json!({"stream_uid": stream_uid, "ordinal": ordinal, "generation": generation, "sealed": sealed, "hand_off": hand_off}))
             .send()
             .await
             .and_then(|r| r.error_for_status())
@@ -265,10 +281,18 @@ impl RemoteFence {
 
 impl ShardFence for RemoteFence {
     fn seal(&self, stream_uid: i64, ordinal: u64) -> FenceFuture<'_, u64> {
-        Box::pin(self.call(stream_uid, ordinal, true))
+        Box::pin(self.call(stream_uid, ordinal, true, false))
+    }
+
+    fn hand_off(&self, stream_uid: i64, ordinal: u64) -> FenceFuture<'_, u64> {
+        Box::pin(self.call(stream_uid, ordinal, true, true))
     }
 
     fn unseal(&self, stream_uid: i64, ordinal: u64) -> FenceFuture<'_, ()> {
-        Box::pin(async move { self.call(stream_uid, ordinal, false).await.map(|_| ()) })
+        Box::pin(async move {
+            self.call(stream_uid, ordinal, false, false)
+                .await
+                .map(|_| ())
+        })
     }
 }

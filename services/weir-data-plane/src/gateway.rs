@@ -21,11 +21,14 @@ use crate::iterator::IteratorCodec;
 use crate::ops;
 use crate::protocol::Format;
 use crate::shards::{LocalShard, ShardRegistry};
+use crate::tiering::{LocalCatalog, RemoteCatalog, TierCatalog, TierConfig, Tiering};
 
 /// Largest request body accepted: a 10 MiB PutRecords grows by a third in base64.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 /// The `X-Amz-Target` prefix of Kinesis operations.
 const TARGET_PREFIX: &str = "Kinesis_20131202.";
+/// Longest a hand-off may spend uploading a shard's tail before the move is abandoned.
+const HAND_OFF_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Settings of a data-plane node.
 #[derive(Debug, Clone)]
@@ -40,6 +43,26 @@ pub struct DataPlaneConfig {
     pub retention_interval: Duration,
     /// Shared secret of a cluster's nodes (signs shard iterators); `None` when alone.
     pub cluster_secret: Option<String>,
+    /// The cold tier, when tiering is on.
+    pub tier: Option<TierSetup>,
+}
+
+/// The cold tier a node uploads to: the bucket (or folder) and the node's settings.
+#[derive(Clone)]
+pub struct TierSetup {
+    /// Where segments go.
+    pub store: Arc<dyn weir_tier::ObjectStore>,
+    /// Local retention, upload interval, cache size.
+    pub config: TierConfig,
+}
+
+impl std::fmt::Debug for TierSetup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TierSetup")
+            .field("store", &self.store.describe())
+            .field("config", &self.config)
+            .finish()
+    }
 }
 
 impl DataPlaneConfig {
@@ -51,6 +74,7 @@ impl DataPlaneConfig {
             max_record_bytes: 1024 * 1024,
             retention_interval: Duration::from_secs(60),
             cluster_secret: None,
+            tier: None,
         }
     }
 }
@@ -64,6 +88,8 @@ pub struct DataPlane {
     pub(crate) config: DataPlaneConfig,
     /// Set when this node is one of several (cluster mode).
     pub(crate) cluster: Option<Arc<Cluster>>,
+    /// The cold tier, when tiering is on.
+    pub(crate) tiering: Option<Arc<Tiering>>,
 }
 
 /// Where a shard's records are read and written for a request.
@@ -113,7 +139,22 @@ impl DataPlane {
                 IteratorCodec::with_key(load_or_create_key(&config.data_dir.join("iterator.key"))?)
             }
         };
-        let shards = Arc::new(ShardRegistry::new(&config.data_dir, config.log.clone()));
+        let tiering = config.tier.as_ref().map(|setup| {
+            let catalog: Arc<dyn TierCatalog> = match &cluster {
+                Some(cluster) => Arc::new(RemoteCatalog(Arc::clone(cluster))),
+                None => Arc::new(LocalCatalog(Arc::clone(&control_plane))),
+            };
+            Arc::new(Tiering::new(
+                Arc::clone(&setup.store),
+                catalog,
+                setup.config.clone(),
+            ))
+        });
+        let shards = Arc::new(ShardRegistry::new(
+            &config.data_dir,
+            config.log.clone(),
+            tiering.clone(),
+        ));
         control_plane.attach_fence(Arc::new(RegistryFence(Arc::clone(&shards))));
         let plane = Arc::new(Self {
             shards,
@@ -122,6 +163,7 @@ impl DataPlane {
             clock,
             config,
             cluster,
+            tiering,
         });
         let live = plane.live_uids();
         if let Ok(n) = plane.shards.collect_garbage(&live).await {
@@ -131,6 +173,9 @@ impl DataPlane {
         }
         tokio::spawn(watch_deletions(Arc::clone(&plane)));
         tokio::spawn(enforce_retention(Arc::downgrade(&plane)));
+        if plane.tiering.is_some() {
+            tokio::spawn(crate::tiering::run_uploader(Arc::downgrade(&plane)));
+        }
         Ok(plane)
     }
 
@@ -203,6 +248,25 @@ impl DataPlane {
                 "The shard has no node yet; retry shortly.".into(),
             )),
         }
+    }
+
+    /// Whether this node holds a shard now (always, when alone).
+    pub(crate) fn holds(&self, uid: i64, ordinal: u64) -> bool {
+        match &self.cluster {
+            None => true,
+            Some(cluster) => matches!(cluster.owner(uid, ordinal), Some(Owner::Local(_))),
+        }
+    }
+
+    /// The cold tier's status on this node, when tiering is on.
+    pub fn tier_status(&self) -> Option<crate::tiering::TierStatus> {
+        self.tiering.as_ref().map(|t| t.status())
+    }
+
+    /// Runs one upload pass now (tests and benchmarks); the first failure, if any.
+    pub async fn upload_now(&self) -> Option<String> {
+        let tiering = self.tiering.clone()?;
+        crate::tiering::upload_pass(self, &tiering).await
     }
 
     /// Incarnations of every existing stream: shard data of any other uid is garbage.
@@ -330,7 +394,14 @@ pub fn router(plane: Arc<DataPlane>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route(
             "/internal/v1/seal",
-            axum::routing::post(seal).with_state(plane),
+            axum::routing::post(seal).with_state(Arc::clone(&plane)),
+        )
+        .route(
+            "/tier/status",
+            get(|State(plane): State<Arc<DataPlane>>| async move {
+                axum::Json(plane.tier_status())
+            })
+            .with_state(plane),
         )
 }
 
@@ -349,6 +420,9 @@ struct SealRequest {
     ordinal: u64,
     generation: u64,
     sealed: bool,
+    /// Also roll and upload the tail: the shard is about to move.
+    #[serde(default)]
+    hand_off: bool,
 }
 
 /// Seals (or reopens) a shard held here, for the control plane's reshards and moves.
@@ -368,6 +442,19 @@ async fn seal(
         shard.unseal().await
     }
     .map_err(|e| fail(e.to_string()))?;
+    if request.hand_off {
+        if let Some(tiering) = plane.tiering.clone() {
+            shard.roll().await.map_err(|e| fail(e.to_string()))?;
+            let _pass = tiering.pass.lock().await;
+            let uploaded = tokio::time::timeout(
+                HAND_OFF_TIMEOUT,
+                tiering.upload_shard(request.stream_uid, request.ordinal, &shard),
+            )
+            .await
+            .map_err(|_| fail("uploading the tail timed out".into()))?;
+            uploaded.map_err(|e| fail(e.to_string()))?;
+        }
+    }
     Ok(axum::Json(
         serde_json::json!({"position": shard.position(end)}),
     ))

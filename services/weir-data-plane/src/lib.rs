@@ -13,10 +13,11 @@ pub mod error;
 pub mod iterator;
 pub mod protocol;
 pub mod shards;
+pub mod tiering;
 
 mod gateway;
 mod ops;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::KinesisError;
-pub use gateway::{router, router_at, DataPlane, DataPlaneConfig};
+pub use gateway::{router, router_at, DataPlane, DataPlaneConfig, TierSetup};

@@ -19,15 +19,22 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 use tokio::sync::Mutex;
-use weir_storage::{LogConfig, ShardLog, StorageError};
+use weir_storage::{LogConfig, ShardLog, StorageError, StoredRecord};
+
+use crate::tiering::Tiering;
+use crate::KinesisError;
 
 /// Bits of a position that hold the log offset.
 pub const GENERATION_SHIFT: u32 = 40;
 const OFFSET_MASK: u64 = (1 << GENERATION_SHIFT) - 1;
 
-/// One shard held by this node: its log and its generation table.
+/// One shard held by this node: its log, its generation table, and (with tiering) the
+/// cold tier holding its older records.
 pub struct LocalShard {
+    uid: i64,
+    ordinal: u64,
     log: Arc<ShardLog>,
+    tiering: Option<Arc<Tiering>>,
     table_path: PathBuf,
     /// `(generation, first offset)` in increasing order; never empty once opened.
     generations: RwLock<Vec<(u64, u64)>>,
@@ -41,6 +48,73 @@ impl std::ops::Deref for LocalShard {
 }
 
 impl LocalShard {
+    /// The first offset of the shard's history, cold tier included (TRIM_HORIZON).
+    pub fn history_start(&self) -> u64 {
+        let local = self.log.start_offset();
+        self.tiering
+            .as_ref()
+            .and_then(|t| t.cold_start(self.uid, self.ordinal))
+            .map_or(local, |cold| cold.min(local))
+    }
+
+    /// Reads from `from`, below the local horizon from the cold tier. A read that starts
+    /// in the cold tier returns only cold records; the next read continues locally.
+    pub async fn read_any(
+        self: &Arc<Self>,
+        from: u64,
+        max_records: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<StoredRecord>, KinesisError> {
+        let local_start = self.log.start_offset();
+        if let Some(tiering) = &self.tiering {
+            if from < local_start {
+                let cold = tiering
+                    .read(
+                        self.uid,
+                        self.ordinal,
+                        from,
+                        local_start,
+                        max_records,
+                        max_bytes,
+                    )
+                    .await?;
+                if !cold.is_empty() {
+                    return Ok(cold);
+                }
+            }
+        }
+        let log = Arc::clone(&self.log);
+        Ok(
+            tokio::task::spawn_blocking(move || log.read(from, max_records, max_bytes))
+                .await
+                .map_err(|e| KinesisError::Internal(format!("read task failed: {e}")))??,
+        )
+    }
+
+    /// First offset (cold tier included) whose arrival time is at or after `timestamp_ms`.
+    pub async fn offset_at_timestamp_any(&self, timestamp_ms: i64) -> Result<u64, KinesisError> {
+        let local = self.log.offset_at_timestamp(timestamp_ms);
+        let local_start = self.log.start_offset();
+        if let Some(tiering) = &self.tiering {
+            // The answer is the local log's first record (or its tip): an older record in
+            // the cold tier may be the real first one at or after the timestamp.
+            if local == local_start {
+                if let Some(offset) = tiering
+                    .offset_at_timestamp(self.uid, self.ordinal, timestamp_ms, local_start)
+                    .await?
+                {
+                    return Ok(offset);
+                }
+            }
+        }
+        Ok(local)
+    }
+
+    /// The log itself, for work that owns an `Arc` of it.
+    pub fn log(&self) -> &Arc<ShardLog> {
+        &self.log
+    }
+
     /// The position of a local offset.
     pub fn position(&self, offset: u64) -> u64 {
         let table = self.generations.read();
@@ -81,16 +155,20 @@ impl LocalShard {
             return Ok(());
         }
         table.push((generation, self.log.next_offset()));
-        let text: String = table.iter().map(|(g, o)| format!("{g} {o}\n")).collect();
-        let tmp = self.table_path.with_extension("tmp");
-        std::fs::write(&tmp, text)
-            .and_then(|()| std::fs::File::open(&tmp).and_then(|f| f.sync_all()))
-            .and_then(|()| std::fs::rename(&tmp, &self.table_path))
-            .map_err(|e| StorageError::Io {
-                path: self.table_path.clone(),
-                source: e,
-            })
+        write_table(&self.table_path, &table)
     }
+}
+
+fn write_table(path: &Path, table: &[(u64, u64)]) -> Result<(), StorageError> {
+    let text: String = table.iter().map(|(g, o)| format!("{g} {o}\n")).collect();
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::File::open(&tmp).and_then(|f| f.sync_all()))
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| StorageError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        })
 }
 
 fn read_table(path: &Path) -> Vec<(u64, u64)> {
@@ -108,16 +186,18 @@ fn read_table(path: &Path) -> Vec<(u64, u64)> {
 pub struct ShardRegistry {
     root: PathBuf,
     config: LogConfig,
+    tiering: Option<Arc<Tiering>>,
     logs: RwLock<HashMap<(i64, u64), Arc<LocalShard>>>,
     opening: Mutex<()>,
 }
 
 impl ShardRegistry {
     /// A registry rooted at `<data_dir>/streams`.
-    pub fn new(data_dir: &Path, config: LogConfig) -> Self {
+    pub fn new(data_dir: &Path, config: LogConfig, tiering: Option<Arc<Tiering>>) -> Self {
         Self {
             root: data_dir.join("streams"),
             config,
+            tiering,
             logs: RwLock::new(HashMap::new()),
             opening: Mutex::new(()),
         }
@@ -133,9 +213,28 @@ impl ShardRegistry {
         uid: i64,
         ordinal: u64,
         generation: u64,
-    ) -> Result<Arc<LocalShard>, StorageError> {
-        let shard = self.open(uid, ordinal).await?;
+    ) -> Result<Arc<LocalShard>, KinesisError> {
+        let mut shard = self.open(uid, ordinal).await?;
         if shard.generation() < generation {
+            if let Some(tiering) = &self.tiering {
+                // Taking the shard (back) under a new generation: if its history moved on
+                // elsewhere meanwhile, the local copy is stale; start over from the cold tier.
+                let cold_end = tiering
+                    .refresh(uid, ordinal)
+                    .await?
+                    .last()
+                    .map_or(0, |s| s.end_offset);
+                if cold_end > shard.next_offset() {
+                    tracing::info!(
+                        stream_uid = uid,
+                        shard = ordinal,
+                        cold_end,
+                        "local copy is stale; continuing from the cold tier"
+                    );
+                    self.forget(uid, ordinal).await?;
+                    shard = self.open(uid, ordinal).await?;
+                }
+            }
             let adopting = Arc::clone(&shard);
             tokio::task::spawn_blocking(move || adopting.adopt(generation))
                 .await
@@ -144,7 +243,28 @@ impl ShardRegistry {
         Ok(shard)
     }
 
-    async fn open(&self, uid: i64, ordinal: u64) -> Result<Arc<LocalShard>, StorageError> {
+    /// Closes a shard's log and deletes its folder.
+    async fn forget(&self, uid: i64, ordinal: u64) -> Result<(), StorageError> {
+        let removed = self.logs.write().remove(&(uid, ordinal));
+        let dir = self.stream_dir(uid).join(ordinal.to_string());
+        tokio::task::spawn_blocking(move || {
+            if let Some(shard) = removed {
+                shard.log.close();
+            }
+            match std::fs::remove_dir_all(&dir) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(StorageError::Io {
+                    path: dir,
+                    source: e,
+                }),
+            }
+        })
+        .await
+        .map_err(|_| StorageError::Closed)?
+    }
+
+    async fn open(&self, uid: i64, ordinal: u64) -> Result<Arc<LocalShard>, KinesisError> {
         if let Some(shard) = self.logs.read().get(&(uid, ordinal)) {
             return Ok(Arc::clone(shard));
         }
@@ -154,15 +274,44 @@ impl ShardRegistry {
         }
         let dir = self.stream_dir(uid).join(ordinal.to_string());
         let config = self.config.clone();
+        // A shard with no local log yet continues the history the cold tier holds (a
+        // moved shard, or a node whose data folder was lost).
+        let mut start_offset = 0;
+        let mut cold_table = Vec::new();
+        if let Some(tiering) = &self.tiering {
+            let fresh = !dir.join("generations").exists();
+            if fresh {
+                let cold = tiering.refresh(uid, ordinal).await?;
+                start_offset = cold.last().map_or(0, |s| s.end_offset);
+                for segment in &cold {
+                    if cold_table
+                        .last()
+                        .is_none_or(|(g, _)| *g < segment.generation)
+                    {
+                        cold_table.push((segment.generation, segment.base_offset));
+                    }
+                }
+            } else {
+                tiering.refresh(uid, ordinal).await?;
+            }
+        }
+        let tiering = self.tiering.clone();
         let shard = tokio::task::spawn_blocking(move || {
-            let log = ShardLog::open(&dir, config)?;
+            let log = ShardLog::open_at(&dir, config, start_offset)?;
             let table_path = dir.join("generations");
             let mut table = read_table(&table_path);
             if table.is_empty() {
-                table.push((1, 0));
+                table = cold_table;
+                if table.is_empty() {
+                    table.push((1, 0));
+                }
+                write_table(&table_path, &table)?;
             }
             Ok::<_, StorageError>(LocalShard {
+                uid,
+                ordinal,
                 log: Arc::new(log),
+                tiering,
                 table_path,
                 generations: RwLock::new(table),
             })
@@ -172,6 +321,15 @@ impl ShardRegistry {
         let shard = Arc::new(shard);
         self.logs.write().insert((uid, ordinal), Arc::clone(&shard));
         Ok(shard)
+    }
+
+    /// Every open shard, for the uploader.
+    pub fn open_shards(&self) -> Vec<((i64, u64), Arc<LocalShard>)> {
+        self.logs
+            .read()
+            .iter()
+            .map(|(k, v)| (*k, Arc::clone(v)))
+            .collect()
     }
 
     /// Every open log, for periodic work such as retention.

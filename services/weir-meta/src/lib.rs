@@ -7,6 +7,10 @@
 
 mod model;
 mod store;
+mod tiering;
 
-pub use model::{ConsumerRecord, ShardRecord, StreamMode, StreamRecord, StreamStatus};
+pub use model::{
+    ConsumerRecord, ShardRecord, StreamMode, StreamRecord, StreamStatus, TierSegment, TierState,
+    TieringSettings,
+};
 pub use store::{MetaError, MetaStore};

@@ -123,6 +123,84 @@ pub struct StreamRecord {
     pub tags: BTreeMap<String, String>,
     /// Registered consumers, by name.
     pub consumers: BTreeMap<String, ConsumerRecord>,
+    /// How much of the stream stays on node disks once it is in the cold tier.
+    #[serde(default)]
+    pub tiering: TieringSettings,
+}
+
+/// Per-stream local retention: a sealed segment already in the cold tier is dropped from
+/// the node's disk once the shard's local bytes exceed `local_retention_bytes` or the
+/// segment is older than `local_retention_ms`. `None` takes the node's default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TieringSettings {
+    /// Local bytes kept per shard.
+    pub local_retention_bytes: Option<u64>,
+    /// Age after which an uploaded segment leaves local disk.
+    pub local_retention_ms: Option<u64>,
+}
+
+/// Where a segment is in its tiering life (KIP-405 style). Persisted as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TierState {
+    /// A row exists and the upload is in flight (or was, before a crash).
+    Uploading,
+    /// Both objects are in the bucket; the local copy may be dropped.
+    Uploaded,
+    /// Expired or its stream deleted: objects are being removed.
+    Deleting,
+    /// Objects removed; the row is kept as a tombstone for operators.
+    Deleted,
+}
+
+impl TierState {
+    /// The persisted spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Uploading => "uploading",
+            Self::Uploaded => "uploaded",
+            Self::Deleting => "deleting",
+            Self::Deleted => "deleted",
+        }
+    }
+
+    /// Parses the persisted spelling.
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "uploading" => Self::Uploading,
+            "uploaded" => Self::Uploaded,
+            "deleting" => Self::Deleting,
+            "deleted" => Self::Deleted,
+            _ => return None,
+        })
+    }
+}
+
+/// One segment of a shard as the cold tier knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TierSegment {
+    /// The stream incarnation.
+    pub stream_uid: i64,
+    /// The shard.
+    pub ordinal: u64,
+    /// Offset of the first record.
+    pub base_offset: u64,
+    /// Offset one past the last record.
+    pub end_offset: u64,
+    /// Placement generation the segment was written under.
+    pub generation: u64,
+    /// Arrival time of the first record.
+    pub first_timestamp_ms: i64,
+    /// Arrival time of the last record.
+    pub last_timestamp_ms: i64,
+    /// Bytes of the `.log` object.
+    pub size_bytes: u64,
+    /// Key of the `.log` object (the `.idx` sits beside it).
+    pub object_key: String,
+    /// Tier state.
+    pub state: TierState,
+    /// When the state last changed.
+    pub updated_at_ms: i64,
 }
 
 /// A registered (enhanced fan-out) consumer of a stream.

@@ -29,7 +29,7 @@ pub enum MetaError {
 /// The metadata store, over SQLite or Postgres.
 #[derive(Clone, Debug)]
 pub struct MetaStore {
-    pool: AnyPool,
+    pub(crate) pool: AnyPool,
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
@@ -70,8 +70,8 @@ impl MetaStore {
     pub async fn insert_stream(&self, stream: &StreamRecord) -> Result<(), MetaError> {
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(
-            "INSERT INTO streams (name, uid, mode, status, retention_hours, created_at_ms, next_shard_ordinal, version) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO streams (name, uid, mode, status, retention_hours, created_at_ms, next_shard_ordinal, version, \
+             local_retention_bytes, local_retention_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&stream.name)
         .bind(stream.uid)
@@ -81,6 +81,8 @@ impl MetaStore {
         .bind(stream.created_at_ms)
         .bind(stream.next_shard_ordinal as i64)
         .bind(stream.version)
+        .bind(stream.tiering.local_retention_bytes.map(|v| v as i64))
+        .bind(stream.tiering.local_retention_ms.map(|v| v as i64))
         .execute(&mut *tx)
         .await;
         if let Err(error) = inserted {
@@ -290,8 +292,8 @@ impl MetaStore {
     /// Loads every stream with its shards and tags (the control plane's start-up read).
     pub async fn load_streams(&self) -> Result<Vec<StreamRecord>, MetaError> {
         let rows = sqlx::query(
-            "SELECT name, uid, mode, status, retention_hours, created_at_ms, next_shard_ordinal, version \
-             FROM streams ORDER BY name",
+            "SELECT name, uid, mode, status, retention_hours, created_at_ms, next_shard_ordinal, version, \
+             local_retention_bytes, local_retention_ms FROM streams ORDER BY name",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -313,6 +315,10 @@ impl MetaStore {
                 shards: self.load_shards(&name).await?,
                 tags: self.load_tags(&name).await?,
                 consumers: self.load_consumers(&name).await?,
+                tiering: crate::TieringSettings {
+                    local_retention_bytes: opt_u64(row.try_get("local_retention_bytes")?)?,
+                    local_retention_ms: opt_u64(row.try_get("local_retention_ms")?)?,
+                },
                 name,
             });
         }
@@ -447,7 +453,7 @@ fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
-fn to_u64(value: i64) -> Result<u64, MetaError> {
+pub(crate) fn to_u64(value: i64) -> Result<u64, MetaError> {
     u64::try_from(value).map_err(|_| MetaError::Invalid(format!("negative value {value}")))
 }
 
@@ -458,4 +464,8 @@ fn to_u32(value: i64) -> Result<u32, MetaError> {
 fn parse_hash(text: &str) -> Result<u128, MetaError> {
     text.parse()
         .map_err(|_| MetaError::Invalid(format!("hash key {text}")))
+}
+
+fn opt_u64(value: Option<i64>) -> Result<Option<u64>, MetaError> {
+    value.map(to_u64).transpose()
 }

@@ -32,7 +32,7 @@ pub struct SealedSegment {
 /// Parses an `.idx` file's bytes (as fetched from the cold tier). `None` when the bytes
 /// are not a whole number of entries or the offsets are not dense from `base_offset`.
 pub fn parse_index(bytes: &[u8], base_offset: u64) -> Option<Vec<IndexEntry>> {
-    if bytes.len() % INDEX_ENTRY_LEN != 0 {
+    if !bytes.len().is_multiple_of(INDEX_ENTRY_LEN) {
         return None;
     }
     let index: Vec<IndexEntry> = bytes
@@ -81,8 +81,7 @@ pub fn decode_range(
         let payload = bytes.slice(position + HEADER_LEN..end);
         let (_, records) = decode_payload(&parsed, &payload).map_err(corrupt)?;
         for r in records.iter().filter(|r| r.offset >= from) {
-            if out.len() >= max_records || (!out.is_empty() && total + r.data.len() > max_bytes)
-            {
+            if out.len() >= max_records || (!out.is_empty() && total + r.data.len() > max_bytes) {
                 return Ok(out);
             }
             total += r.data.len() + r.key.len();
@@ -121,10 +120,17 @@ mod tests {
         batch(&mut buf, 3, 3);
         let whole = Bytes::from(buf.clone());
         let got = decode_range(&whole, 2, 100, 1 << 20, "x").unwrap();
-        assert_eq!(got.iter().map(|r| r.offset).collect::<Vec<_>>(), [2, 3, 4, 5]);
+        assert_eq!(
+            got.iter().map(|r| r.offset).collect::<Vec<_>>(),
+            [2, 3, 4, 5]
+        );
         let cut = Bytes::from(buf[..buf.len() - 1].to_vec());
         let got = decode_range(&cut, 0, 100, 1 << 20, "x").unwrap();
-        assert_eq!(got.len(), 3, "the cut second batch is left for the next read");
+        assert_eq!(
+            got.len(),
+            3,
+            "the cut second batch is left for the next read"
+        );
         let limited = decode_range(&whole, 0, 4, 1 << 20, "x").unwrap();
         assert_eq!(limited.len(), 4);
     }

@@ -315,5 +315,9 @@ fn tiering_hooks_roll_list_drop_and_start_at_an_offset() {
     assert_eq!(ack.base_offset, 100);
     log.close();
     let log = ShardLog::open_at(moved.path(), small_segments(), 0).unwrap();
-    assert_eq!(log.next_offset(), 101, "existing segments win over start_offset");
+    assert_eq!(
+        log.next_offset(),
+        101,
+        "existing segments win over start_offset"
+    );
 }

@@ -28,7 +28,7 @@ pub async fn spawn_nodes(
     control_plane_url: &str,
     count: u32,
     first_addr: SocketAddr,
-    segment_bytes: u64,
+    extra_flags: &[String],
 ) -> anyhow::Result<Vec<NodeProcess>> {
     let exe = std::env::current_exe().context("cannot find the weir binary to start nodes")?;
     let secret = format!("{:032x}", rand::random::<u128>());
@@ -52,7 +52,7 @@ pub async fn spawn_nodes(
             ])
             .arg("--data-dir")
             .arg(data_dir.join("nodes").join(&id))
-            .args(["--segment-bytes", &segment_bytes.to_string()])
+            .args(extra_flags)
             // Through the environment, so the secret does not show in `ps`.
             .env("WEIR_CLUSTER_SECRET", &secret)
             .stdout(Stdio::piped())

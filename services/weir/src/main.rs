@@ -5,6 +5,7 @@ mod bench;
 mod cluster;
 mod config_cmd;
 mod serve;
+mod tier_args;
 
 use clap::{Parser, Subcommand};
 

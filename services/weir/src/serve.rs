@@ -49,6 +49,8 @@ pub struct Tuning {
     /// How long a data-plane node keeps its shards without a heartbeat (milliseconds).
     #[arg(long, default_value_t = 3000)]
     lease_timeout_ms: u64,
+    #[command(flatten)]
+    tier: crate::tier_args::TierArgs,
 }
 
 /// Options of `weir control-plane`.
@@ -95,6 +97,8 @@ pub struct DataPlaneArgs {
     /// Roll shard segments at this size in bytes.
     #[arg(long, default_value_t = 64 * 1024 * 1024)]
     segment_bytes: u64,
+    #[command(flatten)]
+    tier: crate::tier_args::TierArgs,
 }
 
 /// `weir up`: everything on this machine, loopback only.
@@ -126,13 +130,15 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     let data_dir = args.data_dir.clone();
     let first_addr = args.kinesis_addr;
     let segment_bytes = args.tuning.segment_bytes;
+    let mut node_flags = args.tuning.tier.node_flags(&args.data_dir);
+    node_flags.extend(["--segment-bytes".to_string(), segment_bytes.to_string()]);
     let start_nodes = {
         let rest_url = rest_url.clone();
         async move {
             if node_count == 0 {
                 return Ok(Vec::new());
             }
-            crate::cluster::spawn_nodes(&data_dir, &rest_url, node_count, first_addr, segment_bytes)
+            crate::cluster::spawn_nodes(&data_dir, &rest_url, node_count, first_addr, &node_flags)
                 .await
         }
     };
@@ -194,6 +200,7 @@ pub async fn data_plane(args: DataPlaneArgs) -> anyhow::Result<()> {
     let mut config = DataPlaneConfig::new(&args.data_dir);
     config.log.segment_bytes = args.segment_bytes;
     config.cluster_secret = Some(args.cluster_secret);
+    config.tier = args.tier.open(&args.data_dir).await?;
     let plane = DataPlane::start_node(config, cluster, Arc::new(weir_data_plane::SystemClock))
         .await
         .with_context(|| {
@@ -252,6 +259,11 @@ impl Stack {
         }
         let mut config = DataPlaneConfig::new(data_dir);
         config.log.segment_bytes = tuning.segment_bytes;
+        config.tier = tuning.tier.open(data_dir).await?;
+        if let Some(setup) = &config.tier {
+            control_plane.attach_tier_store(Arc::clone(&setup.store));
+            tracing::info!(store = %setup.store.describe(), "cold tier");
+        }
         let data_plane = DataPlane::start_default(Arc::clone(&control_plane), config).await?;
         Ok(Self {
             control_plane,

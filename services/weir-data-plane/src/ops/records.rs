@@ -629,7 +629,7 @@ pub async fn get_shard_iterator(
     let kind = req.shard_iterator_type.unwrap_or_default();
     // Iterators hold positions (generation and offset), not bare log offsets.
     let offset = match kind.as_str() {
-        "TRIM_HORIZON" => log.position(log.start_offset()),
+        "TRIM_HORIZON" => log.position(log.history_start()),
         "LATEST" => log.position(log.next_offset()),
         "AT_TIMESTAMP" => {
             let at = req.timestamp.ok_or_else(|| {
@@ -643,7 +643,7 @@ pub async fn get_shard_iterator(
                     at.0
                 )));
             }
-            log.position(log.offset_at_timestamp(at.0))
+            log.position(log.offset_at_timestamp_any(at.0).await?)
         }
         _ => {
             let text = req.starting_sequence_number.ok_or_else(|| {
@@ -820,29 +820,27 @@ pub async fn get_records(
     };
     let limit = req.limit.unwrap_or(MAX_GET_RECORDS as i64) as usize;
     let from = log.offset_of(iterator.offset);
+    let stored = log.read_any(from, limit, MAX_GET_BYTES).await?;
     let reader = Arc::clone(&log);
     let ordinal = shard.ordinal;
-    // Reading and shaping up to 10,000 records is CPU and disk work: keep it off the
-    // runtime's worker threads.
+    // Shaping up to 10,000 records is CPU work: keep it off the runtime's worker threads.
     let (records, last) = tokio::task::spawn_blocking(move || {
-        reader.read(from, limit, MAX_GET_BYTES).map(|stored| {
-            let last = stored.last().map(|r| (r.offset, r.timestamp_ms));
-            let records: Vec<Record> = stored
-                .into_iter()
-                .map(|r| Record {
-                    sequence_number: SequenceNumber::new(ordinal, reader.position(r.offset))
-                        .to_string(),
-                    approximate_arrival_timestamp: Timestamp(r.timestamp_ms),
-                    data: Blob(r.data),
-                    partition_key: r.partition_key,
-                })
-                .collect();
-            (records, last)
-        })
+        let last = stored.last().map(|r| (r.offset, r.timestamp_ms));
+        let records: Vec<Record> = stored
+            .into_iter()
+            .map(|r| Record {
+                sequence_number: SequenceNumber::new(ordinal, reader.position(r.offset))
+                    .to_string(),
+                approximate_arrival_timestamp: Timestamp(r.timestamp_ms),
+                data: Blob(r.data),
+                partition_key: r.partition_key,
+            })
+            .collect();
+        (records, last)
     })
     .await
-    .map_err(|e| KinesisError::Internal(format!("read task failed: {e}")))??;
-    let next_offset = last.map_or(from.max(log.start_offset()), |(offset, _)| offset + 1);
+    .map_err(|e| KinesisError::Internal(format!("read task failed: {e}")))?;
+    let next_offset = last.map_or(from.max(log.history_start()), |(offset, _)| offset + 1);
     let tip = log.next_offset();
     let millis_behind_latest = match last {
         Some((_, timestamp_ms)) if next_offset < tip => (now - timestamp_ms).max(0),
