@@ -323,6 +323,11 @@ impl ShardRegistry {
         Ok(shard)
     }
 
+    /// Whether a shard has a folder on this node's disk.
+    pub fn has_local(&self, uid: i64, ordinal: u64) -> bool {
+        self.stream_dir(uid).join(ordinal.to_string()).exists()
+    }
+
     /// Every open shard, for the uploader.
     pub fn open_shards(&self) -> Vec<((i64, u64), Arc<LocalShard>)> {
         self.logs

@@ -109,6 +109,11 @@ where
         (Some(401 | 403), _) => TierError::Misconfigured(format!(
             "the S3 server refused Weir's credentials ({detail}); set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or --s3-access-key-id / --s3-secret-access-key) to keys allowed to use the bucket"
         )),
+        (_, SdkError::DispatchFailure(_)) if detail.contains("loading credentials") => {
+            TierError::Misconfigured(format!(
+                "no usable AWS credentials for the S3 cold tier ({detail}); set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or --s3-access-key-id / --s3-secret-access-key)"
+            ))
+        }
         (_, SdkError::ConstructionFailure(_)) => {
             TierError::Misconfigured(format!("cannot build an S3 request: {detail}"))
         }

@@ -29,6 +29,7 @@ pub async fn spawn_nodes(
     count: u32,
     first_addr: SocketAddr,
     extra_flags: &[String],
+    extra_env: &[(String, String)],
 ) -> anyhow::Result<Vec<NodeProcess>> {
     let exe = std::env::current_exe().context("cannot find the weir binary to start nodes")?;
     let secret = format!("{:032x}", rand::random::<u128>());
@@ -55,6 +56,7 @@ pub async fn spawn_nodes(
             .args(extra_flags)
             // Through the environment, so the secret does not show in `ps`.
             .env("WEIR_CLUSTER_SECRET", &secret)
+            .envs(extra_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)

@@ -132,14 +132,22 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     let segment_bytes = args.tuning.segment_bytes;
     let mut node_flags = args.tuning.tier.node_flags(&args.data_dir);
     node_flags.extend(["--segment-bytes".to_string(), segment_bytes.to_string()]);
+    let node_env = args.tuning.tier.node_env();
     let start_nodes = {
         let rest_url = rest_url.clone();
         async move {
             if node_count == 0 {
                 return Ok(Vec::new());
             }
-            crate::cluster::spawn_nodes(&data_dir, &rest_url, node_count, first_addr, &node_flags)
-                .await
+            crate::cluster::spawn_nodes(
+                &data_dir,
+                &rest_url,
+                node_count,
+                first_addr,
+                &node_flags,
+                &node_env,
+            )
+            .await
         }
     };
     let region = args.tuning.region.clone();

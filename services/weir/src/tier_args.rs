@@ -115,6 +115,16 @@ impl TierArgs {
         }))
     }
 
+    /// Secrets node processes need, passed through their environment (not `ps`).
+    pub fn node_env(&self) -> Vec<(String, String)> {
+        let mut env = Vec::new();
+        if let (Some(id), Some(secret)) = (&self.s3_access_key_id, &self.s3_secret_access_key) {
+            env.push(("WEIR_S3_ACCESS_KEY_ID".to_string(), id.clone()));
+            env.push(("WEIR_S3_SECRET_ACCESS_KEY".to_string(), secret.clone()));
+        }
+        env
+    }
+
     /// The flags to give node processes started by `weir up --nodes`, so they share
     /// this cold tier (secrets go through the environment instead).
     pub fn node_flags(&self, data_dir: &Path) -> Vec<String> {

@@ -522,7 +522,23 @@ pub(crate) async fn upload_pass(plane: &crate::DataPlane, tiering: &Tiering) -> 
     let mut failure = None;
     let mut local = 0;
     let mut pending = 0;
-    for ((uid, ordinal), shard) in plane.shards.open_shards() {
+    // Every shard held here with a local folder, opened if a restart left it closed (so
+    // an upload interrupted by a crash resumes without waiting for a client to touch it).
+    let mut held = plane.shards.open_shards();
+    for stream in plane.control_plane.list_streams(None, usize::MAX).0.iter() {
+        for shard in &stream.shards {
+            let key = (stream.uid, shard.ordinal);
+            if held.iter().any(|(k, _)| *k == key) || !plane.shards.has_local(key.0, key.1) {
+                continue;
+            }
+            if let Ok(crate::gateway::Located::Local(opened)) =
+                plane.locate(stream.uid, shard.ordinal).await
+            {
+                held.push((key, opened));
+            }
+        }
+    }
+    for ((uid, ordinal), shard) in held {
         let Some(settings) = streams.get(&uid) else {
             continue;
         };
