@@ -52,6 +52,10 @@ pub struct BenchArgs {
     /// Label put into the JSON summary (e.g. "weir" or "kinesalite").
     #[arg(long, default_value = "")]
     label: String,
+    /// Write nothing: read the existing stream from TRIM_HORIZON on every shard as fast
+    /// as possible and report read throughput (for cold-tier vs local reads).
+    #[arg(long)]
+    replay: bool,
 }
 
 struct Client {
@@ -127,6 +131,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             .build()?,
         endpoint: args.endpoint.clone(),
     });
+    if args.replay {
+        return replay(client, &args).await;
+    }
     prepare_stream(&client, &args).await?;
     let shard_ids = list_shards(&client, &args.stream).await?;
 
@@ -406,6 +413,8 @@ struct RecordsPage<'a> {
     #[serde(borrow)]
     records: Vec<PageRecord<'a>>,
     next_shard_iterator: Option<String>,
+    #[serde(default)]
+    millis_behind_latest: i64,
 }
 
 #[derive(serde::Deserialize)]
@@ -457,4 +466,57 @@ async fn consume(
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
+}
+
+/// `--replay`: reads every shard from TRIM_HORIZON to its tip, shards in parallel.
+async fn replay(client: Arc<Client>, args: &BenchArgs) -> anyhow::Result<()> {
+    let shard_ids = list_shards(&client, &args.stream).await?;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for shard in shard_ids {
+        let client = Arc::clone(&client);
+        let stream = args.stream.clone();
+        tasks.push(tokio::spawn(async move {
+            let first = client
+                .call(
+                    "GetShardIterator",
+                    &json!({"StreamName": stream, "ShardId": shard, "ShardIteratorType": "TRIM_HORIZON"}),
+                )
+                .await?;
+            let mut iterator = first["ShardIterator"].as_str().unwrap_or_default().to_string();
+            let (mut records, mut bytes) = (0u64, 0u64);
+            loop {
+                let body = json!({"ShardIterator": iterator, "Limit": 10000}).to_string();
+                let answer = client.call_bytes("GetRecords", body.into_bytes()).await?;
+                let page: RecordsPage = serde_json::from_slice(&answer)?;
+                records += page.records.len() as u64;
+                bytes += page.records.iter().map(|r| r.data.len() as u64 * 3 / 4).sum::<u64>();
+                match page.next_shard_iterator {
+                    Some(next) if !(page.records.is_empty() && page.millis_behind_latest == 0) => {
+                        iterator = next
+                    }
+                    _ => return anyhow::Ok((records, bytes)),
+                }
+            }
+        }));
+    }
+    let (mut records, mut bytes) = (0u64, 0u64);
+    for task in tasks {
+        let (r, b) = task.await??;
+        records += r;
+        bytes += b;
+    }
+    let seconds = started.elapsed().as_secs_f64().max(1e-9);
+    println!(
+        "{}",
+        json!({
+            "label": args.label,
+            "mode": "replay",
+            "records": records,
+            "seconds": seconds,
+            "records_per_second": records as f64 / seconds,
+            "mib_per_second": bytes as f64 / seconds / (1024.0 * 1024.0),
+        })
+    );
+    Ok(())
 }
