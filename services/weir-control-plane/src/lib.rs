@@ -14,7 +14,9 @@ mod service;
 pub mod tiering;
 
 pub mod rest;
+pub mod rest_security;
 mod rest_tiering;
+pub mod security;
 
 pub use error::ControlPlaneError;
 pub use service::{

@@ -22,7 +22,7 @@ use crate::{
 #[openapi(
     info(
         title = "Weir control plane",
-        description = "Streams, shards, tags and cold-tier segments of a Weir deployment."
+        description = "Streams, shards, tags, cold-tier segments, principals and the audit log of a Weir deployment. With authentication on, every route but /v1/auth/token needs Authorization: Bearer <token>."
     ),
     paths(
         create_stream,
@@ -37,7 +37,16 @@ use crate::{
         crate::rest_tiering::get_tiering,
         crate::rest_tiering::set_tiering,
         crate::rest_tiering::list_segments,
-        crate::rest_tiering::move_shard
+        crate::rest_tiering::move_shard,
+        crate::rest_security::token,
+        crate::rest_security::rotate,
+        crate::rest_security::list_principals,
+        crate::rest_security::create_principal,
+        crate::rest_security::delete_principal,
+        crate::rest_security::set_bindings,
+        crate::rest_security::create_key,
+        crate::rest_security::delete_key,
+        crate::rest_security::audit
     ),
     components(schemas(
         CreateStreamBody,
@@ -52,7 +61,18 @@ use crate::{
         crate::rest_tiering::TieringBody,
         crate::rest_tiering::SegmentView,
         crate::rest_tiering::SegmentList,
-        crate::rest_tiering::MoveView
+        crate::rest_tiering::MoveView,
+        crate::rest_security::TokenRequest,
+        crate::rest_security::TokenView,
+        crate::rest_security::RotateView,
+        crate::rest_security::BindingView,
+        crate::rest_security::PrincipalView,
+        crate::rest_security::CreatePrincipalBody,
+        crate::rest_security::BindingsBody,
+        crate::rest_security::NewKeyView,
+        crate::rest_security::PrincipalList,
+        crate::rest_security::AuditList,
+        crate::rest_security::AuditEventView
     ))
 )]
 pub struct ApiDoc;
@@ -85,6 +105,35 @@ pub fn router(control_plane: Arc<ControlPlane>) -> Router {
             "/v1/streams/{name}/shards/{shard_id}/move",
             axum::routing::post(crate::rest_tiering::move_shard),
         )
+        .route(
+            "/v1/auth/token",
+            axum::routing::post(crate::rest_security::token),
+        )
+        .route(
+            "/v1/auth/rotate",
+            axum::routing::post(crate::rest_security::rotate),
+        )
+        .route(
+            "/v1/principals",
+            get(crate::rest_security::list_principals).post(crate::rest_security::create_principal),
+        )
+        .route(
+            "/v1/principals/{name}",
+            delete(crate::rest_security::delete_principal),
+        )
+        .route(
+            "/v1/principals/{name}/bindings",
+            put(crate::rest_security::set_bindings),
+        )
+        .route(
+            "/v1/principals/{name}/keys",
+            axum::routing::post(crate::rest_security::create_key),
+        )
+        .route(
+            "/v1/principals/{name}/keys/{key_id}",
+            delete(crate::rest_security::delete_key),
+        )
+        .route("/v1/audit", get(crate::rest_security::audit))
         .route("/healthz", get(|| async { "ok" }))
         .route(
             "/openapi.json",

@@ -165,6 +165,8 @@ pub struct ControlPlane {
     pub(crate) placement: crate::placement::Placement,
     /// The cold tier's bucket, for the reaper (set when tiering is on).
     pub(crate) tier_store: OnceLock<Arc<dyn weir_tier::ObjectStore>>,
+    /// Principals, keys and tokens, when authentication is on.
+    security: OnceLock<Arc<crate::security::Security>>,
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -206,6 +208,7 @@ impl ControlPlane {
             scalings: parking_lot::Mutex::new(HashMap::new()),
             placement: crate::placement::Placement::default(),
             tier_store: OnceLock::new(),
+            security: OnceLock::new(),
         }))
     }
 
@@ -224,6 +227,7 @@ impl ControlPlane {
             scalings: parking_lot::Mutex::new(HashMap::new()),
             placement: crate::placement::Placement::default(),
             tier_store: OnceLock::new(),
+            security: OnceLock::new(),
         })
     }
 
@@ -243,6 +247,16 @@ impl ControlPlane {
             }
         }
         *snapshot = next;
+    }
+
+    /// Turns authentication on for every API served from this control plane.
+    pub fn attach_security(&self, security: Arc<crate::security::Security>) {
+        let _ = self.security.set(security);
+    }
+
+    /// The security state, when authentication is on.
+    pub fn security(&self) -> Option<Arc<crate::security::Security>> {
+        self.security.get().cloned()
     }
 
     /// The fence, if a data plane attached one.

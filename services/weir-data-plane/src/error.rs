@@ -36,6 +36,10 @@ pub enum KinesisError {
     /// Something broke on our side; the request may be retried.
     #[error("{0}")]
     Internal(String),
+    /// Authentication or authorization refused the request; the `__type` is AWS's
+    /// (MissingAuthenticationTokenException, InvalidSignatureException, ...).
+    #[error("{1}")]
+    Auth(&'static str, String),
 }
 
 impl KinesisError {
@@ -52,6 +56,7 @@ impl KinesisError {
             Self::ExpiredNextToken(_) => "ExpiredNextTokenException",
             Self::LimitExceeded(_) => "LimitExceededException",
             Self::Internal(_) => "InternalFailure",
+            Self::Auth(type_name, _) => type_name,
         }
     }
 

@@ -4,9 +4,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, Method};
+use axum::http::Method;
 use axum::response::Response;
 use axum::routing::{any, get};
 use axum::Router;
@@ -460,12 +459,13 @@ async fn seal(
     ))
 }
 
-async fn handle(
-    State(plane): State<Arc<DataPlane>>,
-    method: Method,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
+async fn handle(State(plane): State<Arc<DataPlane>>, request: axum::extract::Request) -> Response {
+    let source = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map_or_else(|| "unknown".to_string(), |c| c.0.to_string());
+    let (parts, body) = request.into_parts();
+    let (method, uri, headers) = (parts.method, parts.uri, parts.headers);
     let format =
         Format::from_content_type(headers.get("content-type").and_then(|v| v.to_str().ok()));
     if method != Method::POST {
@@ -490,6 +490,16 @@ async fn handle(
             "Unknown operation '{target}'."
         )));
     };
+    if let Some(security) = plane.control_plane.security() {
+        if let Err(error) = crate::auth::check(
+            &plane, &security, &method, &uri, &headers, &body, operation, format, &source,
+        )
+        .await
+        {
+            tracing::debug!(operation, %error, "request refused by authentication");
+            return format.error(&error);
+        }
+    }
     if let Some(cluster) = plane.cluster() {
         if !RECORD_OPERATIONS.contains(&operation) {
             let response = cluster

@@ -7,6 +7,7 @@
 //! the group-committed fsync. Shard iterators are self-contained signed tokens
 //! ([`iterator`]), so any node can serve a GetRecords without session state.
 
+mod auth;
 pub mod clock;
 pub mod cluster;
 pub mod error;

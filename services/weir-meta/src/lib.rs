@@ -6,6 +6,7 @@
 //! leaves a half-created stream behind.
 
 mod model;
+mod security;
 mod store;
 mod tiering;
 
@@ -13,4 +14,5 @@ pub use model::{
     ConsumerRecord, ShardRecord, StreamMode, StreamRecord, StreamStatus, TierSegment, TierState,
     TieringSettings,
 };
+pub use security::{AccessKeyRecord, AuditEvent, AuditQuery, PrincipalRecord};
 pub use store::{MetaError, MetaStore};

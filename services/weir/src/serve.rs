@@ -27,6 +27,8 @@ pub struct UpArgs {
     #[arg(long, default_value_t = 0)]
     nodes: u32,
     #[command(flatten)]
+    security: crate::security_args::UpSecurity,
+    #[command(flatten)]
     tuning: Tuning,
 }
 
@@ -70,6 +72,10 @@ pub struct ControlPlaneArgs {
     #[arg(long, default_value = "/var/lib/weir", env = "WEIR_DATA_DIR")]
     data_dir: PathBuf,
     #[command(flatten)]
+    tls: crate::security_args::ServerSecurity,
+    #[command(flatten)]
+    auth: crate::security_args::AuthArgs,
+    #[command(flatten)]
     tuning: Tuning,
 }
 
@@ -99,6 +105,8 @@ pub struct DataPlaneArgs {
     segment_bytes: u64,
     #[command(flatten)]
     tier: crate::tier_args::TierArgs,
+    #[command(flatten)]
+    tls: crate::security_args::ServerSecurity,
 }
 
 /// `weir up`: everything on this machine, loopback only.
@@ -116,16 +124,31 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     let db_path = args.data_dir.join("meta.db");
     let database_url = format!("sqlite://{}?mode=rwc", db_path.display());
     let clustered = args.nodes > 0;
-    let stack = Stack::start(&database_url, &args.data_dir, &args.tuning, clustered).await?;
+    if clustered && (args.security.auth || args.security.tls) {
+        bail!("--auth and --tls do not work with --nodes yet: cluster nodes do not verify signatures or serve TLS. Run without --nodes, or without --auth/--tls.");
+    }
+    let master_key_file = args.data_dir.join("master.key");
+    let auth = args.security.auth.then_some(master_key_file.as_path());
+    let mut stack =
+        Stack::start(&database_url, &args.data_dir, &args.tuning, clustered, auth).await?;
+    let (tls, ca_path) = if args.security.tls {
+        let (config, ca) = crate::security_args::local_tls(&args.data_dir)?;
+        (Some(config), Some(ca))
+    } else {
+        (None, None)
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let rest = bind(args.rest_addr, "REST API").await?;
-    let rest_url = format!("http://{}", rest.local_addr()?);
+    let rest_url = format!("{scheme}://{}", rest.local_addr()?);
     let (kinesis, kinesis_url) = if clustered {
         (None, None)
     } else {
         let kinesis = bind(args.kinesis_addr, "Kinesis API").await?;
-        let url = format!("http://{}", kinesis.local_addr()?);
+        let url = format!("{scheme}://{}", kinesis.local_addr()?);
         (Some(kinesis), Some(url))
     };
+    let bootstrap = stack.bootstrap.take_printable();
+    let auth_on = args.security.auth;
     let node_count = args.nodes;
     let data_dir = args.data_dir.clone();
     let first_addr = args.kinesis_addr;
@@ -156,6 +179,13 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         let kinesis_url =
             kinesis_url.unwrap_or_else(|| nodes.first().map(|n| n.url.clone()).unwrap_or_default());
         println!("Weir is running: SQLite metadata and data in {shown_dir}");
+        if let Some(bootstrap) = &bootstrap {
+            crate::security_args::print_bootstrap(bootstrap);
+        }
+        if let Some(ca) = &ca_path {
+            println!("CA certificate: {}", ca.display());
+            println!("Trust it: boto3 verify=\"{0}\"; AWS CLI --ca-bundle {0}; Node NODE_EXTRA_CA_CERTS={0}", ca.display());
+        }
         println!("Kinesis endpoint: {kinesis_url}");
         println!("REST endpoint:    {rest_url}");
         for node in nodes {
@@ -165,20 +195,49 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
             );
         }
         println!();
-        println!("boto3:   boto3.client(\"kinesis\", endpoint_url=\"{kinesis_url}\", region_name=\"{region}\", aws_access_key_id=\"weir\", aws_secret_access_key=\"weir\")");
-        println!("AWS CLI: AWS_ACCESS_KEY_ID=weir AWS_SECRET_ACCESS_KEY=weir aws kinesis list-streams --endpoint-url {kinesis_url} --region {region}");
-        println!("REST:    curl {rest_url}/v1/streams");
+        let (id, secret) = if auth_on {
+            ("<access key id>", "<secret access key>")
+        } else {
+            ("weir", "weir")
+        };
+        println!("boto3:   boto3.client(\"kinesis\", endpoint_url=\"{kinesis_url}\", region_name=\"{region}\", aws_access_key_id=\"{id}\", aws_secret_access_key=\"{secret}\")");
+        println!("AWS CLI: AWS_ACCESS_KEY_ID={id} AWS_SECRET_ACCESS_KEY={secret} aws kinesis list-streams --endpoint-url {kinesis_url} --region {region}");
+        if auth_on {
+            println!("REST:    curl -X POST {rest_url}/v1/auth/token -d '{{\"access_key_id\": ..., \"secret_access_key\": ...}}' then -H 'Authorization: Bearer <token>'");
+        } else {
+            println!("REST:    curl {rest_url}/v1/streams");
+        }
         println!();
         println!("Press Ctrl-C to stop; a restart keeps every stream and record.");
         println!("Ready.");
     };
-    stack.serve(kinesis, rest, start_nodes, banner).await
+    stack.serve(kinesis, rest, tls, start_nodes, banner).await
 }
 
 /// `weir control-plane`.
 pub async fn control_plane(args: ControlPlaneArgs) -> anyhow::Result<()> {
     let clustered = args.kinesis_addr.is_none();
-    let stack = Stack::start(&args.database_url, &args.data_dir, &args.tuning, clustered).await?;
+    let tls = args.tls.tls()?;
+    let master_key_file = args
+        .auth
+        .master_key_file
+        .clone()
+        .unwrap_or_else(|| args.data_dir.join("master.key"));
+    let auth = (!args.auth.no_auth).then_some(master_key_file.as_path());
+    if auth.is_some() && clustered {
+        tracing::warn!("authentication covers the REST API only: cluster nodes do not verify Kinesis signatures yet; keep node ports on a private network");
+    }
+    let mut stack = Stack::start(
+        &args.database_url,
+        &args.data_dir,
+        &args.tuning,
+        clustered,
+        auth,
+    )
+    .await?;
+    if let Some(bootstrap) = stack.bootstrap.take_printable() {
+        crate::security_args::print_bootstrap(&bootstrap);
+    }
     let rest = bind(args.rest_addr, "REST API").await?;
     let kinesis = match args.kinesis_addr {
         Some(addr) => Some(bind(addr, "Kinesis API").await?),
@@ -189,17 +248,19 @@ pub async fn control_plane(args: ControlPlaneArgs) -> anyhow::Result<()> {
         tracing::info!(kinesis = %k.local_addr()?, "data-plane node listening");
     }
     stack
-        .serve(kinesis, rest, async { Ok(Vec::new()) }, |_| {})
+        .serve(kinesis, rest, tls, async { Ok(Vec::new()) }, |_| {})
         .await
 }
 
 /// `weir data-plane`: one node of a cluster.
 pub async fn data_plane(args: DataPlaneArgs) -> anyhow::Result<()> {
+    let tls = args.tls.tls()?;
     let listener = bind(args.kinesis_addr, "Kinesis API").await?;
     let bound = listener.local_addr()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let url = args
         .advertise_url
-        .unwrap_or_else(|| format!("http://{bound}"));
+        .unwrap_or_else(|| format!("{scheme}://{bound}"));
     let cluster = Arc::new(weir_data_plane::cluster::Cluster::new(
         args.node_id.clone(),
         url.clone(),
@@ -223,9 +284,13 @@ pub async fn data_plane(args: DataPlaneArgs) -> anyhow::Result<()> {
         args.node_id, args.control_plane_url
     );
     println!("Ready.");
-    let server = axum::serve(listener, weir_data_plane::router(Arc::clone(&plane)))
-        .with_graceful_shutdown(shutdown_signal());
-    server.await?;
+    serve_on(
+        listener,
+        weir_data_plane::router(Arc::clone(&plane)),
+        tls,
+        shutdown_signal(),
+    )
+    .await?;
     plane.shutdown().await;
     Ok(())
 }
@@ -234,6 +299,32 @@ struct Stack {
     control_plane: Arc<ControlPlane>,
     data_plane: Arc<DataPlane>,
     clustered: bool,
+    bootstrap: BootstrapSlot,
+}
+
+/// Bootstrap credentials created on this start, handed out once for printing.
+struct BootstrapSlot(Option<weir_control_plane::security::Bootstrap>);
+
+impl BootstrapSlot {
+    fn take_printable(&mut self) -> Option<weir_control_plane::security::Bootstrap> {
+        self.0.take()
+    }
+}
+
+/// Serves `router` on `listener`, over TLS when `tls` is set, until `shutdown`.
+async fn serve_on(
+    listener: TcpListener,
+    router: axum::Router,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    match tls {
+        Some(config) => {
+            weir_tls::serve_tls(listener, router, config, shutdown).await;
+            Ok(())
+        }
+        None => Ok(weir_tls::serve_plain(listener, router, shutdown).await?),
+    }
 }
 
 impl Stack {
@@ -242,12 +333,13 @@ impl Stack {
         data_dir: &std::path::Path,
         tuning: &Tuning,
         clustered: bool,
+        auth: Option<&std::path::Path>,
     ) -> anyhow::Result<Self> {
         let store = MetaStore::connect(database_url).await.with_context(|| {
             format!("cannot open the metadata store at {}", redact(database_url))
         })?;
         let control_plane = ControlPlane::new(
-            store,
+            store.clone(),
             ControlPlaneConfig {
                 region: tuning.region.clone(),
                 shard_limit: tuning.shard_limit,
@@ -272,11 +364,18 @@ impl Stack {
             control_plane.attach_tier_store(Arc::clone(&setup.store));
             tracing::info!(store = %setup.store.describe(), "cold tier");
         }
+        let bootstrap = match auth {
+            Some(master_key_file) => {
+                crate::security_args::enable(&control_plane, store, master_key_file).await?
+            }
+            None => None,
+        };
         let data_plane = DataPlane::start_default(Arc::clone(&control_plane), config).await?;
         Ok(Self {
             control_plane,
             data_plane,
             clustered,
+            bootstrap: BootstrapSlot(bootstrap),
         })
     }
 
@@ -286,6 +385,7 @@ impl Stack {
         self,
         kinesis: Option<TcpListener>,
         rest: TcpListener,
+        tls: Option<Arc<rustls::ServerConfig>>,
         start_nodes: F,
         banner: impl FnOnce(&[crate::cluster::NodeProcess]),
     ) -> anyhow::Result<()>
@@ -308,16 +408,25 @@ impl Stack {
                     "/internal/v1/kinesis",
                 ));
         }
-        let rest_server =
-            axum::serve(rest, rest_router).with_graceful_shutdown(stopped(stop_rx.clone()));
-        let rest_task = tokio::spawn(async move { rest_server.await });
+        if let Some(security) = self.control_plane.security() {
+            rest_router = rest_router.layer(axum::middleware::from_fn_with_state(
+                security,
+                weir_control_plane::rest_security::authenticate,
+            ));
+        }
+        let rest_task = tokio::spawn(serve_on(
+            rest,
+            rest_router,
+            tls.clone(),
+            stopped(stop_rx.clone()),
+        ));
         let kinesis_task = kinesis.map(|listener| {
-            let server = axum::serve(
+            tokio::spawn(serve_on(
                 listener,
                 weir_data_plane::router(Arc::clone(&self.data_plane)),
-            )
-            .with_graceful_shutdown(stopped(stop_rx.clone()));
-            tokio::spawn(async move { server.await })
+                tls.clone(),
+                stopped(stop_rx.clone()),
+            ))
         });
         let nodes = start_nodes.await?;
         banner(&nodes);
