@@ -33,8 +33,11 @@ JSON_CT = "application/x-amz-json-1.1"
 CBOR_CT = "application/x-amz-cbor-1.1"
 TARGET_PREFIX = "Kinesis_20131202."
 
-_KINESIS_RE = re.compile(r"^Kinesis endpoint:\s+(http://\S+)\s*$")
-_REST_RE = re.compile(r"^REST endpoint:\s+(http://\S+)\s*$")
+_KINESIS_RE = re.compile(r"^Kinesis endpoint:\s+(https?://\S+)\s*$")
+_REST_RE = re.compile(r"^REST endpoint:\s+(https?://\S+)\s*$")
+_KEY_ID_RE = re.compile(r"^Access key id:\s+(\S+)\s*$")
+_SECRET_RE = re.compile(r"^Secret access key:\s+(\S+)\s*$")
+_CA_RE = re.compile(r"^CA certificate:\s+(\S+)\s*$")
 _READY_RE = re.compile(r"^Ready\.\s*$")
 
 
@@ -71,6 +74,10 @@ class WeirServer:
         self.kinesis_url: str | None = None
         self.rest_url: str | None = None
         self.starts = 0
+        # With --auth: the bootstrap administrator's key, printed on the first start only.
+        self.admin_key: tuple[str, str] | None = None
+        # With --tls: the local CA certificate to trust.
+        self.ca_cert: str | None = None
         self._lines: list[str] = []
         self._lines_lock = threading.Lock()
         self._reader: threading.Thread | None = None
@@ -133,6 +140,12 @@ class WeirServer:
                     self.kinesis_url = m.group(1).rstrip("/")
                 elif (m := _REST_RE.match(line)):
                     self.rest_url = m.group(1).rstrip("/")
+                elif (m := _KEY_ID_RE.match(line)):
+                    self._key_id = m.group(1)
+                elif (m := _SECRET_RE.match(line)):
+                    self.admin_key = (getattr(self, "_key_id", ""), m.group(1))
+                elif (m := _CA_RE.match(line)):
+                    self.ca_cert = m.group(1)
                 elif _READY_RE.match(line):
                     ready = True
             if ready and self.kinesis_url and self.rest_url:
@@ -244,6 +257,10 @@ class WeirServer:
 
     # ---- clients ---------------------------------------------------------------------
     def client(self, **kwargs):
+        if self.admin_key and "key" not in kwargs:
+            kwargs["key"] = self.admin_key
+        if self.ca_cert and "verify" not in kwargs:
+            kwargs["verify"] = self.ca_cert
         return make_client(self.kinesis_url, **kwargs)
 
     def call(self, op: str, body, **kwargs) -> "WireResponse":
@@ -267,19 +284,22 @@ def _group_has_live_members(pgid: int) -> bool:
 
 
 def make_client(endpoint_url: str, *, validate: bool = True, max_attempts: int = 1,
-                read_timeout: float = 30.0):
-    """A boto3 Kinesis client for a Weir endpoint, dummy credentials, us-east-1.
+                read_timeout: float = 30.0, key: tuple[str, str] | None = None,
+                verify=None):
+    """A boto3 Kinesis client for a Weir endpoint, us-east-1, with `key` (access key id,
+    secret) or dummy credentials, trusting `verify` (a CA bundle path) for HTTPS.
 
     Retries are off by default so that a failure the server answers is seen by the test
     instead of being retried away.
     """
-    session = boto3.session.Session(aws_access_key_id=ACCESS_KEY,
-                                    aws_secret_access_key=SECRET_KEY, region_name=REGION)
+    key_id, secret = key or (ACCESS_KEY, SECRET_KEY)
+    session = boto3.session.Session(aws_access_key_id=key_id,
+                                    aws_secret_access_key=secret, region_name=REGION)
     config = Config(region_name=REGION, parameter_validation=validate,
                     retries={"mode": "standard", "total_max_attempts": max_attempts},
                     connect_timeout=5, read_timeout=read_timeout,
                     max_pool_connections=16)
-    return session.client("kinesis", endpoint_url=endpoint_url, config=config)
+    return session.client("kinesis", endpoint_url=endpoint_url, config=config, verify=verify)
 
 
 # ---- raw wire calls ---------------------------------------------------------------------

@@ -31,8 +31,11 @@ pub(crate) async fn check(
         .iter()
         .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
         .collect();
-    if !headers.contains_key("host") {
-        if let Some(host) = host.as_deref() {
+    // HTTP/2 carries the host as the `:authority` pseudo-header, which hyper moves into
+    // the URI. The JS v3 SDK signs it under that name; others sign `host`.
+    if let Some(host) = host.as_deref() {
+        pairs.push((":authority", host));
+        if !headers.contains_key("host") {
             pairs.push(("host", host));
         }
     }

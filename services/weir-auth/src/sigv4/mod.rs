@@ -223,7 +223,11 @@ impl SigV4Verifier {
         self.check_time(&auth, date, now)?;
         let scope = self.check_scope(&auth.credential, date)?;
 
-        if !auth.signed_headers.iter().any(|h| h == "host") {
+        if !auth
+            .signed_headers
+            .iter()
+            .any(|h| h == "host" || h == ":authority")
+        {
             return Err(SigV4Error::InvalidSignature(
                 "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."
                     .to_owned(),
