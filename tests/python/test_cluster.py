@@ -215,7 +215,9 @@ def test_write_under_a_stale_generation_is_refused(weir_cluster):
         time.sleep(0.05)
     assert r.status == 200, f"{new_holder} never accepted generation {new_gen}: {r.describe()}"
     third = r.body["SequenceNumber"]
-    assert seq_parts(third) == (1, new_gen, 0) and int(third) > int(second), (third, second)
+    # The hand-off uploaded the shard's history to the cold tier, so the new holder's log
+    # continues after the two records written before the move instead of restarting at 0.
+    assert seq_parts(third) == (1, new_gen, 2) and int(third) > int(second), (third, second)
     # The old holder refuses its old generation for good (it heard of the move by now).
     r = put_raw(url[holder], stream, hk, b"old-gen-late", generation=gen)
     assert r.status == 500 and NOT_HOLDER in (r.message or ""), r.describe()
@@ -223,9 +225,12 @@ def test_write_under_a_stale_generation_is_refused(weir_cluster):
     fourth = cluster.node_client(holder).put_record(
         StreamName=stream, Data=b"legit-4", PartitionKey="pk", ExplicitHashKey=str(hk))
     assert fourth["ShardId"] == sid and seq_parts(fourth["SequenceNumber"]) == (
-        1, new_gen, 1), fourth
+        1, new_gen, 3), fourth
     assert probe_holder(cluster, stream, sid) == new_holder
-    want = [(third, b"legit-3"), (fourth["SequenceNumber"], b"legit-4")]
+    # The new holder serves the whole history: the records written before the move come
+    # from the cold tier, with their original sequence numbers.
+    want = [(first["SequenceNumber"], b"legit-1"), (second, b"legit-2"),
+            (third, b"legit-3"), (fourth["SequenceNumber"], b"legit-4")]
     for n in cluster.node_ids:
         assert shard_records(cluster.node_client(n), stream, sid) == want, n
 
@@ -373,13 +378,19 @@ def test_forced_reassignment_under_load_never_forks_a_shard(weir_cluster):
                     f"{[(a.producer, a.counter, seq_parts(a.seq)) for a in late[:3]]}")
         elif len(gens) != 1:
             problems.append(f"{sid} was never moved but has generations {sorted(gens)}")
+        previous_end = 0
         for g, offsets in sorted(gens.items()):
             offsets.sort()
-            # Every generation here is held by a node new to the shard: its log starts at 0.
-            if offsets != list(range(len(offsets))):
-                gaps = sorted(set(range(offsets[-1] + 1)) - set(offsets))
+            # The first holder's log starts at 0. A move hands the history over through the
+            # cold tier, so the next holder's offsets continue after it: dense within each
+            # generation, and never reusing an earlier generation's offsets.
+            start = offsets[0] if previous_end else 0
+            if offsets != list(range(start, start + len(offsets))) or start < previous_end:
+                gaps = sorted(set(range(start, offsets[-1] + 1)) - set(offsets))
                 problems.append(f"{sid} generation {g}: {len(offsets)} acknowledged offsets "
-                                f"{offsets[0]}..{offsets[-1]}, missing {gaps[:10]}")
+                                f"{offsets[0]}..{offsets[-1]} (previous generation ended at "
+                                f"{previous_end}), missing {gaps[:10]}")
+            previous_end = offsets[-1] + 1
         for v in realtime_order_violations(shard_acks)[:3]:
             problems.append(f"{sid}: {v}")
     # Each producer's later acknowledgements for a shard never go back a generation.

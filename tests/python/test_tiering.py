@@ -361,3 +361,16 @@ def test_shard_move_under_load_serves_full_history_and_fences_the_old_owner(moto
     r = forwarded_call(old_url, "PutRecord",
                        {"StreamName": stream, "PartitionKey": "k", "Data": "eA=="}, new_gen - 1)
     assert r.status >= 400, r.describe()
+
+
+# ---- settings that cannot work are refused at start-up ----------------------------------------
+def test_a_missing_bucket_stops_start_up_naming_the_setting(moto, tmp_path):
+    server = WeirServer(tmp_path / "data", tmp_path / "logs",
+                        extra_args=tier_args(moto, "no-such-bucket-here"), start_timeout=30)
+    try:
+        with pytest.raises(AssertionError) as failed:
+            server.start()
+        message = str(failed.value)
+        assert "no-such-bucket-here" in message and "--s3-bucket" in message, message
+    finally:
+        server.close()

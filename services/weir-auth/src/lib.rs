@@ -21,6 +21,7 @@
 //! wording (S3's "Request has expired" is S3-only), which is what Weir does.
 
 pub mod bindings;
+pub mod internal;
 pub mod jwt;
 pub mod roles;
 pub mod secrets;
@@ -29,6 +30,7 @@ pub mod sigv4;
 use std::path::PathBuf;
 
 pub use bindings::{authorize, glob_match, Binding, Denied};
+pub use internal::{internal_token, verify_internal_token, INTERNAL_HEADER, INTERNAL_TOKEN_TTL};
 pub use jwt::{bearer_token, Claims, JwtError, KeyRing, OidcIdentity, OidcVerifier, TokenVerifier};
 pub use roles::{kinesis_action, permission_table_markdown, Action, OpClass, Role};
 pub use secrets::{AccessKey, AccessKeyId, EncryptedSecret, MasterKey, SecretAccessKey};
