@@ -28,6 +28,9 @@ from dataclasses import dataclass, field
 from botocore.exceptions import ClientError
 
 from test_reshard import PAYLOAD_RE, Producer, check_lineage, check_read, produce, rng
+import requests
+
+from weirtest import (GENERATION_HEADER, INTERNAL_HEADER, internal_token, wire_call)
 from weirtest import (NOT_HOLDER, STALE_GENERATION, create_stream, describe_all_shards,
                       forwarded_call, hash_key, is_throttle, list_all_shards, open_shards,
                       partition_key_for_shard, probe_holder, read_by_lineage, read_shard,
@@ -916,3 +919,36 @@ def test_update_shard_count_through_a_node_under_load_keeps_per_key_order(weir_c
                           f"{before}/{during}/{after}, refusals {dict(codes)}):\n  "
                           + "\n  ".join(problems[:30]))
     print(f"{after} acks; placement {dict(collections.Counter(holders.values()))}")
+
+
+# ---- internal traffic is authenticated ------------------------------------------------------
+def test_internal_api_refuses_calls_without_a_valid_cluster_token(weir_cluster):
+    cluster = weir_cluster
+    client = cluster.client()
+    stream = unique_name("internal")
+    client.create_stream(StreamName=stream, ShardCount=1)
+    wait_active(client, stream)
+    sid = "shardId-000000000000"
+    holder = probe_holder(cluster, stream, sid)
+    url = cluster.node_urls[holder]
+    body = {"StreamName": stream, "PartitionKey": "pk",
+            "Data": base64.b64encode(b"x").decode()}
+    forged = {"no token": {},
+              "wrong secret": {INTERNAL_HEADER: internal_token("not-the-secret")},
+              "stale token": {INTERNAL_HEADER: internal_token(at=time.time() - 600)}}
+    for name, extra in forged.items():
+        headers = {GENERATION_HEADER: "999999", **extra}
+        r = wire_call(url, "PutRecord", body, headers=headers)
+        assert r.status == 400 and r.error_type == "AccessDeniedException", (name, r.describe())
+        seal = requests.post(f"{url}/internal/v1/seal", headers=extra, timeout=10,
+                             json={"stream_uid": 1, "ordinal": 0, "generation": 1,
+                                   "sealed": True})
+        assert seal.status_code == 401, (name, seal.status_code, seal.text)
+        for path in ("/internal/v1/heartbeat", "/internal/v1/reassign",
+                     "/internal/v1/tier/segments", "/internal/v1/kinesis"):
+            r = requests.post(f"{cluster.rest_url}{path}", json={}, headers=extra, timeout=10)
+            assert r.status_code == 401, (name, path, r.status_code, r.text)
+    # Nothing forged was written; ordinary clients are unaffected.
+    assert shard_records(client, stream, sid) == []
+    client.put_record(StreamName=stream, PartitionKey="pk", Data=b"ok")
+    assert [d for _, d in shard_records(client, stream, sid)] == [b"ok"]

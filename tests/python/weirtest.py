@@ -32,6 +32,19 @@ MAX_HASH_KEY = 2**128 - 1
 JSON_CT = "application/x-amz-json-1.1"
 CBOR_CT = "application/x-amz-cbor-1.1"
 TARGET_PREFIX = "Kinesis_20131202."
+# Every test cluster is started with this secret (WEIR_CLUSTER_SECRET), so tests can act
+# as a node: requests between nodes carry a token made from it.
+CLUSTER_SECRET = "weir-test-cluster-secret"
+INTERNAL_HEADER = "x-weir-internal-auth"
+
+
+def internal_token(secret: str = CLUSTER_SECRET, at: float | None = None) -> str:
+    """`<unix seconds>.<hex HMAC-SHA256(secret, "weir-internal:" + seconds)>`, as nodes
+    and the control plane authenticate to each other."""
+    import hmac
+    seconds = int(time.time() if at is None else at)
+    tag = hmac.new(secret.encode(), f"weir-internal:{seconds}".encode(), hashlib.sha256)
+    return f"{seconds}.{tag.hexdigest()}"
 
 _KINESIS_RE = re.compile(r"^Kinesis endpoint:\s+(https?://\S+)\s*$")
 _REST_RE = re.compile(r"^REST endpoint:\s+(https?://\S+)\s*$")
@@ -623,7 +636,8 @@ class WeirCluster(WeirServer):
     def __init__(self, data_dir: Path, log_dir: Path, nodes: int = 3,
                  extra_args: tuple[str, ...] = (), **kwargs):
         super().__init__(data_dir, log_dir,
-                         extra_args=("--nodes", str(nodes), *extra_args), **kwargs)
+                         extra_args=("--nodes", str(nodes), "--cluster-secret", CLUSTER_SECRET,
+                                     *extra_args), **kwargs)
         self.node_count = nodes
         self.node_urls: dict[str, str] = {}
 
@@ -676,7 +690,8 @@ class WeirCluster(WeirServer):
         """POST /internal/v1/reassign: move a shard to another live node (sealing it on
         its current node first). Returns the requests.Response."""
         return requests.post(f"{self.rest_url}/internal/v1/reassign",
-                             json={"stream": stream, "shard_id": shard_id}, timeout=timeout)
+                             json={"stream": stream, "shard_id": shard_id}, timeout=timeout,
+                             headers={INTERNAL_HEADER: internal_token()})
 
     def leftover_processes(self) -> list[str]:
         """Processes (other than zombies) whose command line names this data dir."""
@@ -721,10 +736,11 @@ def seq_parts(seq: str | int) -> tuple[int, int, int]:
 
 def forwarded_call(url: str, op: str, body: dict, generation: int | str,
                    timeout: float = 15.0) -> WireResponse:
-    """A JSON Kinesis call carrying `x-weir-generation`, as a node forwarding a record
-    request to the shard's holder sends it."""
+    """A JSON Kinesis call carrying `x-weir-generation` and the internal token, as a node
+    forwarding a record request to the shard's holder sends it."""
     return wire_call(url, op, body, timeout=timeout,
-                     headers={GENERATION_HEADER: str(generation)})
+                     headers={GENERATION_HEADER: str(generation),
+                              INTERNAL_HEADER: internal_token()})
 
 
 STALE_GENERATION = "stale generation"

@@ -1,6 +1,6 @@
 //! The internal API between the control plane and data-plane nodes (`/internal/v1`).
-//! Not part of the public REST API or its OpenAPI document. It is not authenticated yet:
-//! run it on a private network until the security work lands.
+//! Not part of the public REST API or its OpenAPI document. Every call carries a
+//! short-lived token made from the cluster secret ([`require_internal_token`]).
 
 use std::sync::Arc;
 
@@ -90,4 +90,32 @@ async fn tier_segments(
     Json(r): Json<SegmentsRequest>,
 ) -> Result<Json<Vec<weir_meta::TierSegment>>, ApiError> {
     Ok(Json(cp.tier_segments(r.stream_uid, r.ordinal).await?))
+}
+
+/// Refuses requests without a valid internal token (`x-weir-internal-auth`, made from the
+/// cluster secret by `weir_auth::internal_token`). Axum middleware; the state is the
+/// secret.
+pub async fn require_internal_token(
+    State(secret): State<Arc<Vec<u8>>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let valid = request
+        .headers()
+        .get(weir_auth::INTERNAL_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|token| {
+            weir_auth::verify_internal_token(&secret, token, std::time::SystemTime::now())
+        });
+    if !valid {
+        tracing::warn!(path = %request.uri().path(), "internal request without a valid cluster token refused");
+        return (
+            axum::http::StatusCode::UNAUTHORIZED,
+            Json(serde_json::json!({"error": {"code": "Unauthenticated",
+                "message": "internal API: missing or invalid x-weir-internal-auth token (nodes and control plane must share the cluster secret)"}})),
+        )
+            .into_response();
+    }
+    next.run(request).await
 }

@@ -54,12 +54,14 @@ pub struct Cluster {
     control_plane_url: String,
     http: reqwest::Client,
     view: RwLock<View>,
+    secret: Vec<u8>,
 }
 
 impl Cluster {
     /// A node that will register with the control plane at `control_plane_url`.
-    pub fn new(node_id: String, url: String, control_plane_url: String) -> Self {
+    pub fn new(node_id: String, url: String, control_plane_url: String, secret: &str) -> Self {
         Self {
+            secret: secret.as_bytes().to_vec(),
             node_id,
             url,
             control_plane_url: control_plane_url.trim_end_matches('/').to_string(),
@@ -77,6 +79,7 @@ impl Cluster {
         let reply: HeartbeatReply = self
             .http
             .post(format!("{}/internal/v1/heartbeat", self.control_plane_url))
+            .header(weir_auth::INTERNAL_HEADER, self.internal_token())
             .json(&HeartbeatRequest {
                 node_id: self.node_id.clone(),
                 url: self.url.clone(),
@@ -111,6 +114,11 @@ impl Cluster {
         &self.http
     }
 
+    /// A fresh internal token for a request to the control plane or another node.
+    pub fn internal_token(&self) -> String {
+        weir_auth::internal_token(&self.secret, std::time::SystemTime::now())
+    }
+
     /// Whether this node may serve its shards now.
     pub fn lease_valid(&self) -> bool {
         self.view
@@ -140,6 +148,7 @@ impl Cluster {
         let response = self
             .http
             .post(format!("{url}/"))
+            .header(weir_auth::INTERNAL_HEADER, self.internal_token())
             .header("content-type", "application/x-amz-json-1.1")
             .header("x-amz-target", format!("Kinesis_20131202.{operation}"))
             .header(GENERATION_HEADER, generation.to_string())
@@ -173,6 +182,7 @@ impl Cluster {
         let sent = self
             .http
             .post(format!("{}/internal/v1/kinesis", self.control_plane_url))
+            .header(weir_auth::INTERNAL_HEADER, self.internal_token())
             .header("content-type", content_type)
             .header("x-amz-target", target)
             .body(body)
@@ -237,14 +247,16 @@ pub fn spawn_heartbeats(cluster: Arc<Cluster>, replica: Weak<ControlPlane>) {
 pub struct RemoteFence {
     control_plane: Weak<ControlPlane>,
     http: reqwest::Client,
+    secret: Vec<u8>,
 }
 
 impl RemoteFence {
     /// A fence that looks shard owners up in `control_plane`'s placement.
-    pub fn new(control_plane: &Arc<ControlPlane>) -> Self {
+    pub fn new(control_plane: &Arc<ControlPlane>, secret: &str) -> Self {
         Self {
             control_plane: Arc::downgrade(control_plane),
             http: reqwest::Client::new(),
+            secret: secret.as_bytes().to_vec(),
         }
     }
 
@@ -265,6 +277,10 @@ impl RemoteFence {
         let answer: serde_json::Value = self
             .http
             .post(format!("{}/internal/v1/seal", node.url))
+            .header(
+                weir_auth::INTERNAL_HEADER,
+                weir_auth::internal_token(&self.secret, std::time::SystemTime::now()),
+            )
             .json(&serde_json::json!({"stream_uid": stream_uid, "ordinal": ordinal, "generation": generation, "sealed": sealed, "hand_off": hand_off}))
             .send()
             .await

@@ -249,6 +249,19 @@ impl DataPlane {
         }
     }
 
+    /// Whether a request carries a valid internal token (always false when alone).
+    pub(crate) fn internal_request(&self, headers: &axum::http::HeaderMap) -> bool {
+        let Some(secret) = &self.config.cluster_secret else {
+            return false;
+        };
+        headers
+            .get(weir_auth::INTERNAL_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| {
+                weir_auth::verify_internal_token(secret.as_bytes(), t, std::time::SystemTime::now())
+            })
+    }
+
     /// Whether this node holds a shard now (always, when alone).
     pub(crate) fn holds(&self, uid: i64, ordinal: u64) -> bool {
         match &self.cluster {
@@ -389,12 +402,19 @@ async fn enforce_retention(plane: std::sync::Weak<DataPlane>) {
 /// The Kinesis API router of a node: `POST /`, `/healthz`, and `/internal/v1/seal` for
 /// the control plane.
 pub fn router(plane: Arc<DataPlane>) -> Router {
+    let mut seal_route = Router::new().route(
+        "/internal/v1/seal",
+        axum::routing::post(seal).with_state(Arc::clone(&plane)),
+    );
+    if let Some(secret) = &plane.config.cluster_secret {
+        seal_route = seal_route.layer(axum::middleware::from_fn_with_state(
+            Arc::new(secret.as_bytes().to_vec()),
+            weir_control_plane::internal::require_internal_token,
+        ));
+    }
     router_at(Arc::clone(&plane), "/")
         .route("/healthz", get(|| async { "ok" }))
-        .route(
-            "/internal/v1/seal",
-            axum::routing::post(seal).with_state(Arc::clone(&plane)),
-        )
+        .merge(seal_route)
         .route(
             "/tier/status",
             get(|State(plane): State<Arc<DataPlane>>| async move {
@@ -490,7 +510,8 @@ async fn handle(State(plane): State<Arc<DataPlane>>, request: axum::extract::Req
             "Unknown operation '{target}'."
         )));
     };
-    if let Some(security) = plane.control_plane.security() {
+    let internal = plane.internal_request(&headers);
+    if let Some(security) = plane.control_plane.security().filter(|_| !internal) {
         if let Err(error) = crate::auth::check(
             &plane, &security, &method, &uri, &headers, &body, operation, format, &source,
         )
@@ -516,6 +537,12 @@ async fn handle(State(plane): State<Arc<DataPlane>>, request: axum::extract::Req
         .get(crate::cluster::GENERATION_HEADER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    if forwarded.is_some() && !internal {
+        return format.error(&KinesisError::Auth(
+            "AccessDeniedException",
+            "x-weir-generation is for requests between nodes and needs a valid x-weir-internal-auth token.".into(),
+        ));
+    }
     let result = FORWARDED_GENERATION
         .scope(forwarded, ops::dispatch(&plane, operation, format, &body))
         .await;

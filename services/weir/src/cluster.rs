@@ -25,6 +25,7 @@ pub struct NodeProcess {
 /// first listens on `first_addr`, the others on free ports. Waits until each is ready.
 pub async fn spawn_nodes(
     data_dir: &Path,
+    secret: &str,
     control_plane_url: &str,
     count: u32,
     first_addr: SocketAddr,
@@ -32,7 +33,6 @@ pub async fn spawn_nodes(
     extra_env: &[(String, String)],
 ) -> anyhow::Result<Vec<NodeProcess>> {
     let exe = std::env::current_exe().context("cannot find the weir binary to start nodes")?;
-    let secret = format!("{:032x}", rand::random::<u128>());
     let mut nodes = Vec::new();
     for i in 0..count {
         let id = format!("node-{i}");
@@ -57,7 +57,7 @@ pub async fn spawn_nodes(
             // Nodes of `weir up` listen on loopback only.
             .arg("--insecure-plaintext")
             // Through the environment, so the secret does not show in `ps`.
-            .env("WEIR_CLUSTER_SECRET", &secret)
+            .env("WEIR_CLUSTER_SECRET", secret)
             .envs(extra_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

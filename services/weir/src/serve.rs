@@ -26,6 +26,10 @@ pub struct UpArgs {
     /// the control-plane process). With nodes, --kinesis-addr is the first node's address.
     #[arg(long, default_value_t = 0)]
     nodes: u32,
+    /// Secret the nodes and the control plane authenticate each other with (default: a
+    /// fresh random one per start). Only used with --nodes.
+    #[arg(long, env = "WEIR_CLUSTER_SECRET", hide_env_values = true)]
+    cluster_secret: Option<String>,
     #[command(flatten)]
     security: crate::security_args::UpSecurity,
     #[command(flatten)]
@@ -71,6 +75,10 @@ pub struct ControlPlaneArgs {
     /// Folder for shard data of the hosted data-plane node.
     #[arg(long, default_value = "/var/lib/weir", env = "WEIR_DATA_DIR")]
     data_dir: PathBuf,
+    /// Secret shared with every `weir data-plane` node: authenticates traffic between them
+    /// (required without --kinesis-addr).
+    #[arg(long, env = "WEIR_CLUSTER_SECRET", hide_env_values = true)]
+    cluster_secret: Option<String>,
     #[command(flatten)]
     tls: crate::security_args::ServerSecurity,
     #[command(flatten)]
@@ -129,8 +137,19 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     }
     let master_key_file = args.data_dir.join("master.key");
     let auth = args.security.auth.then_some(master_key_file.as_path());
-    let mut stack =
-        Stack::start(&database_url, &args.data_dir, &args.tuning, clustered, auth).await?;
+    let cluster_secret = clustered.then(|| {
+        args.cluster_secret
+            .clone()
+            .unwrap_or_else(|| format!("{:032x}", rand::random::<u128>()))
+    });
+    let mut stack = Stack::start(
+        &database_url,
+        &args.data_dir,
+        &args.tuning,
+        cluster_secret.as_deref(),
+        auth,
+    )
+    .await?;
     let (tls, ca_path) = if args.security.tls {
         let (config, ca) = crate::security_args::local_tls(&args.data_dir)?;
         (Some(config), Some(ca))
@@ -164,6 +183,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
             }
             crate::cluster::spawn_nodes(
                 &data_dir,
+                cluster_secret.as_deref().unwrap_or_default(),
                 &rest_url,
                 node_count,
                 first_addr,
@@ -227,11 +247,15 @@ pub async fn control_plane(args: ControlPlaneArgs) -> anyhow::Result<()> {
     if auth.is_some() && clustered {
         tracing::warn!("authentication covers the REST API only: cluster nodes do not verify Kinesis signatures yet; keep node ports on a private network");
     }
+    if clustered && args.cluster_secret.is_none() {
+        bail!("without --kinesis-addr the control plane runs a cluster: give --cluster-secret (or WEIR_CLUSTER_SECRET), the secret every `weir data-plane` node is started with");
+    }
+    let secret = args.cluster_secret.as_deref().filter(|_| clustered);
     let mut stack = Stack::start(
         &args.database_url,
         &args.data_dir,
         &args.tuning,
-        clustered,
+        secret,
         auth,
     )
     .await?;
@@ -265,6 +289,7 @@ pub async fn data_plane(args: DataPlaneArgs) -> anyhow::Result<()> {
         args.node_id.clone(),
         url.clone(),
         args.control_plane_url.clone(),
+        &args.cluster_secret,
     ));
     let mut config = DataPlaneConfig::new(&args.data_dir);
     config.log.segment_bytes = args.segment_bytes;
@@ -298,7 +323,8 @@ pub async fn data_plane(args: DataPlaneArgs) -> anyhow::Result<()> {
 struct Stack {
     control_plane: Arc<ControlPlane>,
     data_plane: Arc<DataPlane>,
-    clustered: bool,
+    /// Set when nodes run apart from the control plane (cluster mode).
+    cluster_secret: Option<String>,
     bootstrap: BootstrapSlot,
 }
 
@@ -332,9 +358,10 @@ impl Stack {
         database_url: &str,
         data_dir: &std::path::Path,
         tuning: &Tuning,
-        clustered: bool,
+        cluster_secret: Option<&str>,
         auth: Option<&std::path::Path>,
     ) -> anyhow::Result<Self> {
+        let clustered = cluster_secret.is_some();
         let store = MetaStore::connect(database_url).await.with_context(|| {
             format!("cannot open the metadata store at {}", redact(database_url))
         })?;
@@ -354,11 +381,13 @@ impl Stack {
             // below then only serves management calls that nodes forward.
             control_plane.attach_fence(Arc::new(weir_data_plane::cluster::RemoteFence::new(
                 &control_plane,
+                cluster_secret.unwrap_or_default(),
             )));
             crate::cluster::spawn_reconciler(Arc::clone(&control_plane));
         }
         let mut config = DataPlaneConfig::new(data_dir);
         config.log.segment_bytes = tuning.segment_bytes;
+        config.cluster_secret = cluster_secret.map(str::to_string);
         config.tier = tuning.tier.open(data_dir).await?;
         if let Some(setup) = &config.tier {
             control_plane.attach_tier_store(Arc::clone(&setup.store));
@@ -374,7 +403,7 @@ impl Stack {
         Ok(Self {
             control_plane,
             data_plane,
-            clustered,
+            cluster_secret: cluster_secret.map(str::to_string),
             bootstrap: BootstrapSlot(bootstrap),
         })
     }
@@ -398,15 +427,17 @@ impl Stack {
         };
         let mut rest_router = weir_control_plane::rest::router(Arc::clone(&self.control_plane))
             .merge(weir_config::rest::router(Arc::clone(&self.control_plane)));
-        if self.clustered {
-            rest_router = rest_router
-                .merge(weir_control_plane::internal::router(Arc::clone(
-                    &self.control_plane,
-                )))
+        if let Some(secret) = self.cluster_secret.clone() {
+            let internal = weir_control_plane::internal::router(Arc::clone(&self.control_plane))
                 .merge(weir_data_plane::router_at(
                     Arc::clone(&self.data_plane),
                     "/internal/v1/kinesis",
+                ))
+                .layer(axum::middleware::from_fn_with_state(
+                    Arc::new(secret.into_bytes()),
+                    weir_control_plane::internal::require_internal_token,
                 ));
+            rest_router = rest_router.merge(internal);
         }
         if let Some(security) = self.control_plane.security() {
             rest_router = rest_router.layer(axum::middleware::from_fn_with_state(

@@ -23,6 +23,7 @@ impl RemoteCatalog {
             .0
             .http()
             .post(&url)
+            .header(weir_auth::INTERNAL_HEADER, self.0.internal_token())
             .json(&body)
             .send()
             .await
