@@ -435,3 +435,49 @@ def test_a_debug_logged_session_never_logs_a_secret_or_token(secure):
         assert secret not in logs, "a secret or token appeared in the logs"
     signatures = re.findall(r"Signature=([0-9a-f]{64})", logs)
     assert not signatures, "a request signature appeared in the logs"
+
+
+# ---- a cluster: every node verifies signatures ---------------------------------------------
+def test_cluster_nodes_verify_signatures_and_permissions(tmp_path):
+    from weirtest import WeirCluster
+    cluster = WeirCluster(tmp_path / "data", tmp_path / "logs", nodes=2, extra_args=("--auth",))
+    try:
+        cluster.start()
+        assert cluster.admin_key
+        admin_token = token_for(cluster, cluster.admin_key)
+        stream = unique_name("cl")
+        # A management call through a node is verified there, then forwarded.
+        cluster.node_client("node-1", key=cluster.admin_key).create_stream(
+            StreamName=stream, ShardCount=2)
+        _, producer_key = new_principal(cluster, admin_token, "producer", stream)
+        _, viewer_key = new_principal(cluster, admin_token, "viewer", "*")
+        import time as _time
+        _time.sleep(1.5)  # heartbeats carry the new principals and keys to the nodes
+        for node in cluster.node_ids:
+            producer = cluster.node_client(node, key=producer_key)
+            for i in range(4):  # both shards: some writes are forwarded to the other node
+                producer.put_record(StreamName=stream, PartitionKey=f"k{i}", Data=b"p")
+            with pytest.raises(ClientError) as denied:
+                cluster.node_client(node, key=viewer_key).put_record(
+                    StreamName=stream, PartitionKey="k", Data=b"v")
+            assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
+            with pytest.raises(ClientError) as bad:
+                cluster.node_client(node, key=(producer_key[0], "x" * 40)).list_streams()
+            assert bad.value.response["Error"]["Code"] == "InvalidSignatureException"
+            with pytest.raises(ClientError) as unknown:
+                cluster.node_client(node).list_streams()
+            assert unknown.value.response["Error"]["Code"] == "UnrecognizedClientException"
+        summary = cluster.node_client("node-0", key=cluster.admin_key).describe_stream_summary(
+            StreamName=stream)
+        assert summary["StreamDescriptionSummary"]["OpenShardCount"] == 2
+        # Refusals on nodes reach the control plane's audit log.
+        deadline = _time.monotonic() + 10
+        while True:
+            r = rest(cluster, "GET", "/v1/audit", admin_token,
+                     params={"result": "denied", "action": "kinesis:PutRecord"})
+            if r.json()["events"] or _time.monotonic() > deadline:
+                break
+            _time.sleep(0.2)
+        assert r.json()["events"], "node refusals were not audited"
+    finally:
+        cluster.close()

@@ -21,6 +21,7 @@ pub fn router(control_plane: Arc<ControlPlane>) -> Router {
         .route("/internal/v1/tier/begin", post(tier_begin))
         .route("/internal/v1/tier/transition", post(tier_transition))
         .route("/internal/v1/tier/segments", post(tier_segments))
+        .route("/internal/v1/audit", post(audit))
         .with_state(control_plane)
 }
 
@@ -118,4 +119,15 @@ pub async fn require_internal_token(
             .into_response();
     }
     next.run(request).await
+}
+
+/// Audit events recorded by nodes.
+async fn audit(
+    State(cp): State<Arc<ControlPlane>>,
+    Json(event): Json<weir_meta::AuditEvent>,
+) -> axum::http::StatusCode {
+    if let Some(security) = cp.security() {
+        security.audit.record_event(event).await;
+    }
+    axum::http::StatusCode::NO_CONTENT
 }

@@ -59,6 +59,9 @@ pub struct HeartbeatReply {
     pub assignments: Vec<Assignment>,
     /// Every stream (the node's replica of the metadata).
     pub streams: Vec<StreamRecord>,
+    /// Principals and sealed keys, when authentication is on.
+    #[serde(default)]
+    pub auth: Option<crate::security::AuthSnapshot>,
 }
 
 struct Lease {
@@ -111,6 +114,7 @@ impl ControlPlane {
         }
         self.reconcile_placement().await?;
         Ok(HeartbeatReply {
+            auth: self.security().map(|s| s.snapshot()),
             lease_ms: lease.as_millis() as u64,
             nodes: self.live_nodes(),
             assignments: self.assignments(),

@@ -92,6 +92,9 @@ impl Cluster {
             .await
             .map_err(|e| KinesisError::Internal(format!("heartbeat answer unreadable: {e}")))?;
         replica.replace_snapshot(reply.streams);
+        if let (Some(auth), Some(security)) = (reply.auth, replica.security()) {
+            security.apply_snapshot(auth);
+        }
         let mut view = self.view.write();
         view.nodes = reply.nodes.into_iter().map(|n| (n.id, n.url)).collect();
         view.assignments = reply
@@ -117,6 +120,26 @@ impl Cluster {
     /// A fresh internal token for a request to the control plane or another node.
     pub fn internal_token(&self) -> String {
         weir_auth::internal_token(&self.secret, std::time::SystemTime::now())
+    }
+
+    /// An audit sink that forwards this node's events to the control plane.
+    pub fn audit_sink(self: &Arc<Self>) -> weir_control_plane::security::AuditSink {
+        let cluster = Arc::clone(self);
+        weir_control_plane::security::AuditSink::forwarding(move |event| {
+            let cluster = Arc::clone(&cluster);
+            Box::pin(async move {
+                let sent = cluster
+                    .http
+                    .post(format!("{}/internal/v1/audit", cluster.control_plane_url))
+                    .header(weir_auth::INTERNAL_HEADER, cluster.internal_token())
+                    .json(&event)
+                    .send()
+                    .await;
+                if let Err(error) = sent {
+                    tracing::warn!(%error, action = %event.action, "could not forward an audit event");
+                }
+            })
+        })
     }
 
     /// Whether this node may serve its shards now.

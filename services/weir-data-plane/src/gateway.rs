@@ -192,8 +192,17 @@ impl DataPlane {
         config: DataPlaneConfig,
         cluster: Arc<Cluster>,
         clock: Arc<dyn Clock>,
+        auth: Option<weir_auth::MasterKey>,
     ) -> Result<Arc<Self>, KinesisError> {
         let replica = ControlPlane::replica(weir_control_plane::ControlPlaneConfig::default());
+        if let Some(master) = auth {
+            // Principals and sealed keys arrive with every heartbeat; this node verifies
+            // signatures itself and forwards its audit events to the control plane.
+            replica.attach_security(weir_control_plane::security::Security::replica(
+                master,
+                cluster.audit_sink(),
+            ));
+        }
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         while let Err(error) = cluster.heartbeat(&replica).await {
             if std::time::Instant::now() > deadline {

@@ -111,6 +111,13 @@ pub struct DataPlaneArgs {
     /// Roll shard segments at this size in bytes.
     #[arg(long, default_value_t = 64 * 1024 * 1024)]
     segment_bytes: u64,
+    /// Verify SigV4 signatures and permissions here (the control plane has --auth on);
+    /// needs the deployment's master key in WEIR_MASTER_KEY or --master-key-file.
+    #[arg(long)]
+    auth: bool,
+    /// File with the deployment's master key (WEIR_MASTER_KEY takes precedence).
+    #[arg(long, env = "WEIR_MASTER_KEY_FILE")]
+    master_key_file: Option<PathBuf>,
     #[command(flatten)]
     tier: crate::tier_args::TierArgs,
     #[command(flatten)]
@@ -132,8 +139,8 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     let db_path = args.data_dir.join("meta.db");
     let database_url = format!("sqlite://{}?mode=rwc", db_path.display());
     let clustered = args.nodes > 0;
-    if clustered && (args.security.auth || args.security.tls) {
-        bail!("--auth and --tls do not work with --nodes yet: cluster nodes do not verify signatures or serve TLS. Run without --nodes, or without --auth/--tls.");
+    if clustered && args.security.tls {
+        bail!("--tls does not work with --nodes yet: nodes do not call each other over TLS. Run without --nodes, or without --tls.");
     }
     let master_key_file = args.data_dir.join("master.key");
     let auth = args.security.auth.then_some(master_key_file.as_path());
@@ -174,7 +181,15 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     let segment_bytes = args.tuning.segment_bytes;
     let mut node_flags = args.tuning.tier.node_flags(&args.data_dir);
     node_flags.extend(["--segment-bytes".to_string(), segment_bytes.to_string()]);
-    let node_env = args.tuning.tier.node_env();
+    let mut node_env = args.tuning.tier.node_env();
+    if auth_on && clustered {
+        // Nodes verify signatures themselves: they open the sealed keys heartbeats carry
+        // with the master key, passed through the environment (never the command line).
+        let master = weir_auth::MasterKey::from_env_or_file(&master_key_file)
+            .context("cannot load the master key for the nodes")?;
+        node_env.push(("WEIR_MASTER_KEY".into(), master.to_base64().to_string()));
+        node_flags.push("--auth".into());
+    }
     let start_nodes = {
         let rest_url = rest_url.clone();
         async move {
@@ -245,7 +260,7 @@ pub async fn control_plane(args: ControlPlaneArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| args.data_dir.join("master.key"));
     let auth = (!args.auth.no_auth).then_some(master_key_file.as_path());
     if auth.is_some() && clustered {
-        tracing::warn!("authentication covers the REST API only: cluster nodes do not verify Kinesis signatures yet; keep node ports on a private network");
+        tracing::info!("start nodes with `weir data-plane --auth` and this deployment's master key so they verify signatures");
     }
     if clustered && args.cluster_secret.is_none() {
         bail!("without --kinesis-addr the control plane runs a cluster: give --cluster-secret (or WEIR_CLUSTER_SECRET), the secret every `weir data-plane` node is started with");
@@ -295,14 +310,31 @@ pub async fn data_plane(args: DataPlaneArgs) -> anyhow::Result<()> {
     config.log.segment_bytes = args.segment_bytes;
     config.cluster_secret = Some(args.cluster_secret);
     config.tier = args.tier.open(&args.data_dir).await?;
-    let plane = DataPlane::start_node(config, cluster, Arc::new(weir_data_plane::SystemClock))
-        .await
-        .with_context(|| {
-            format!(
-                "cannot join the control plane at {}: is it running and reachable?",
-                args.control_plane_url
-            )
-        })?;
+    let master = if args.auth {
+        let key = match (std::env::var("WEIR_MASTER_KEY"), &args.master_key_file) {
+            (Ok(text), _) => weir_auth::MasterKey::from_base64(&text)
+                .context("WEIR_MASTER_KEY is not a base64 32-byte key")?,
+            (Err(_), Some(path)) => weir_auth::MasterKey::from_env_or_file(path)
+                .with_context(|| format!("cannot read the master key {}", path.display()))?,
+            (Err(_), None) => bail!("--auth needs the deployment's master key: set WEIR_MASTER_KEY or --master-key-file"),
+        };
+        Some(key)
+    } else {
+        None
+    };
+    let plane = DataPlane::start_node(
+        config,
+        cluster,
+        Arc::new(weir_data_plane::SystemClock),
+        master,
+    )
+    .await
+    .with_context(|| {
+        format!(
+            "cannot join the control plane at {}: is it running and reachable?",
+            args.control_plane_url
+        )
+    })?;
     println!("Kinesis endpoint: {url}");
     println!(
         "Node {} registered with {}",

@@ -51,6 +51,22 @@ impl AuditSink {
         Self { sender }
     }
 
+    /// A sink handing events to `deliver` (a node forwards them to the control plane).
+    pub fn forwarding(
+        deliver: impl Fn(AuditEvent) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+            + Send
+            + Sync
+            + 'static,
+    ) -> Self {
+        let (sender, mut receiver) = mpsc::channel::<AuditEvent>(AUDIT_QUEUE);
+        tokio::spawn(async move {
+            while let Some(event) = receiver.recv().await {
+                deliver(event).await;
+            }
+        });
+        Self { sender }
+    }
+
     /// Records an event.
     pub async fn record(
         &self,
@@ -70,6 +86,11 @@ impl AuditSink {
             result: outcome.as_str().to_string(),
             detail: detail.to_string(),
         };
+        self.record_event(event).await;
+    }
+
+    /// Records a prepared event (one a node forwarded).
+    pub async fn record_event(&self, event: AuditEvent) {
         if self.sender.send(event).await.is_err() {
             tracing::error!("audit log writer stopped");
         }

@@ -44,9 +44,22 @@ pub enum AuthFailure {
     BadCredentials,
 }
 
-/// The security state of a deployment.
+/// What nodes need to verify Kinesis requests themselves: principals with bindings, and
+/// access keys still sealed (nodes hold the master key to open them). Sent with every
+/// heartbeat answer.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct AuthSnapshot {
+    /// Every principal.
+    pub principals: Vec<PrincipalRecord>,
+    /// Every access key, secret sealed.
+    pub keys: Vec<AccessKeyRecord>,
+}
+
+/// The security state of a deployment (or a node's replica of it).
 pub struct Security {
-    store: MetaStore,
+    /// `None` on a node: its state comes from heartbeats.
+    store: Option<MetaStore>,
+    sealed_keys: RwLock<Vec<AccessKeyRecord>>,
     master: MasterKey,
     keyring: RwLock<KeyRing>,
     verifier: RwLock<TokenVerifier>,
@@ -102,7 +115,8 @@ impl Security {
             verifier: RwLock::new(keyring.verifier()),
             keyring: RwLock::new(keyring),
             audit: AuditSink::new(store.clone()),
-            store,
+            store: Some(store),
+            sealed_keys: RwLock::new(Vec::new()),
             master,
             principals: RwLock::new(HashMap::new()),
             credentials: RwLock::new(HashMap::new()),
@@ -124,13 +138,47 @@ impl Security {
         Ok((security, bootstrap))
     }
 
-    /// Rereads principals and keys from the store.
-    pub async fn reload(&self) -> Result<(), ControlPlaneError> {
-        let principals = self.store.load_principals().await?;
-        let keys = self.store.load_access_keys().await?;
+    /// A node's replica: verifies SigV4 and authorizes with state from
+    /// [`Security::apply_snapshot`]; audit events go to `audit`.
+    pub fn replica(master: MasterKey, audit: AuditSink) -> Arc<Self> {
+        let keyring = KeyRing::generate(ISSUER, TOKEN_LIFETIME, SystemTime::now());
+        Arc::new(Self {
+            store: None,
+            sealed_keys: RwLock::new(Vec::new()),
+            master,
+            verifier: RwLock::new(keyring.verifier()),
+            keyring: RwLock::new(keyring),
+            principals: RwLock::new(HashMap::new()),
+            credentials: RwLock::new(HashMap::new()),
+            audit,
+        })
+    }
+
+    /// What nodes need, for heartbeat answers.
+    pub fn snapshot(&self) -> AuthSnapshot {
+        AuthSnapshot {
+            principals: self.principals(),
+            keys: self.sealed_keys.read().clone(),
+        }
+    }
+
+    /// Replaces a replica's principals and keys.
+    pub fn apply_snapshot(&self, snapshot: AuthSnapshot) {
+        self.install(snapshot.principals, snapshot.keys);
+    }
+
+    fn store(&self) -> Result<&MetaStore, ControlPlaneError> {
+        self.store.as_ref().ok_or_else(|| {
+            ControlPlaneError::InvalidArgument(
+                "This node holds a read-only copy of the security state; send changes to the control plane.".into(),
+            )
+        })
+    }
+
+    fn install(&self, principals: Vec<PrincipalRecord>, keys: Vec<AccessKeyRecord>) {
         let mut credentials = HashMap::new();
-        for key in keys {
-            match self.unseal_key(&key) {
+        for key in &keys {
+            match self.unseal_key(key) {
                 Ok(credential) => {
                     credentials.insert(key.access_key_id.clone(), credential);
                 }
@@ -144,6 +192,14 @@ impl Security {
             .map(|p| (p.name.clone(), p))
             .collect();
         *self.credentials.write() = credentials;
+        *self.sealed_keys.write() = keys;
+    }
+
+    /// Rereads principals and keys from the store.
+    pub async fn reload(&self) -> Result<(), ControlPlaneError> {
+        let principals = self.store()?.load_principals().await?;
+        let keys = self.store()?.load_access_keys().await?;
+        self.install(principals, keys);
         Ok(())
     }
 
@@ -237,7 +293,7 @@ impl Security {
                 ring.verifier(),
             )
         };
-        self.store.put_auth_state(KEYRING_STATE, &sealed).await?;
+        self.store()?.put_auth_state(KEYRING_STATE, &sealed).await?;
         *self.verifier.write() = verifier;
         Ok(kid)
     }
@@ -276,7 +332,7 @@ impl Security {
             created_at_ms: crate::service::now_ms(),
             bindings,
         };
-        match self.store.insert_principal(&record).await {
+        match self.store()?.insert_principal(&record).await {
             Err(weir_meta::MetaError::AlreadyExists(_)) => {
                 return Err(ControlPlaneError::InUse(format!(
                     "Principal {name} already exists."
@@ -297,7 +353,7 @@ impl Security {
         bindings: Vec<(String, String)>,
     ) -> Result<PrincipalRecord, ControlPlaneError> {
         validate_principal(name, "user", &bindings)?;
-        if !self.store.set_bindings(name, &bindings).await? {
+        if !self.store()?.set_bindings(name, &bindings).await? {
             return Err(ControlPlaneError::NotFound(format!(
                 "Principal {name} does not exist."
             )));
@@ -312,13 +368,14 @@ impl Security {
 
     /// Deletes a principal and its keys; its tokens stop working at once.
     pub async fn delete_principal(&self, name: &str) -> Result<(), ControlPlaneError> {
-        if !self.store.delete_principal(name).await? {
+        if !self.store()?.delete_principal(name).await? {
             return Err(ControlPlaneError::NotFound(format!(
                 "Principal {name} does not exist."
             )));
         }
         self.principals.write().remove(name);
         self.credentials.write().retain(|_, c| c.principal != name);
+        self.sealed_keys.write().retain(|k| k.principal != name);
         Ok(())
     }
 
@@ -339,14 +396,14 @@ impl Security {
             .master
             .encrypt_secret(&key.id, &key.secret)
             .map_err(store_error)?;
-        self.store
-            .insert_access_key(&AccessKeyRecord {
-                access_key_id: key.id.to_string(),
-                principal: principal.to_string(),
-                secret_sealed: sealed.to_string(),
-                created_at_ms: crate::service::now_ms(),
-            })
-            .await?;
+        let record = AccessKeyRecord {
+            access_key_id: key.id.to_string(),
+            principal: principal.to_string(),
+            secret_sealed: sealed.to_string(),
+            created_at_ms: crate::service::now_ms(),
+        };
+        self.store()?.insert_access_key(&record).await?;
+        self.sealed_keys.write().push(record);
         self.credentials.write().insert(
             key.id.to_string(),
             Credential {
@@ -360,12 +417,13 @@ impl Security {
 
     /// Revokes an access key.
     pub async fn delete_key(&self, principal: &str, id: &str) -> Result<(), ControlPlaneError> {
-        if !self.store.delete_access_key(principal, id).await? {
+        if !self.store()?.delete_access_key(principal, id).await? {
             return Err(ControlPlaneError::NotFound(format!(
                 "Access key {id} of {principal} does not exist."
             )));
         }
         self.credentials.write().remove(id);
+        self.sealed_keys.write().retain(|k| k.access_key_id != id);
         Ok(())
     }
 }
