@@ -251,14 +251,7 @@ impl ShardRegistry {
             if let Some(shard) = removed {
                 shard.log.close();
             }
-            match std::fs::remove_dir_all(&dir) {
-                Ok(()) => Ok(()),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-                Err(e) => Err(StorageError::Io {
-                    path: dir,
-                    source: e,
-                }),
-            }
+            remove_dir_if_exists(dir)
         })
         .await
         .map_err(|_| StorageError::Closed)?
@@ -361,14 +354,7 @@ impl ShardRegistry {
             for log in logs {
                 log.close();
             }
-            match std::fs::remove_dir_all(&dir) {
-                Ok(()) => Ok(()),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-                Err(e) => Err(StorageError::Io {
-                    path: dir,
-                    source: e,
-                }),
-            }
+            remove_dir_if_exists(dir)
         })
         .await
         .map_err(|_| StorageError::Closed)?
@@ -413,5 +399,17 @@ impl ShardRegistry {
             }
         })
         .await;
+    }
+}
+
+/// Deletes a folder and everything in it; a missing folder is already deleted.
+fn remove_dir_if_exists(dir: PathBuf) -> Result<(), StorageError> {
+    match std::fs::remove_dir_all(&dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(StorageError::Io {
+            path: dir,
+            source: e,
+        }),
     }
 }

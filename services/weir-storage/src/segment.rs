@@ -113,21 +113,10 @@ impl Segment {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(StorageError::io(&path, e)),
         };
-        if bytes.len() % INDEX_ENTRY_LEN != 0 {
+        let Some(index) = crate::sealed::parse_index(&bytes, self.base_offset) else {
             return Ok(None);
-        }
-        let index: Vec<IndexEntry> = bytes
-            .chunks_exact(INDEX_ENTRY_LEN)
-            .map(|c| IndexEntry {
-                offset: u64::from_le_bytes(c[0..8].try_into().unwrap_or_default()),
-                timestamp_ms: i64::from_le_bytes(c[8..16].try_into().unwrap_or_default()),
-                position: u64::from_le_bytes(c[16..24].try_into().unwrap_or_default()),
-            })
-            .collect();
-        let consistent = index
-            .iter()
-            .enumerate()
-            .all(|(i, e)| e.offset == self.base_offset + i as u64 && e.position < file_len);
+        };
+        let consistent = index.iter().all(|e| e.position < file_len);
         Ok(consistent.then_some(index))
     }
 

@@ -131,6 +131,14 @@ impl Tiering {
         status
     }
 
+    fn view_or_new(&self, uid: i64, ordinal: u64) -> ShardView {
+        self.views
+            .write()
+            .entry((uid, ordinal))
+            .or_default()
+            .clone()
+    }
+
     fn view(&self, uid: i64, ordinal: u64) -> Option<ShardView> {
         self.views.read().get(&(uid, ordinal)).cloned()
     }
@@ -145,12 +153,7 @@ impl Tiering {
             .into_iter()
             .filter(|s| s.state == TierState::Uploaded)
             .collect();
-        let view = self
-            .views
-            .write()
-            .entry((uid, ordinal))
-            .or_default()
-            .clone();
+        let view = self.view_or_new(uid, ordinal);
         *view.write() = uploaded.clone();
         Ok(uploaded)
     }
@@ -245,12 +248,7 @@ impl Tiering {
             return Ok(());
         }
         self.uploaded.fetch_add(1, Ordering::Relaxed);
-        let view = self
-            .views
-            .write()
-            .entry((uid, ordinal))
-            .or_default()
-            .clone();
+        let view = self.view_or_new(uid, ordinal);
         let mut view = view.write();
         if !view.iter().any(|s| s.base_offset == row.base_offset) {
             let at = view.partition_point(|s| s.base_offset < row.base_offset);
