@@ -180,25 +180,17 @@ class WeirServer:
     def stop(self, timeout: float = 20.0) -> int | None:
         """SIGTERM the main process and wait; returns its exit status, or None if it
         had to be SIGKILLed after `timeout` seconds."""
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self._kill_group()
-                return None
-        code = self.proc.returncode
-        self._reap_group()
-        return code
+        return self._signal_and_wait(signal.SIGTERM, timeout)
 
     def interrupt(self, timeout: float = 20.0) -> int | None:
         """Like stop() but with SIGINT (Ctrl-C)."""
+        return self._signal_and_wait(signal.SIGINT, timeout)
+
+    def _signal_and_wait(self, sig: int, timeout: float) -> int | None:
         if self.proc is None:
             return None
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
+            self.proc.send_signal(sig)
             try:
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:

@@ -70,11 +70,8 @@ pub struct MoveView {
     pub generation: u64,
 }
 
-/// Bits of a position below the generation (as the data plane packs them).
-const GENERATION_SHIFT: u32 = 40;
-
 fn segment_view(ordinal: u64, s: &TierSegment) -> SegmentView {
-    let position = |offset: u64| s.generation << GENERATION_SHIFT | offset;
+    let position = |offset: u64| weir_core::position(s.generation, offset);
     SegmentView {
         base_offset: s.base_offset,
         end_offset: s.end_offset,

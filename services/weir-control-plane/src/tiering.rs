@@ -94,10 +94,30 @@ impl ControlPlane {
         self.replace(&stream, |s| s.tiering = settings)
     }
 
-    /// One pass of the reaper: expired segments and segments of deleted streams become
-    /// `deleting`; every `deleting` segment's objects are deleted and the row marked
-    /// `deleted`; a deleted stream's prefix is swept of anything left. Returns how many
-    /// segments it finished deleting.
+    /// Marks the segments of streams that no longer exist `deleting`. DeleteStream marks
+    /// them itself; this catches a crash between the two, so the reaper runs it once when
+    /// it starts. Returns how many segments it marked.
+    pub async fn reap_orphans(&self) -> Result<u64, ControlPlaneError> {
+        let store = self.store_ref()?;
+        let live: std::collections::BTreeSet<i64> = self
+            .list_streams(None, usize::MAX)
+            .0
+            .iter()
+            .map(|s| s.uid)
+            .collect();
+        let mut marked = 0;
+        for uid in store.streams_with_live_segments().await? {
+            if !live.contains(&uid) {
+                marked += store.mark_stream_deleting(uid, now_ms()).await?;
+            }
+        }
+        Ok(marked)
+    }
+
+    /// One pass of the reaper: each stream's segments past its retention become
+    /// `deleting` (one indexed update per stream); every `deleting` segment's objects are
+    /// deleted and the row marked `deleted`; a deleted stream's prefix is swept of
+    /// anything left. Returns how many segments it finished deleting.
     pub async fn reap_tier_once(&self) -> Result<usize, ControlPlaneError> {
         let Some(bucket) = self.tier_store.get().cloned() else {
             return Ok(0);
@@ -106,27 +126,9 @@ impl ControlPlane {
         let streams = self.list_streams(None, usize::MAX).0;
         let now = now_ms();
         let mut gone_streams = std::collections::BTreeSet::new();
-        for state in [TierState::Uploading, TierState::Uploaded] {
-            for segment in store.segments_in_state(state).await? {
-                let stream = streams.iter().find(|s| s.uid == segment.stream_uid);
-                let expired = stream.is_some_and(|s| {
-                    state == TierState::Uploaded
-                        && segment.last_timestamp_ms
-                            < now - i64::from(s.retention_hours) * 3_600_000
-                });
-                if stream.is_none() || expired {
-                    store
-                        .transition_segment(
-                            segment.stream_uid,
-                            segment.ordinal,
-                            segment.base_offset,
-                            state,
-                            TierState::Deleting,
-                            now,
-                        )
-                        .await?;
-                }
-            }
+        for stream in &streams {
+            let cutoff = now - i64::from(stream.retention_hours) * 3_600_000;
+            store.expire_segments(stream.uid, cutoff, now).await?;
         }
         let mut finished = 0;
         for segment in store.segments_in_state(TierState::Deleting).await? {
@@ -181,6 +183,11 @@ async fn sweep_prefix(bucket: &dyn ObjectStore, uid: i64) {
 }
 
 async fn reap_forever(control_plane: std::sync::Weak<ControlPlane>) {
+    if let Some(cp) = control_plane.upgrade() {
+        if let Err(error) = cp.reap_orphans().await {
+            tracing::warn!(%error, "could not look for segments of deleted streams");
+        }
+    }
     loop {
         tokio::time::sleep(REAP_INTERVAL).await;
         let Some(cp) = control_plane.upgrade() else {

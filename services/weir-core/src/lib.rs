@@ -12,5 +12,7 @@ pub mod validation;
 
 pub use hash::{partition_key_hash, split_hash_space, HashRange, MAX_HASH_KEY};
 pub use names::{shard_id, shard_ordinal, stream_arn, stream_name_from_arn, ACCOUNT_ID_DEFAULT};
-pub use sequence::SequenceNumber;
+pub use sequence::{
+    position, position_generation, position_offset, SequenceNumber, GENERATION_SHIFT,
+};
 pub use validation::Violations;

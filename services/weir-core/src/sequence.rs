@@ -1,12 +1,35 @@
 //! Sequence numbers.
 //!
-//! A Weir sequence number is `(shard_ordinal + 1) * 2^64 + offset`, printed in decimal.
+//! A Weir sequence number is `(shard_ordinal + 1) * 2^64 + position`, printed in decimal,
+//! where the position is `generation << 40 | offset` ([`position`]).
 //! Offsets grow per shard, so numbers are strictly increasing within a shard; a child shard
 //! always has a larger ordinal than its parents, so every child number exceeds every
 //! parent number, as Kinesis promises. Parsing recovers the shard and the offset, so a
 //! number from another shard is recognised and refused.
 
 use std::fmt;
+
+/// Bits of a position that hold the log offset; the bits above hold the placement
+/// generation the record was written under.
+pub const GENERATION_SHIFT: u32 = 40;
+const OFFSET_MASK: u64 = (1 << GENERATION_SHIFT) - 1;
+
+/// A record's position within its shard: `generation << 40 | offset`. The generation only
+/// grows when a shard moves, so positions (and the sequence numbers built from them) keep
+/// growing across owners.
+pub fn position(generation: u64, offset: u64) -> u64 {
+    generation << GENERATION_SHIFT | (offset & OFFSET_MASK)
+}
+
+/// The placement generation a position was written under.
+pub fn position_generation(position: u64) -> u64 {
+    position >> GENERATION_SHIFT
+}
+
+/// The log offset of a position.
+pub fn position_offset(position: u64) -> u64 {
+    position & OFFSET_MASK
+}
 
 /// A decoded sequence number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

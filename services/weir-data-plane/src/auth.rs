@@ -114,43 +114,44 @@ pub(crate) async fn check(
     Ok(())
 }
 
+/// The members that name the stream an operation touches. Every other member (the
+/// records of a large PutRecords) is skipped, not copied.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct StreamMembers {
+    #[serde(default)]
+    stream_name: Option<String>,
+    #[serde(default, rename = "StreamARN")]
+    stream_arn: Option<String>,
+    #[serde(default, rename = "ConsumerARN")]
+    consumer_arn: Option<String>,
+    #[serde(default)]
+    shard_iterator: Option<String>,
+}
+
 /// The stream a request is about, if it names one.
 fn stream_of(plane: &DataPlane, format: Format, body: &[u8]) -> Option<String> {
-    let fields = match format {
-        Format::Cbor => {
-            let value: ciborium::Value = ciborium::from_reader(body).ok()?;
-            let map = value.as_map()?.clone();
-            let text = |key: &str| {
-                map.iter()
-                    .find(|(k, _)| k.as_text() == Some(key))
-                    .and_then(|(_, v)| v.as_text().map(str::to_string))
-            };
-            [
-                text("StreamName"),
-                text("StreamARN"),
-                text("ConsumerARN"),
-                text("ShardIterator"),
-            ]
-        }
-        Format::Json => {
-            let value: serde_json::Value = serde_json::from_slice(body).ok()?;
-            let text = |key: &str| value.get(key).and_then(|v| v.as_str()).map(str::to_string);
-            [
-                text("StreamName"),
-                text("StreamARN"),
-                text("ConsumerARN"),
-                text("ShardIterator"),
-            ]
-        }
+    let members: StreamMembers = match format {
+        Format::Json => serde_json::from_slice(body).ok()?,
+        Format::Cbor => ciborium::from_reader(body).ok()?,
     };
-    let [name, arn, consumer_arn, iterator] = fields;
-    if name.is_some() {
-        return name;
+    if members.stream_name.is_some() {
+        return members.stream_name;
     }
-    for arn in [arn, consumer_arn].into_iter().flatten() {
-        if let Some(rest) = arn.split_once(":stream/").map(|(_, r)| r) {
-            return Some(rest.split('/').next().unwrap_or(rest).to_string());
-        }
+    if let Some(name) = members
+        .stream_arn
+        .as_deref()
+        .and_then(weir_core::stream_name_from_arn)
+    {
+        return Some(name.to_string());
     }
-    iterator.and_then(|token| plane.iterators.decode(&token).map(|it| it.stream))
+    if let Some((stream, _, _)) = members
+        .consumer_arn
+        .as_deref()
+        .and_then(crate::ops::consumers::parse_consumer_arn)
+    {
+        return Some(stream);
+    }
+    let token = members.shard_iterator?;
+    plane.iterators.decode(&token).map(|it| it.stream)
 }

@@ -24,10 +24,6 @@ use weir_storage::{LogConfig, ShardLog, StorageError, StoredRecord};
 use crate::tiering::Tiering;
 use crate::KinesisError;
 
-/// Bits of a position that hold the log offset.
-pub const GENERATION_SHIFT: u32 = 40;
-const OFFSET_MASK: u64 = (1 << GENERATION_SHIFT) - 1;
-
 /// One shard held by this node: its log, its generation table, and (with tiering) the
 /// cold tier holding its older records.
 pub struct LocalShard {
@@ -124,13 +120,13 @@ impl LocalShard {
             .find(|(_, first)| *first <= offset)
             .or(table.first())
             .map_or(1, |(g, _)| *g);
-        generation << GENERATION_SHIFT | (offset & OFFSET_MASK)
+        weir_core::position(generation, offset)
     }
 
     /// The local offset to read from for a position from an iterator or sequence number.
     pub fn offset_of(&self, position: u64) -> u64 {
-        let generation = position >> GENERATION_SHIFT;
-        let offset = position & OFFSET_MASK;
+        let generation = weir_core::position_generation(position);
+        let offset = weir_core::position_offset(position);
         let table = self.generations.read();
         if table.iter().any(|(g, _)| *g == generation) {
             return offset;

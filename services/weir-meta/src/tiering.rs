@@ -153,6 +153,36 @@ impl MetaStore {
         rows.iter().map(segment).collect()
     }
 
+    /// Marks a stream's uploaded segments whose newest record is older than `cutoff_ms`
+    /// `deleting` (retention); returns how many.
+    pub async fn expire_segments(
+        &self,
+        stream_uid: i64,
+        cutoff_ms: i64,
+        now_ms: i64,
+    ) -> Result<u64, MetaError> {
+        let done = sqlx::query(
+            "UPDATE tier_segments SET state = 'deleting', updated_at_ms = $1 \
+             WHERE stream_uid = $2 AND state = 'uploaded' AND last_timestamp_ms < $3",
+        )
+        .bind(now_ms)
+        .bind(stream_uid)
+        .bind(cutoff_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Streams that still have segments uploading or uploaded.
+    pub async fn streams_with_live_segments(&self) -> Result<Vec<i64>, MetaError> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT stream_uid FROM tier_segments WHERE state IN ('uploading', 'uploaded')",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok(r.try_get("stream_uid")?)).collect()
+    }
+
     /// Marks every live segment of a deleted stream `deleting`; returns how many.
     pub async fn mark_stream_deleting(
         &self,

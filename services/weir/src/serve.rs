@@ -173,7 +173,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         let url = format!("{scheme}://{}", kinesis.local_addr()?);
         (Some(kinesis), Some(url))
     };
-    let bootstrap = stack.bootstrap.take_printable();
+    let bootstrap = stack.bootstrap.take();
     let auth_on = args.security.auth;
     let node_count = args.nodes;
     let data_dir = args.data_dir.clone();
@@ -274,7 +274,7 @@ pub async fn control_plane(args: ControlPlaneArgs) -> anyhow::Result<()> {
         auth,
     )
     .await?;
-    if let Some(bootstrap) = stack.bootstrap.take_printable() {
+    if let Some(bootstrap) = stack.bootstrap.take() {
         crate::security_args::print_bootstrap(&bootstrap);
     }
     let rest = bind(args.rest_addr, "REST API").await?;
@@ -357,16 +357,8 @@ struct Stack {
     data_plane: Arc<DataPlane>,
     /// Set when nodes run apart from the control plane (cluster mode).
     cluster_secret: Option<String>,
-    bootstrap: BootstrapSlot,
-}
-
-/// Bootstrap credentials created on this start, handed out once for printing.
-struct BootstrapSlot(Option<weir_control_plane::security::Bootstrap>);
-
-impl BootstrapSlot {
-    fn take_printable(&mut self) -> Option<weir_control_plane::security::Bootstrap> {
-        self.0.take()
-    }
+    /// Credentials created on this start, taken once for printing.
+    bootstrap: Option<weir_control_plane::security::Bootstrap>,
 }
 
 /// Serves `router` on `listener`, over TLS when `tls` is set, until `shutdown`.
@@ -436,7 +428,7 @@ impl Stack {
             control_plane,
             data_plane,
             cluster_secret: cluster_secret.map(str::to_string),
-            bootstrap: BootstrapSlot(bootstrap),
+            bootstrap,
         })
     }
 

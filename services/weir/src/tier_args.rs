@@ -130,7 +130,9 @@ impl TierArgs {
     pub fn node_flags(&self, data_dir: &Path) -> Vec<String> {
         let mut flags = vec![
             "--tier".to_string(),
-            format!("{:?}", self.tier).to_lowercase(),
+            self.tier
+                .to_possible_value()
+                .map_or_else(String::new, |v| v.get_name().to_string()),
             "--local-retention-bytes".into(),
             self.local_retention_bytes.to_string(),
             "--tier-interval-ms".into(),

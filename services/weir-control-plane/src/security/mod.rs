@@ -63,7 +63,7 @@ pub struct Security {
     master: MasterKey,
     keyring: RwLock<KeyRing>,
     verifier: RwLock<TokenVerifier>,
-    principals: RwLock<HashMap<String, PrincipalRecord>>,
+    principals: RwLock<HashMap<String, Principal>>,
     credentials: RwLock<HashMap<String, Credential>>,
     /// Where audit events go.
     pub audit: AuditSink,
@@ -74,6 +74,25 @@ impl std::fmt::Debug for Security {
         f.debug_struct("Security")
             .field("principals", &self.principals.read().len())
             .finish_non_exhaustive()
+    }
+}
+
+/// A principal as stored, with its bindings parsed once (every request checks them).
+struct Principal {
+    record: PrincipalRecord,
+    bindings: Vec<Binding>,
+}
+
+impl Principal {
+    fn new(record: PrincipalRecord) -> Self {
+        let bindings = record
+            .bindings
+            .iter()
+            .filter_map(|(role, pattern)| {
+                Some(Binding::new(role.parse::<Role>().ok()?, pattern.clone()))
+            })
+            .collect();
+        Self { record, bindings }
     }
 }
 
@@ -189,7 +208,7 @@ impl Security {
         }
         *self.principals.write() = principals
             .into_iter()
-            .map(|p| (p.name.clone(), p))
+            .map(|p| (p.name.clone(), Principal::new(p)))
             .collect();
         *self.credentials.write() = credentials;
         *self.sealed_keys.write() = keys;
@@ -222,21 +241,6 @@ impl Security {
         self.credentials.read().get(access_key_id).cloned()
     }
 
-    /// A principal's bindings, or `None` if it does not exist.
-    pub fn bindings(&self, principal: &str) -> Option<Vec<Binding>> {
-        let principals = self.principals.read();
-        let record = principals.get(principal)?;
-        Some(
-            record
-                .bindings
-                .iter()
-                .filter_map(|(role, pattern)| {
-                    Some(Binding::new(role.parse::<Role>().ok()?, pattern.clone()))
-                })
-                .collect(),
-        )
-    }
-
     /// Checks `principal` may perform `action` (on `stream`, when the action is about one).
     pub fn authorize(
         &self,
@@ -244,8 +248,9 @@ impl Security {
         action: Action,
         stream: Option<&str>,
     ) -> Result<(), Denied> {
-        let bindings = self.bindings(principal).unwrap_or_default();
-        weir_auth::authorize(principal, &bindings, action, stream)
+        let principals = self.principals.read();
+        let bindings = principals.get(principal).map_or(&[][..], |p| &p.bindings);
+        weir_auth::authorize(principal, bindings, action, stream)
     }
 
     /// Verifies a bearer token and that its principal still exists; returns the principal.
@@ -267,7 +272,7 @@ impl Security {
             .credential(access_key_id)
             .ok_or(AuthFailure::BadCredentials)?;
         let expected = credential.secret_access_key.expose().as_bytes();
-        if !constant_time_eq(expected, secret.as_bytes()) {
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(expected, secret.as_bytes())) {
             return Err(AuthFailure::BadCredentials);
         }
         let now = SystemTime::now();
@@ -300,7 +305,12 @@ impl Security {
 
     /// Every principal.
     pub fn principals(&self) -> Vec<PrincipalRecord> {
-        let mut list: Vec<_> = self.principals.read().values().cloned().collect();
+        let mut list: Vec<_> = self
+            .principals
+            .read()
+            .values()
+            .map(|p| p.record.clone())
+            .collect();
         list.sort_by(|a, b| a.name.cmp(&b.name));
         list
     }
@@ -342,7 +352,7 @@ impl Security {
         }
         self.principals
             .write()
-            .insert(name.to_string(), record.clone());
+            .insert(name.to_string(), Principal::new(record.clone()));
         Ok(record)
     }
 
@@ -352,18 +362,20 @@ impl Security {
         name: &str,
         bindings: Vec<(String, String)>,
     ) -> Result<PrincipalRecord, ControlPlaneError> {
-        validate_principal(name, "user", &bindings)?;
+        validate_bindings(&bindings)?;
         if !self.store()?.set_bindings(name, &bindings).await? {
             return Err(ControlPlaneError::NotFound(format!(
                 "Principal {name} does not exist."
             )));
         }
         let mut principals = self.principals.write();
-        let record = principals.get_mut(name).ok_or_else(|| {
+        let principal = principals.get_mut(name).ok_or_else(|| {
             ControlPlaneError::NotFound(format!("Principal {name} does not exist."))
         })?;
+        let mut record = principal.record.clone();
         record.bindings = bindings;
-        Ok(record.clone())
+        *principal = Principal::new(record.clone());
+        Ok(record)
     }
 
     /// Deletes a principal and its keys; its tokens stop working at once.
@@ -448,6 +460,10 @@ fn validate_principal(
             "Invalid principal kind {kind:?}: use user or service."
         )));
     }
+    validate_bindings(bindings)
+}
+
+fn validate_bindings(bindings: &[(String, String)]) -> Result<(), ControlPlaneError> {
     for (role, pattern) in bindings {
         role.parse::<Role>()
             .map_err(|e| ControlPlaneError::InvalidArgument(e.to_string()))?;
@@ -458,11 +474,4 @@ fn validate_principal(
         }
     }
     Ok(())
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

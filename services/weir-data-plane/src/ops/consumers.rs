@@ -68,7 +68,7 @@ fn stream_from_arn(
 /// Splits a consumer ARN `<stream arn>/consumer/<name>:<seconds>` into stream, name and
 /// registration second. The second tells a consumer apart from an earlier registration
 /// under the same name, whose ARN must name nothing.
-fn parse_consumer_arn(arn: &str) -> Option<(String, String, Option<i64>)> {
+pub(crate) fn parse_consumer_arn(arn: &str) -> Option<(String, String, Option<i64>)> {
     let (stream_arn, rest) = arn.split_once("/consumer/")?;
     let stream = stream_name_from_arn(stream_arn)?.to_string();
     match rest.rsplit_once(':') {

@@ -11,7 +11,7 @@ macro_rules! stream_ref {
     };
 }
 
-mod consumers;
+pub(crate) mod consumers;
 mod records;
 mod reshard;
 mod streams;

@@ -187,7 +187,7 @@ impl Tiering {
             if self.is_uploaded(uid, ordinal, segment.base_offset) {
                 continue;
             }
-            let generation = shard.position(segment.base_offset) >> crate::shards::GENERATION_SHIFT;
+            let generation = weir_core::position_generation(shard.position(segment.base_offset));
             self.upload_segment(uid, ordinal, generation, &segment)
                 .await?;
             done += 1;
@@ -485,6 +485,9 @@ fn disk_space(path: &std::path::Path) -> Option<(u64, u64)> {
 /// The uploader: every interval, upload sealed segments of every shard this node holds
 /// and trim local copies; back off (with jitter) after a failure.
 pub(crate) async fn run_uploader(plane: std::sync::Weak<crate::DataPlane>) {
+    if let Some(plane) = plane.upgrade() {
+        reopen_local_shards(&plane).await;
+    }
     let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
     loop {
         let interval = match plane.upgrade().and_then(|p| p.tiering.clone()) {
@@ -507,7 +510,20 @@ pub(crate) async fn run_uploader(plane: std::sync::Weak<crate::DataPlane>) {
     }
 }
 
-/// One pass over every local shard; returns the first failure.
+/// Opens every shard held here that has a local folder, so that sealed segments left
+/// behind by a restart (an upload interrupted by a crash) are uploaded without waiting
+/// for a client to touch the shard. Runs once, when the uploader starts.
+async fn reopen_local_shards(plane: &crate::DataPlane) {
+    for stream in plane.control_plane.list_streams(None, usize::MAX).0.iter() {
+        for shard in &stream.shards {
+            if plane.shards.has_local(stream.uid, shard.ordinal) {
+                let _ = plane.locate(stream.uid, shard.ordinal).await;
+            }
+        }
+    }
+}
+
+/// One pass over every open local shard; returns the first failure.
 pub(crate) async fn upload_pass(plane: &crate::DataPlane, tiering: &Tiering) -> Option<String> {
     let _pass = tiering.pass.lock().await;
     let streams: HashMap<i64, weir_control_plane::TieringSettings> = plane
@@ -520,23 +536,7 @@ pub(crate) async fn upload_pass(plane: &crate::DataPlane, tiering: &Tiering) -> 
     let mut failure = None;
     let mut local = 0;
     let mut pending = 0;
-    // Every shard held here with a local folder, opened if a restart left it closed (so
-    // an upload interrupted by a crash resumes without waiting for a client to touch it).
-    let mut held = plane.shards.open_shards();
-    for stream in plane.control_plane.list_streams(None, usize::MAX).0.iter() {
-        for shard in &stream.shards {
-            let key = (stream.uid, shard.ordinal);
-            if held.iter().any(|(k, _)| *k == key) || !plane.shards.has_local(key.0, key.1) {
-                continue;
-            }
-            if let Ok(crate::gateway::Located::Local(opened)) =
-                plane.locate(stream.uid, shard.ordinal).await
-            {
-                held.push((key, opened));
-            }
-        }
-    }
-    for ((uid, ordinal), shard) in held {
+    for ((uid, ordinal), shard) in plane.shards.open_shards() {
         let Some(settings) = streams.get(&uid) else {
             continue;
         };
