@@ -103,3 +103,30 @@ def test_cli_list_streams_paginates(aws):
     assert len(listed) == len(set(listed))
     for n in names:
         aws("delete-stream", "--stream-name", n)
+
+
+def test_weir_bench_measures_after_its_warm_up_and_cleans_up(weir):
+    """`weir bench` is how the performance numbers in docs/BENCHMARKS.md are made: its
+    summary must count only the measured seconds, carry the per-second p99 series, and
+    leave no stream behind."""
+    from weirtest import weir_binary
+
+    stream = unique_name("bench")
+    proc = subprocess.run(
+        [str(weir_binary()), "bench", "--endpoint", weir.kinesis_url, "--stream", stream,
+         "--shards", "2", "--duration", "3", "--warmup", "1", "--rate", "2000",
+         "--batch", "100", "--concurrency", "2", "--record-bytes", "64", "--no-consumers"],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["warmup_s"] == 1
+    # Only the measured part counts: about 3 s at 2000 records/s, not 4 s.
+    assert 2.5 <= summary["duration_s"] <= 3.6, summary
+    assert 4500 <= summary["records"] <= 7000, summary
+    assert summary["failed_records"] == 0 and summary["request_errors"] == 0, summary
+    assert summary["put_latency_ms"]["count"] == summary["records"] // 100, summary
+    series = summary["put_p99_ms_by_second"]
+    assert len(series) == 3 and all(p > 0 for p in series), series
+    assert "warm-up" in proc.stderr
+    streams = weir.client().list_streams()["StreamNames"]
+    assert stream not in streams

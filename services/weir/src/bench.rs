@@ -49,6 +49,11 @@ pub struct BenchArgs {
     /// Keep the stream afterwards.
     #[arg(long)]
     keep: bool,
+    /// Run the load this many seconds before measuring: nothing from the warm-up (new
+    /// connections, the stream's first segment files, allocator growth) is counted. The
+    /// summary still says how long it was.
+    #[arg(long, default_value_t = 0)]
+    warmup: u64,
     /// Label put into the JSON summary (e.g. "weir" or "kinesalite").
     #[arg(long, default_value = "")]
     label: String,
@@ -108,6 +113,44 @@ fn now_micros() -> u64 {
         .map_or(0, |d| d.as_micros() as u64)
 }
 
+/// Put latencies: the whole run, and the current second (for the progress line and the
+/// per-second p99 series, which shows warm-up and hiccups that one run-wide figure hides).
+struct PutLatency {
+    total: Histogram<u64>,
+    second: Histogram<u64>,
+    p99_by_second: Vec<f64>,
+}
+
+impl PutLatency {
+    fn new() -> anyhow::Result<Self> {
+        let histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+        Ok(Self {
+            second: histogram.clone(),
+            total: histogram,
+            p99_by_second: Vec::new(),
+        })
+    }
+
+    fn record(&mut self, micros: u64) {
+        let _ = self.total.record(micros);
+        let _ = self.second.record(micros);
+    }
+
+    fn reset(&mut self) {
+        self.total.reset();
+        self.second.reset();
+        self.p99_by_second.clear();
+    }
+
+    /// Ends the current second: returns its p99 in ms and starts the next.
+    fn close_second(&mut self) -> f64 {
+        let p99 = self.second.value_at_quantile(0.99) as f64 / 1000.0;
+        self.p99_by_second.push(p99);
+        self.second.reset();
+        p99
+    }
+}
+
 #[derive(Default)]
 struct Counters {
     records: AtomicU64,
@@ -115,6 +158,21 @@ struct Counters {
     failed_records: AtomicU64,
     errors: AtomicU64,
     consumed: AtomicU64,
+}
+
+impl Counters {
+    /// Zeroes every count (at the end of the warm-up).
+    fn reset(&self) {
+        for counter in [
+            &self.records,
+            &self.bytes,
+            &self.failed_records,
+            &self.errors,
+            &self.consumed,
+        ] {
+            counter.store(0, Ordering::Relaxed);
+        }
+    }
 }
 
 /// Runs the benchmark.
@@ -138,9 +196,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let shard_ids = list_shards(&client, &args.stream).await?;
 
     let counters = Arc::new(Counters::default());
-    let put_latency = Arc::new(Mutex::new(Histogram::<u64>::new_with_bounds(
-        1, 60_000_000, 3,
-    )?));
+    let put_latency = Arc::new(Mutex::new(PutLatency::new()?));
     let e2e_latency = Arc::new(Mutex::new(Histogram::<u64>::new_with_bounds(
         1,
         600_000_000,
@@ -168,8 +224,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
     }
 
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs(args.duration);
+    let mut started = Instant::now();
+    let mut warming_up = args.warmup > 0;
+    let deadline = started + Duration::from_secs(args.warmup + args.duration);
     let per_producer_interval = (args.rate > 0).then(|| {
         let batches_per_sec = args.rate as f64 / args.batch as f64 / args.concurrency as f64;
         Duration::from_secs_f64(1.0 / batches_per_sec.max(1e-6))
@@ -199,18 +256,32 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let rate = (records - last.1) as f64 / elapsed;
         let p99 = put_latency
             .lock()
-            .map(|h| h.value_at_quantile(0.99))
-            .unwrap_or(0);
+            .map(|mut h| h.close_second())
+            .unwrap_or(0.0);
         eprint!(
-            "\r[{:>3}s] {:>10.0} rec/s {:>8.1} MB/s  put p99 {:>7.2} ms  consumed {:>10}  errors {}   ",
+            "\r[{:>3}s{}] {:>10.0} rec/s {:>8.1} MB/s  put p99 (last second) {:>7.2} ms  consumed {:>10}  errors {}   ",
             started.elapsed().as_secs(),
+            if warming_up { " warm-up" } else { "" },
             rate,
             rate * args.record_bytes as f64 / 1e6,
-            p99 as f64 / 1000.0,
+            p99,
             counters.consumed.load(Ordering::Relaxed),
             counters.errors.load(Ordering::Relaxed),
         );
         last = (Instant::now(), records);
+        if warming_up && started.elapsed() >= Duration::from_secs(args.warmup) {
+            // The measured run starts now: forget everything counted so far.
+            warming_up = false;
+            started = Instant::now();
+            last = (started, 0);
+            counters.reset();
+            if let Ok(mut h) = put_latency.lock() {
+                h.reset();
+            }
+            if let Ok(mut h) = e2e_latency.lock() {
+                h.reset();
+            }
+        }
     }
     stop.store(true, Ordering::Relaxed);
     for p in producers {
@@ -237,10 +308,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
 
     let records = counters.records.load(Ordering::Relaxed);
-    let put = put_latency
+    let (put, p99_by_second) = put_latency
         .lock()
-        .map_err(|_| anyhow::anyhow!("latency lock poisoned"))?
-        .clone();
+        .map(|h| (h.total.clone(), h.p99_by_second.clone()))
+        .map_err(|_| anyhow::anyhow!("latency lock poisoned"))?;
     let e2e = e2e_latency
         .lock()
         .map_err(|_| anyhow::anyhow!("latency lock poisoned"))?
@@ -255,12 +326,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "concurrency": args.concurrency,
         "target_rate": args.rate,
         "duration_s": elapsed,
+        "warmup_s": args.warmup,
         "records": records,
         "failed_records": counters.failed_records.load(Ordering::Relaxed),
         "request_errors": counters.errors.load(Ordering::Relaxed),
         "records_per_s": records as f64 / elapsed,
         "mb_per_s": records as f64 * args.record_bytes as f64 / elapsed / 1e6,
         "put_latency_ms": {"p50": ms(&put, 0.5), "p99": ms(&put, 0.99), "p999": ms(&put, 0.999), "max": put.max() as f64 / 1000.0, "count": put.len()},
+        "put_p99_ms_by_second": p99_by_second,
         "e2e_latency_ms": {"p50": ms(&e2e, 0.5), "p99": ms(&e2e, 0.99), "p999": ms(&e2e, 0.999), "count": e2e.len()},
         "consumed": counters.consumed.load(Ordering::Relaxed),
     });
@@ -323,7 +396,7 @@ async fn produce(
     interval: Option<Duration>,
     deadline: Instant,
     counters: Arc<Counters>,
-    latency: Arc<Mutex<Histogram<u64>>>,
+    latency: Arc<Mutex<PutLatency>>,
     stop: Arc<AtomicBool>,
 ) {
     let filler: Vec<u8> = (0..record_bytes)
@@ -368,11 +441,9 @@ async fn produce(
             ));
         }
         body.push_str("]}");
+        let request = body.clone().into_bytes();
         let started = Instant::now();
-        match client
-            .call_bytes("PutRecords", body.clone().into_bytes())
-            .await
-        {
+        match client.call_bytes("PutRecords", request).await {
             Ok(bytes) => {
                 // Only the failure count is needed; the per-record answers are skipped.
                 let failed = serde_json::from_slice::<PutAnswer>(&bytes)
@@ -386,7 +457,7 @@ async fn produce(
                 );
                 counters.failed_records.fetch_add(failed, Ordering::Relaxed);
                 if let Ok(mut h) = latency.lock() {
-                    let _ = h.record(started.elapsed().as_micros().max(1) as u64);
+                    h.record(started.elapsed().as_micros().max(1) as u64);
                 }
             }
             Err(_) => {
