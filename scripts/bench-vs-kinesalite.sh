@@ -6,8 +6,8 @@
 #
 # What it does:
 #   1. installs kinesalite into target/bench-peers/ with npm (only if missing);
-#   2. starts a fresh `weir up` on an empty data folder under target/bench-work/ (fsync on,
-#      the default), runs the peak-throughput load (PutRecords, 1 KiB records, batches of 500,
+#   2. starts a fresh `weir up --tier off` on an empty data folder under target/bench-work/
+#      (fsync on, the default; no cold tier, which section 3 of docs/BENCHMARKS.md measures), runs the peak-throughput load (PutRecords, 1 KiB records, batches of 500,
 #      4 shards, 8 producers, 20 s), then the same load paced at half of the measured peak
 #      to read put latency at half load; stops Weir;
 #   3. starts kinesalite (in memory, its default; stream state delays 0 ms) and runs the same
@@ -18,7 +18,8 @@
 #
 # Requirements: bash, node + npm (npm registry reachable on first run), coreutils,
 # util-linux (lscpu). Knobs (environment): BENCH_DURATION (seconds per run, default 20), BENCH_WARMUP
-# (seconds of unmeasured load before each run, default 2),
+# (seconds of unmeasured load before each run, default 2), BENCH_SETTLE (seconds of quiet after
+# each run, after a sync, default 5),
 # WEIR_BIN (default target/release/weir), KINESALITE_SPEC (npm spec, default "kinesalite").
 set -euo pipefail
 
@@ -33,6 +34,9 @@ DURATION=${BENCH_DURATION:-20}
 # Seconds of load before each run starts measuring (new connections, the stream's first
 # segment files); every run still reports its per-second p99 series.
 WARMUP=${BENCH_WARMUP:-2}
+# Seconds to let the disk settle after each run (after a `sync`): the previous run's stream
+# is deleted and its dirty pages written back before the next run starts, instead of during it.
+SETTLE=${BENCH_SETTLE:-5}
 KINESALITE_SPEC=${KINESALITE_SPEC:-kinesalite}
 # Fixed load shape (the point of the comparison; change them and the numbers mean something else).
 SHARDS=4
@@ -137,7 +141,11 @@ start_weir() {
     # Under target/ (the repository's disk), not /tmp, which can be a tmpfs where fsync is free.
     DATA_DIR=$(mktemp -d "$WORK/weir-data.XXXXXX")
     local logfile=$RESULTS/weir-server.log
-    local cmd=("$WEIR" up --data-dir "$DATA_DIR" --kinesis-addr 127.0.0.1:0 --rest-addr 127.0.0.1:0)
+    # The hot path alone: no cold tier (the embedded default copies every sealed segment to
+    # a folder on the same disk; docs/BENCHMARKS.md section 3 measures that separately).
+    # shellcheck disable=SC2206  # WEIR_UP_FLAGS is a list of flags on purpose
+    local cmd=("$WEIR" up --data-dir "$DATA_DIR" --kinesis-addr 127.0.0.1:0 --rest-addr 127.0.0.1:0
+        ${WEIR_UP_FLAGS:---tier off})
     COMMANDS+=("${cmd[*]/#$ROOT\//}")
     log "starting Weir: ${cmd[*]}"
     "${cmd[@]}" >"$logfile" 2>&1 &
@@ -237,6 +245,8 @@ run_bench() {
         printf '%s (pid %s) is no longer running after run %s!\n' "$SERVER_NAME" "$SERVER_PID" "$label" >&2
         return 2
     fi
+    sync
+    sleep "$SETTLE"
     return "$status"
 }
 
