@@ -9,7 +9,8 @@
 #   2. starts a fresh `weir up --tier off` on an empty data folder under target/bench-work/
 #      (fsync on, the default; no cold tier, which section 3 of docs/BENCHMARKS.md measures), runs the peak-throughput load (PutRecords, 1 KiB records, batches of 500,
 #      4 shards, 8 producers, 20 s), then the same load paced at half of the measured peak
-#      to read put latency at half load; stops Weir;
+#      to read put latency at half load; then the same two runs with PutRecords alone (no
+#      consumers), the paced one at half of the puts-only peak; stops Weir;
 #   3. starts kinesalite (in memory, its default; stream state delays 0 ms) and runs the same
 #      peak load; if that run sees errors it retries with fewer producers (4, 2, 1);
 #   4. writes every JSON summary to target/bench-results/ and prints a markdown report
@@ -273,10 +274,15 @@ if [[ $WEIR_PEAK_OK -eq 1 ]]; then
 fi
 if [[ $HALF_RATE -gt 0 ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
     run_bench weir-half-peak "$CONCURRENCY" "$HALF_RATE" || true
-    # The same paced load without consumers: put latency alone, without the CPU that
-    # encoding GetRecords answers takes on a 2-core machine shared with the load generator.
-    run_bench weir-half-peak-puts-only "$CONCURRENCY" "$HALF_RATE" --no-consumers || true
-    run_bench weir-peak-puts-only "$CONCURRENCY" 0 --no-consumers || true
+    # PutRecords alone (the benchmark): its own peak, then half of that peak, paced,
+    # for put latency without the CPU that GetRecords answers take on the shared cores.
+    HALF_PUTS_RATE=0
+    if run_bench weir-peak-puts-only "$CONCURRENCY" 0 --no-consumers; then
+        HALF_PUTS_RATE=$(json_get "$RESULTS/weir-peak-puts-only.json" 'Math.floor(s.records_per_s / 2)')
+    fi
+    if [[ $HALF_PUTS_RATE -gt 0 ]]; then
+        run_bench weir-half-peak-puts-only "$CONCURRENCY" "$HALF_PUTS_RATE" --no-consumers || true
+    fi
 else
     printf 'skipping the half-peak run: no usable Weir peak\n' >&2
 fi
@@ -360,7 +366,7 @@ if (weirPeak && kinBest && kinBest.records_per_s > 0) {
   }
 }
 for (const [run, what] of [[weirHalf, "with 4 consumers polling GetRecords on the same cores"],
-                           [ok.find((r) => r.label === "weir-half-peak-puts-only"), "puts only"]]) {
+                           [ok.find((r) => r.label === "weir-half-peak-puts-only"), "PutRecords alone, at half of the puts-only peak"]]) {
   if (!run) {
     verdict.push(`- Weir p99 put latency at half peak (${what}): no valid run. Target ≤ 10 ms: **NOT MET** (no valid measurement).`);
     continue;
