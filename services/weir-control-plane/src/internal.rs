@@ -59,23 +59,11 @@ async fn tier_begin(
     Ok(Json(cp.tier_begin_upload(segment).await?))
 }
 
-/// A node's request to move a segment between tier states.
-#[derive(Debug, Deserialize)]
-struct TransitionRequest {
-    stream_uid: i64,
-    ordinal: u64,
-    base_offset: u64,
-    from: weir_meta::TierState,
-    to: weir_meta::TierState,
-}
-
 async fn tier_transition(
     State(cp): State<Arc<ControlPlane>>,
-    Json(r): Json<TransitionRequest>,
+    Json(change): Json<weir_meta::TierTransition>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let changed = cp
-        .tier_transition(r.stream_uid, r.ordinal, r.base_offset, r.from, r.to)
-        .await?;
+    let changed = cp.tier_transition(change).await?;
     Ok(Json(serde_json::json!({ "changed": changed })))
 }
 

@@ -25,5 +25,5 @@ pub use service::{
 };
 pub use weir_meta::{
     ConsumerRecord, MetaStore, ShardRecord, StreamMode, StreamRecord, StreamStatus, TierSegment,
-    TierState, TieringSettings,
+    TierState, TierTransition, TieringSettings,
 };

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use weir_meta::{StreamRecord, TierSegment, TierState, TieringSettings};
+use weir_meta::{StreamRecord, TierSegment, TierState, TierTransition, TieringSettings};
 use weir_tier::{layout, ObjectStore};
 
 use crate::service::now_ms;
@@ -56,17 +56,10 @@ impl ControlPlane {
     }
 
     /// Moves a segment between tier states; false when it was not in `from`.
-    pub async fn tier_transition(
-        &self,
-        stream_uid: i64,
-        ordinal: u64,
-        base_offset: u64,
-        from: TierState,
-        to: TierState,
-    ) -> Result<bool, ControlPlaneError> {
+    pub async fn tier_transition(&self, change: TierTransition) -> Result<bool, ControlPlaneError> {
         Ok(self
             .store_ref()?
-            .transition_segment(stream_uid, ordinal, base_offset, from, to, now_ms())
+            .transition_segment(change, now_ms())
             .await?)
     }
 
@@ -145,11 +138,7 @@ impl ControlPlane {
             }
             store
                 .transition_segment(
-                    segment.stream_uid,
-                    segment.ordinal,
-                    segment.base_offset,
-                    TierState::Deleting,
-                    TierState::Deleted,
+                    segment.transition(TierState::Deleting, TierState::Deleted),
                     now_ms(),
                 )
                 .await?;

@@ -12,7 +12,7 @@ mod tiering;
 
 pub use model::{
     ConsumerRecord, ShardRecord, StreamMode, StreamRecord, StreamStatus, TierSegment, TierState,
-    TieringSettings,
+    TierTransition, TieringSettings,
 };
 pub use security::{AccessKeyRecord, AuditEvent, AuditQuery, PrincipalRecord};
 pub use store::{MetaError, MetaStore};

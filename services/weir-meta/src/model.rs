@@ -203,6 +203,36 @@ pub struct TierSegment {
     pub updated_at_ms: i64,
 }
 
+/// A guarded state change of one cold-tier segment: it happens only if the segment is
+/// still in `from`, so racing steps (an upload, the reaper) cannot undo each other. It is
+/// also the body a node sends to `/internal/v1/tier/transition`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TierTransition {
+    /// The stream incarnation.
+    pub stream_uid: i64,
+    /// The shard.
+    pub ordinal: u64,
+    /// Offset of the segment's first record.
+    pub base_offset: u64,
+    /// The state the segment must be in.
+    pub from: TierState,
+    /// The state it moves to.
+    pub to: TierState,
+}
+
+impl TierSegment {
+    /// This segment's move from `from` to `to`.
+    pub fn transition(&self, from: TierState, to: TierState) -> TierTransition {
+        TierTransition {
+            stream_uid: self.stream_uid,
+            ordinal: self.ordinal,
+            base_offset: self.base_offset,
+            from,
+            to,
+        }
+    }
+}
+
 /// A registered (enhanced fan-out) consumer of a stream.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConsumerRecord {

@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use crate::model::{TierSegment, TierState, TieringSettings};
+use crate::model::{TierSegment, TierState, TierTransition, TieringSettings};
 use crate::store::{to_u64, MetaError, MetaStore};
 
 const COLUMNS: &str =
@@ -100,17 +100,19 @@ impl MetaStore {
     }
 
     /// Moves a segment from state `from` to `to`; returns false (and changes nothing)
-    /// when the row is missing or in another state, so racing steps cannot undo each
-    /// other.
+    /// when the row is missing or in another state.
     pub async fn transition_segment(
         &self,
-        stream_uid: i64,
-        ordinal: u64,
-        base_offset: u64,
-        from: TierState,
-        to: TierState,
+        change: TierTransition,
         now_ms: i64,
     ) -> Result<bool, MetaError> {
+        let TierTransition {
+            stream_uid,
+            ordinal,
+            base_offset,
+            from,
+            to,
+        } = change;
         let done = sqlx::query(
             "UPDATE tier_segments SET state = $1, updated_at_ms = $2 \
              WHERE stream_uid = $3 AND ordinal = $4 AND base_offset = $5 AND state = $6",

@@ -58,6 +58,54 @@ pub struct StoredRecord {
     pub data: Bytes,
 }
 
+/// The answer a read is building: records at or after `from`, up to `max_records` and
+/// about `max_bytes` of payload (always at least one record). Local and cold-tier reads
+/// fill it the same way, batch by batch.
+pub(crate) struct Page {
+    pub(crate) records: Vec<StoredRecord>,
+    bytes: usize,
+    from: u64,
+    max_records: usize,
+    max_bytes: usize,
+}
+
+impl Page {
+    pub(crate) fn new(from: u64, max_records: usize, max_bytes: usize) -> Self {
+        Self {
+            records: Vec::new(),
+            bytes: 0,
+            from,
+            max_records,
+            max_bytes,
+        }
+    }
+
+    /// Verifies and adds one batch's records (payloads stay slices of `payload`, not
+    /// copies). Returns false once the page is full; `Err` says why the batch is invalid.
+    pub(crate) fn add_batch(
+        &mut self,
+        header: &crate::format::Header,
+        payload: &Bytes,
+    ) -> Result<bool, &'static str> {
+        let (_, records) = decode_payload(header, payload)?;
+        for r in records.iter().filter(|r| r.offset >= self.from) {
+            if self.records.len() >= self.max_records
+                || (!self.records.is_empty() && self.bytes + r.data.len() > self.max_bytes)
+            {
+                return Ok(false);
+            }
+            self.bytes += r.data.len() + r.key.len();
+            self.records.push(StoredRecord {
+                offset: r.offset,
+                timestamp_ms: r.timestamp_ms,
+                partition_key: String::from_utf8_lossy(r.key).into_owned(),
+                data: payload.slice_ref(r.data),
+            });
+        }
+        Ok(true)
+    }
+}
+
 struct AppendRequest {
     records: Vec<NewRecord>,
     timestamp_ms: i64,
@@ -351,8 +399,7 @@ impl ShardLog {
                 })
                 .collect()
         };
-        let mut out = Vec::new();
-        let mut bytes = 0usize;
+        let mut page = Page::new(from, max_records, max_bytes);
         let mut header = [0u8; HEADER_LEN];
         'spans: for span in spans {
             let mut position = span.position;
@@ -371,27 +418,16 @@ impl ShardLog {
                 span.file
                     .read_exact_at(&mut buffer, position + HEADER_LEN as u64)
                     .map_err(|e| StorageError::io(&span.path, e))?;
-                // Records share the batch's buffer: their payloads are slices of it, not copies.
-                let payload = Bytes::from(buffer);
-                let (_, records) = decode_payload(&parsed, &payload).map_err(corrupt)?;
-                for r in records.iter().filter(|r| r.offset >= from) {
-                    if out.len() >= max_records
-                        || (!out.is_empty() && bytes + r.data.len() > max_bytes)
-                    {
-                        break 'spans;
-                    }
-                    bytes += r.data.len() + r.key.len();
-                    out.push(StoredRecord {
-                        offset: r.offset,
-                        timestamp_ms: r.timestamp_ms,
-                        partition_key: String::from_utf8_lossy(r.key).into_owned(),
-                        data: payload.slice_ref(r.data),
-                    });
+                if !page
+                    .add_batch(&parsed, &Bytes::from(buffer))
+                    .map_err(corrupt)?
+                {
+                    break 'spans;
                 }
                 position += (HEADER_LEN + parsed.payload_len) as u64;
             }
         }
-        Ok(out)
+        Ok(page.records)
     }
 
     /// Deletes whole sealed segments whose newest record arrived before `cutoff_ms`.

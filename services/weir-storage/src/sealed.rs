@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use bytes::Bytes;
 
 use crate::error::StorageError;
-use crate::format::{decode_header, decode_payload, HEADER_LEN};
+use crate::format::{decode_header, HEADER_LEN};
+use crate::log::Page;
 use crate::segment::{IndexEntry, INDEX_ENTRY_LEN};
 use crate::StoredRecord;
 
@@ -61,9 +62,8 @@ pub fn decode_range(
     max_bytes: usize,
     what: &str,
 ) -> Result<Vec<StoredRecord>, StorageError> {
-    let mut out = Vec::new();
+    let mut page = Page::new(from, max_records, max_bytes);
     let mut position = 0usize;
-    let mut total = 0usize;
     while position + HEADER_LEN <= bytes.len() {
         let corrupt = |reason: &str| StorageError::Corrupt {
             path: PathBuf::from(what),
@@ -79,22 +79,12 @@ pub fn decode_range(
             break;
         }
         let payload = bytes.slice(position + HEADER_LEN..end);
-        let (_, records) = decode_payload(&parsed, &payload).map_err(corrupt)?;
-        for r in records.iter().filter(|r| r.offset >= from) {
-            if out.len() >= max_records || (!out.is_empty() && total + r.data.len() > max_bytes) {
-                return Ok(out);
-            }
-            total += r.data.len() + r.key.len();
-            out.push(StoredRecord {
-                offset: r.offset,
-                timestamp_ms: r.timestamp_ms,
-                partition_key: String::from_utf8_lossy(r.key).into_owned(),
-                data: payload.slice_ref(r.data),
-            });
+        if !page.add_batch(&parsed, &payload).map_err(corrupt)? {
+            break;
         }
         position = end;
     }
-    Ok(out)
+    Ok(page.records)
 }
 
 #[cfg(test)]

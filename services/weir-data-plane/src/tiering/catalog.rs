@@ -4,7 +4,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use weir_control_plane::{ControlPlane, TierSegment, TierState};
+use weir_control_plane::{ControlPlane, TierSegment, TierTransition};
 
 use crate::KinesisError;
 
@@ -17,14 +17,7 @@ pub trait TierCatalog: Send + Sync + 'static {
     /// Records an upload's start; answers the row now stored for that offset.
     fn begin_upload(&self, segment: TierSegment) -> CatalogFuture<'_, TierSegment>;
     /// Moves a segment between states; false when it was not in `from`.
-    fn transition(
-        &self,
-        stream_uid: i64,
-        ordinal: u64,
-        base_offset: u64,
-        from: TierState,
-        to: TierState,
-    ) -> CatalogFuture<'_, bool>;
+    fn transition(&self, change: TierTransition) -> CatalogFuture<'_, bool>;
     /// A shard's segments in offset order.
     fn shard_segments(&self, stream_uid: i64, ordinal: u64) -> CatalogFuture<'_, Vec<TierSegment>>;
 }
@@ -37,20 +30,8 @@ impl TierCatalog for LocalCatalog {
         Box::pin(async move { Ok(self.0.tier_begin_upload(segment).await?) })
     }
 
-    fn transition(
-        &self,
-        stream_uid: i64,
-        ordinal: u64,
-        base_offset: u64,
-        from: TierState,
-        to: TierState,
-    ) -> CatalogFuture<'_, bool> {
-        Box::pin(async move {
-            Ok(self
-                .0
-                .tier_transition(stream_uid, ordinal, base_offset, from, to)
-                .await?)
-        })
+    fn transition(&self, change: TierTransition) -> CatalogFuture<'_, bool> {
+        Box::pin(async move { Ok(self.0.tier_transition(change).await?) })
     }
 
     fn shard_segments(&self, stream_uid: i64, ordinal: u64) -> CatalogFuture<'_, Vec<TierSegment>> {

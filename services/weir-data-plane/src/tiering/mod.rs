@@ -229,13 +229,7 @@ impl Tiering {
             self.put(&key, log).await?;
             let recorded = self
                 .catalog
-                .transition(
-                    uid,
-                    ordinal,
-                    segment.base_offset,
-                    TierState::Uploading,
-                    TierState::Uploaded,
-                )
+                .transition(stored.transition(TierState::Uploading, TierState::Uploaded))
                 .await?;
             if !recorded {
                 // The stream was deleted (or the segment expired) while we uploaded: the

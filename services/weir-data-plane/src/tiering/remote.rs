@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
-use weir_control_plane::{TierSegment, TierState};
+use weir_control_plane::{TierSegment, TierTransition};
 
 use super::catalog::{CatalogFuture, TierCatalog};
 use crate::cluster::Cluster;
@@ -52,22 +52,11 @@ impl TierCatalog for RemoteCatalog {
         })
     }
 
-    fn transition(
-        &self,
-        stream_uid: i64,
-        ordinal: u64,
-        base_offset: u64,
-        from: TierState,
-        to: TierState,
-    ) -> CatalogFuture<'_, bool> {
+    fn transition(&self, change: TierTransition) -> CatalogFuture<'_, bool> {
         Box::pin(async move {
-            let answer: serde_json::Value = self
-                .call(
-                    "transition",
-                    serde_json::json!({"stream_uid": stream_uid, "ordinal": ordinal,
-                        "base_offset": base_offset, "from": from, "to": to}),
-                )
-                .await?;
+            let body =
+                serde_json::to_value(change).map_err(|e| KinesisError::Internal(e.to_string()))?;
+            let answer: serde_json::Value = self.call("transition", body).await?;
             Ok(answer["changed"].as_bool().unwrap_or(false))
         })
     }
