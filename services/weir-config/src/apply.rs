@@ -438,6 +438,7 @@ impl<'a> Run<'a> {
                 mode: Some(spec.mode),
                 retention_hours: Some(spec.retention_hours),
                 tags,
+                replication_factor: None,
             })
             .await?;
         self.expected

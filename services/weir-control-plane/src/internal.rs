@@ -37,6 +37,9 @@ async fn heartbeat(
 struct ReassignRequest {
     stream: String,
     shard_id: String,
+    /// Move a shard whose replicas are gone, accepting the loss of what only they held.
+    #[serde(default)]
+    force: bool,
 }
 
 async fn reassign(
@@ -49,7 +52,9 @@ async fn reassign(
             request.shard_id
         ))
     })?;
-    Ok(Json(cp.reassign(&request.stream, ordinal).await?))
+    Ok(Json(
+        cp.reassign(&request.stream, ordinal, request.force).await?,
+    ))
 }
 
 async fn tier_begin(

@@ -8,12 +8,15 @@
 
 mod error;
 pub mod internal;
+pub mod node_client;
 pub mod placement;
+pub mod reconcile;
 pub mod reshard;
 mod service;
 pub mod tiering;
 
 pub mod rest;
+mod rest_cluster;
 pub mod rest_security;
 mod rest_tiering;
 pub mod security;

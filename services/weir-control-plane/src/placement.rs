@@ -1,19 +1,25 @@
-//! Shard placement across data-plane nodes, with leases and generations.
+//! Shard placement across data-plane nodes: leases, replica sets and generations.
 //!
-//! Nodes register and keep a lease by heartbeat. Desired placement lives in the metadata
-//! store (`shard_assignments`); the reconciler gives every shard of every stream a live
-//! node, spreading shards evenly and moving only shards whose node lost its lease. Every
-//! assignment carries a generation that only grows. A node serves a shard only under its
-//! current generation and only while its own lease is valid, and the control plane
-//! reassigns a shard only after the old node's lease has run out, so two nodes never
-//! accept writes for one shard at the same time.
+//! Nodes register and keep a lease by heartbeat; each heartbeat also reports what the
+//! node holds (per shard: generation, durable end, commit point, and for a leader its
+//! followers' progress). Desired placement lives in the metadata store
+//! (`shard_assignments`): for every shard a leader, its replica set and the replicas
+//! still rebuilding, under a generation that grows with every change. One reconciler
+//! task ([`crate::reconcile`]) drives placement toward it; request handlers only record
+//! what they learn and wake it.
+//!
+//! A node serves a shard only as its leader, only under the current generation, and
+//! only while its own lease is valid; followers accept batches only from a leader whose
+//! generation is at least the one they promised. Before a new leader is chosen, a
+//! majority of the replicas promise the new generation, so the old leader can never
+//! reach a majority (and acknowledge) again.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
-use weir_meta::StreamRecord;
+use weir_meta::{AssignmentRow, StreamRecord};
 
 use crate::{ControlPlane, ControlPlaneError};
 
@@ -26,17 +32,70 @@ pub struct NodeInfo {
     pub url: String,
 }
 
-/// Who holds a shard.
+/// Who holds a shard: its leader, replica set and generation (sent to every node).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Assignment {
     /// Stream incarnation.
     pub stream_uid: i64,
     /// Shard ordinal.
     pub ordinal: u64,
-    /// Node id.
+    /// The leader's node id.
     pub node: String,
     /// Assignment generation.
     pub generation: u64,
+    /// Every replica, the leader first.
+    #[serde(default)]
+    pub replicas: Vec<String>,
+    /// Replicas still rebuilding their copy.
+    #[serde(default)]
+    pub rebuilding: Vec<String>,
+}
+
+impl From<&AssignmentRow> for Assignment {
+    fn from(row: &AssignmentRow) -> Self {
+        Self {
+            stream_uid: row.stream_uid,
+            ordinal: row.ordinal,
+            node: row.leader.clone(),
+            generation: row.generation,
+            replicas: row.replicas.clone(),
+            rebuilding: row.rebuilding.clone(),
+        }
+    }
+}
+
+/// A follower's progress as its leader reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FollowerReport {
+    /// The follower's node id.
+    pub node: String,
+    /// Its durable end.
+    pub end: u64,
+    /// Whether it adopted the leader's generation.
+    pub adopted: bool,
+}
+
+/// What a node holds of one shard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardReport {
+    /// Stream incarnation.
+    pub stream_uid: i64,
+    /// Shard ordinal.
+    pub ordinal: u64,
+    /// The last generation of the node's table (its leadership generation when leading).
+    pub generation: u64,
+    /// Durable end of the node's log.
+    pub end: u64,
+    /// The commit point as the node knows it.
+    pub commit: u64,
+    /// Whether the node leads the shard now.
+    pub leading: bool,
+    /// Whether the shard's log refuses appends (sealed by a reshard or a move).
+    #[serde(default)]
+    pub sealed: bool,
+    /// A leader's followers.
+    #[serde(default)]
+    pub followers: Vec<FollowerReport>,
 }
 
 /// A node's heartbeat.
@@ -46,12 +105,23 @@ pub struct HeartbeatRequest {
     pub node_id: String,
     /// Base URL others reach it at.
     pub url: String,
+    /// Random id of the node's data disk, made when the disk was first used: a new id
+    /// under an old node id means the node came back on an empty disk.
+    #[serde(default)]
+    pub disk_id: String,
+    /// What the node holds.
+    #[serde(default)]
+    pub reports: Vec<ShardReport>,
+    /// The `state` of the last full answer the node applied: when the cluster state is
+    /// still that, the answer carries only the lease.
+    #[serde(default)]
+    pub known_state: u64,
 }
 
 /// What a node learns from each heartbeat: its lease, the cluster, and the metadata.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HeartbeatReply {
-    /// How long the lease lasts from when the heartbeat was sent.
+    /// How long the lease lasts from when the heartbeat was sent (0: no lease yet).
     pub lease_ms: u64,
     /// Live nodes.
     pub nodes: Vec<NodeInfo>,
@@ -62,69 +132,163 @@ pub struct HeartbeatReply {
     /// Principals and sealed keys, when authentication is on.
     #[serde(default)]
     pub auth: Option<crate::security::AuthSnapshot>,
+    /// A digest of nodes, assignments, streams and principals.
+    #[serde(default)]
+    pub state: u64,
+    /// Nothing changed since `known_state`: the lists above are empty, keep yours.
+    #[serde(default)]
+    pub unchanged: bool,
 }
 
-struct Lease {
-    url: String,
-    expires: Instant,
+/// The control plane's request before it chooses a new leader: promise to follow no
+/// leader older than `generation`, and say what you hold.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FenceRequest {
+    /// Stream incarnation.
+    pub stream_uid: i64,
+    /// Shard ordinal.
+    pub ordinal: u64,
+    /// The generation about to be assigned.
+    pub generation: u64,
+}
+
+/// What a replica holds, once it has promised.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FenceReply {
+    /// The last generation in its table.
+    pub last_generation: u64,
+    /// Its durable end.
+    pub end: u64,
+}
+
+/// A node as the control plane tracks it.
+pub(crate) struct NodeState {
+    pub(crate) url: String,
+    /// When its lease runs out (in the past: not live).
+    pub(crate) expires: Instant,
+    /// A new disk id the reconciler has not dealt with yet; no lease until it has.
+    pub(crate) new_disk: Option<String>,
+    /// What it last reported.
+    pub(crate) reports: Vec<ShardReport>,
 }
 
 /// Placement state held by the control plane.
 #[derive(Default)]
 pub struct Placement {
-    nodes: parking_lot::Mutex<BTreeMap<String, Lease>>,
-    assignments: parking_lot::RwLock<HashMap<(i64, u64), (String, u64)>>,
+    pub(crate) nodes: parking_lot::Mutex<BTreeMap<String, NodeState>>,
+    pub(crate) assignments: parking_lot::RwLock<HashMap<(i64, u64), AssignmentRow>>,
+    pub(crate) disks: parking_lot::Mutex<HashMap<String, String>>,
+    /// Nodes being drained.
+    pub(crate) draining: parking_lot::Mutex<std::collections::BTreeSet<String>>,
     loaded: AtomicBool,
+    /// Wakes the reconciler.
+    pub(crate) wake: tokio::sync::Notify,
+    /// Serialises reconciler passes and moves (they write the same rows).
+    pub(crate) serial: tokio::sync::Mutex<()>,
+    /// How the control plane calls nodes (set when it runs a cluster).
+    pub(crate) client: std::sync::OnceLock<crate::node_client::NodeClient>,
 }
 
 impl ControlPlane {
-    async fn load_placement(&self) -> Result<(), ControlPlaneError> {
+    pub(crate) async fn load_placement(&self) -> Result<(), ControlPlaneError> {
         if self.placement.loaded.load(Ordering::Acquire) {
             return Ok(());
         }
-        let rows = self.store_ref()?.load_assignments().await?;
+        let store = self.store_ref()?;
+        let rows = store.load_assignments().await?;
+        let nodes = store.load_nodes().await?;
         let mut map = self.placement.assignments.write();
-        for (uid, ordinal, node, generation) in rows {
-            map.insert((uid, ordinal), (node, generation));
+        for row in rows {
+            map.insert((row.stream_uid, row.ordinal), row);
+        }
+        for (node, disk, draining) in nodes {
+            if draining {
+                self.placement.draining.lock().insert(node.clone());
+            }
+            self.placement.disks.lock().insert(node, disk);
         }
         self.placement.loaded.store(true, Ordering::Release);
         Ok(())
     }
 
-    /// Renews a node's lease and tells it the cluster state.
+    /// Renews a node's lease, records what it holds, and tells it the cluster state. A
+    /// node back on a new disk gets no lease until the reconciler has marked its
+    /// replicas as rebuilding.
     pub async fn heartbeat(
         &self,
         request: HeartbeatRequest,
     ) -> Result<HeartbeatReply, ControlPlaneError> {
         self.load_placement().await?;
         let lease = self.config().lease_timeout;
-        {
+        let known_disk = self.placement.disks.lock().get(&request.node_id).cloned();
+        let first_disk = known_disk.is_none() && !request.disk_id.is_empty();
+        if first_disk {
+            self.store_ref()?
+                .put_node_disk(&request.node_id, &request.disk_id)
+                .await?;
+            self.placement
+                .disks
+                .lock()
+                .insert(request.node_id.clone(), request.disk_id.clone());
+        }
+        let disk_changed = known_disk
+            .as_ref()
+            .is_some_and(|d| !request.disk_id.is_empty() && *d != request.disk_id);
+        let granted = {
             let mut nodes = self.placement.nodes.lock();
             let fresh = !nodes.contains_key(&request.node_id);
-            nodes.insert(
-                request.node_id.clone(),
-                Lease {
+            let node = nodes
+                .entry(request.node_id.clone())
+                .or_insert_with(|| NodeState {
                     url: request.url.clone(),
-                    expires: Instant::now() + lease,
-                },
-            );
-            if fresh {
-                tracing::info!(node = %request.node_id, url = %request.url, "node registered");
+                    expires: Instant::now(),
+                    new_disk: None,
+                    reports: Vec::new(),
+                });
+            node.url = request.url.clone();
+            node.reports = request.reports;
+            if disk_changed {
+                if node.new_disk.is_none() {
+                    tracing::warn!(node = %request.node_id, "node is back on a new (empty) disk: its replicas rebuild before they vote or lead");
+                }
+                node.new_disk = Some(request.disk_id.clone());
+                false
+            } else {
+                node.expires = Instant::now() + lease;
+                if fresh {
+                    tracing::info!(node = %request.node_id, url = %request.url, "node registered");
+                }
+                true
             }
+        };
+        if !granted || first_disk {
+            self.placement.wake.notify_one();
         }
-        self.reconcile_placement().await?;
-        Ok(HeartbeatReply {
+        let mut assignments = self.assignments();
+        assignments.sort_by_key(|a| (a.stream_uid, a.ordinal));
+        let mut reply = HeartbeatReply {
             auth: self.security().map(|s| s.snapshot()),
-            lease_ms: lease.as_millis() as u64,
+            lease_ms: if granted { lease.as_millis() as u64 } else { 0 },
             nodes: self.live_nodes(),
-            assignments: self.assignments(),
+            assignments,
             streams: self
                 .list_streams(None, usize::MAX)
                 .0
                 .iter()
                 .map(|s| (**s).clone())
                 .collect(),
-        })
+            state: 0,
+            unchanged: false,
+        };
+        reply.state = state_digest(&reply);
+        if reply.state == request.known_state {
+            reply.nodes.clear();
+            reply.assignments.clear();
+            reply.streams.clear();
+            reply.auth = None;
+            reply.unchanged = true;
+        }
+        Ok(reply)
     }
 
     /// Nodes whose lease is valid.
@@ -134,10 +298,10 @@ impl ControlPlane {
             .nodes
             .lock()
             .iter()
-            .filter(|(_, l)| l.expires > now)
-            .map(|(id, l)| NodeInfo {
+            .filter(|(_, n)| n.expires > now)
+            .map(|(id, n)| NodeInfo {
                 id: id.clone(),
-                url: l.url.clone(),
+                url: n.url.clone(),
             })
             .collect()
     }
@@ -147,153 +311,70 @@ impl ControlPlane {
         self.placement
             .assignments
             .read()
-            .iter()
-            .map(|((uid, ordinal), (node, generation))| Assignment {
-                stream_uid: *uid,
-                ordinal: *ordinal,
-                node: node.clone(),
-                generation: *generation,
-            })
+            .values()
+            .map(Assignment::from)
             .collect()
     }
 
-    /// The node holding a shard and its generation, if any.
+    /// The node leading a shard and its generation, if that node is live.
     pub fn owner(&self, uid: i64, ordinal: u64) -> Option<(NodeInfo, u64)> {
-        let (node, generation) = self
-            .placement
-            .assignments
-            .read()
-            .get(&(uid, ordinal))
-            .cloned()?;
+        let (node, generation) = {
+            let map = self.placement.assignments.read();
+            let row = map.get(&(uid, ordinal))?;
+            (row.leader.clone(), row.generation)
+        };
         let url = self
             .placement
             .nodes
             .lock()
             .get(&node)
-            .map(|l| l.url.clone())?;
+            .map(|n| n.url.clone())?;
         Some((NodeInfo { id: node, url }, generation))
     }
 
-    /// Gives every shard a live node; returns how many shards were (re)assigned. Shards
-    /// move only when their node's lease has expired; new shards go to the least-loaded node.
-    pub async fn reconcile_placement(&self) -> Result<usize, ControlPlaneError> {
+    /// Marks a node as being drained (or not); the reconciler moves its leaderships and
+    /// replicas away.
+    pub async fn set_draining(&self, node: &str, draining: bool) -> Result<(), ControlPlaneError> {
         self.load_placement().await?;
-        let live: Vec<String> = self.live_nodes().into_iter().map(|n| n.id).collect();
-        if live.is_empty() {
-            return Ok(0);
+        self.store_ref()?.set_node_draining(node, draining).await?;
+        let mut set = self.placement.draining.lock();
+        if draining {
+            set.insert(node.to_string());
+        } else {
+            set.remove(node);
         }
-        let streams = self.list_streams(None, usize::MAX).0;
-        let mut load: BTreeMap<String, usize> = live.iter().map(|n| (n.clone(), 0)).collect();
-        let mut wanted = Vec::new();
-        {
-            let map = self.placement.assignments.read();
-            for (node, _) in map.values() {
-                if let Some(count) = load.get_mut(node) {
-                    *count += 1;
-                }
-            }
-            for stream in &streams {
-                for shard in &stream.shards {
-                    match map.get(&(stream.uid, shard.ordinal)) {
-                        Some((node, _)) if live.contains(node) => {}
-                        other => {
-                            wanted.push((stream.uid, shard.ordinal, other.map_or(0, |(_, g)| *g)))
-                        }
-                    }
-                }
-            }
-        }
-        for (uid, ordinal, old_generation) in &wanted {
-            let Some(node) = load
-                .iter()
-                .min_by_key(|(id, count)| (**count, (*id).clone()))
-                .map(|(id, _)| id.clone())
-            else {
-                break;
-            };
-            let generation = old_generation + 1;
-            self.store_ref()?
-                .put_assignment(*uid, *ordinal, &node, generation)
-                .await?;
-            self.placement
-                .assignments
-                .write()
-                .insert((*uid, *ordinal), (node.clone(), generation));
-            *load.entry(node.clone()).or_default() += 1;
-            tracing::info!(stream_uid = uid, shard = ordinal, %node, generation, "shard assigned");
-        }
-        // Forget assignments of deleted streams.
-        let live_uids: Vec<i64> = streams.iter().map(|s| s.uid).collect();
-        let stale: Vec<i64> = {
-            let map = self.placement.assignments.read();
-            let mut uids: Vec<i64> = map
-                .keys()
-                .map(|(u, _)| *u)
-                .filter(|u| !live_uids.contains(u))
-                .collect();
-            uids.dedup();
-            uids
-        };
-        for uid in stale {
-            self.store_ref()?.delete_assignments(uid).await?;
-            self.placement
-                .assignments
-                .write()
-                .retain(|(u, _), _| *u != uid);
-        }
-        Ok(wanted.len())
+        drop(set);
+        tracing::info!(%node, draining, "node drain changed");
+        self.placement.wake.notify_one();
+        Ok(())
     }
 
-    /// Moves a shard to another live node under a new generation, after handing it off on
-    /// its current node (sealed so it accepts no further writes; with tiering, its tail
-    /// uploaded so the new node serves the full history from the cold tier).
-    pub async fn reassign(
-        &self,
-        stream: &str,
-        ordinal: u64,
-    ) -> Result<Assignment, ControlPlaneError> {
-        let record = self.stream(stream)?;
-        let (current, generation) = self.owner(record.uid, ordinal).ok_or_else(|| {
-            ControlPlaneError::NotFound(format!("Shard {ordinal} of {stream} has no node."))
-        })?;
-        let target = self
-            .live_nodes()
-            .into_iter()
-            .filter(|n| n.id != current.id)
-            .min_by_key(|n| self.assignments().iter().filter(|a| a.node == n.id).count())
-            .ok_or_else(|| {
-                ControlPlaneError::InvalidArgument(
-                    "No other live node to move the shard to.".into(),
-                )
-            })?;
-        if let Some(fence) = self.fence_ref() {
-            // Seal, roll and upload the tail on the current node; if that fails the shard
-            // stays where it is, open again.
-            if let Err(e) = fence.hand_off(record.uid, ordinal).await {
-                let _ = fence.unseal(record.uid, ordinal).await;
-                return Err(ControlPlaneError::InvalidArgument(format!(
-                    "Could not hand the shard off from {}: {e}. It stays there; retry.",
-                    current.id
-                )));
-            }
-        }
-        let next = generation + 1;
-        self.store_ref()?
-            .put_assignment(record.uid, ordinal, &target.id, next)
-            .await?;
+    /// What `node` last reported about a shard.
+    pub(crate) fn report(&self, node: &str, uid: i64, ordinal: u64) -> Option<ShardReport> {
         self.placement
-            .assignments
-            .write()
-            .insert((record.uid, ordinal), (target.id.clone(), next));
-        tracing::info!(%stream, shard = ordinal, from = %current.id, to = %target.id, generation = next, "shard moved");
-        Ok(Assignment {
-            stream_uid: record.uid,
-            ordinal,
-            node: target.id,
-            generation: next,
-        })
+            .nodes
+            .lock()
+            .get(node)?
+            .reports
+            .iter()
+            .find(|r| r.stream_uid == uid && r.ordinal == ordinal)
+            .cloned()
     }
 }
 
-/// How often the control plane reconciles placement on its own (besides on heartbeats).
-pub const RECONCILE_INTERVAL: Duration = Duration::from_millis(500);
+/// A digest of what a heartbeat answer tells a node (everything but the lease), so an
+/// answer can say "unchanged" instead of repeating the whole cluster every 500 ms.
+fn state_digest(reply: &HeartbeatReply) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    let parts = (
+        &reply.nodes,
+        &reply.assignments,
+        &reply.streams,
+        &reply.auth,
+    );
+    serde_json::to_vec(&parts)
+        .unwrap_or_default()
+        .hash(&mut hasher);
+    hasher.finish().max(1)
+}

@@ -247,6 +247,7 @@ mod tests {
             tags: BTreeMap::new(),
             consumers: BTreeMap::new(),
             tiering: Default::default(),
+            replication_factor: 0,
         }
     }
 

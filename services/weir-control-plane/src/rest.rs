@@ -38,6 +38,11 @@ use crate::{
         crate::rest_tiering::set_tiering,
         crate::rest_tiering::list_segments,
         crate::rest_tiering::move_shard,
+        crate::rest_cluster::list_nodes,
+        crate::rest_cluster::drain_node,
+        crate::rest_cluster::undrain_node,
+        crate::rest_cluster::placement,
+        crate::rest_cluster::shard_events,
         crate::rest_security::token,
         crate::rest_security::rotate,
         crate::rest_security::list_principals,
@@ -62,6 +67,12 @@ use crate::{
         crate::rest_tiering::SegmentView,
         crate::rest_tiering::SegmentList,
         crate::rest_tiering::MoveView,
+        crate::rest_cluster::NodeView,
+        crate::rest_cluster::NodeList,
+        crate::rest_cluster::ShardPlacementView,
+        crate::rest_cluster::PlacementView,
+        crate::rest_cluster::ShardEventView,
+        crate::rest_cluster::ShardEventList,
         crate::rest_security::TokenRequest,
         crate::rest_security::TokenView,
         crate::rest_security::RotateView,
@@ -104,6 +115,20 @@ pub fn router(control_plane: Arc<ControlPlane>) -> Router {
         .route(
             "/v1/streams/{name}/shards/{shard_id}/move",
             axum::routing::post(crate::rest_tiering::move_shard),
+        )
+        .route(
+            "/v1/streams/{name}/shards/{shard_id}/events",
+            get(crate::rest_cluster::shard_events),
+        )
+        .route(
+            "/v1/streams/{name}/placement",
+            get(crate::rest_cluster::placement),
+        )
+        .route("/v1/nodes", get(crate::rest_cluster::list_nodes))
+        .route(
+            "/v1/nodes/{id}/drain",
+            axum::routing::post(crate::rest_cluster::drain_node)
+                .delete(crate::rest_cluster::undrain_node),
         )
         .route(
             "/v1/auth/token",
@@ -157,6 +182,9 @@ pub struct CreateStreamBody {
     /// Initial tags.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// Replicas per shard, 1-5 (cluster mode); the cluster default (3, capped by the
+    /// number of nodes) when absent.
+    pub replication_factor: Option<u32>,
 }
 
 /// A stream as the REST API shows it.
@@ -180,6 +208,8 @@ pub struct StreamView {
     pub tags: BTreeMap<String, String>,
     /// Changes on every modification.
     pub version: i64,
+    /// Replicas per shard; 0 means the cluster default.
+    pub replication_factor: u32,
 }
 
 /// A page of streams.
@@ -309,6 +339,7 @@ fn view(control_plane: &ControlPlane, stream: &StreamRecord) -> StreamView {
         open_shard_count: stream.open_shards().count(),
         tags: stream.tags.clone(),
         version: stream.version,
+        replication_factor: stream.replication_factor,
     }
 }
 
@@ -347,6 +378,7 @@ async fn create_stream(
             mode,
             retention_hours: request.retention_hours,
             tags: request.tags,
+            replication_factor: request.replication_factor,
         })
         .await?;
     Ok((StatusCode::CREATED, Json(view(&cp, &stream))))

@@ -55,9 +55,18 @@ pub fn rest_action(method: &Method, path: &str) -> Option<(Action, Option<String
         ["v1", "streams", name, "shards", _, "move"] => {
             Some((Action::WriteCluster, Some(name.to_string())))
         }
-        ["v1", "streams", name, "shards", _, "segments"] => {
+        ["v1", "streams", name, "shards", _, "segments" | "events"]
+        | ["v1", "streams", name, "placement"] => {
             Some((Action::ReadCluster, Some(name.to_string())))
         }
+        ["v1", "nodes", ..] => Some((
+            if read {
+                Action::ReadCluster
+            } else {
+                Action::WriteCluster
+            },
+            None,
+        )),
         ["v1", "streams", name, ..] => Some((
             if read {
                 Action::ReadStreams

@@ -68,6 +68,18 @@ pub struct MoveView {
     pub node: String,
     /// Its new placement generation.
     pub generation: u64,
+    /// Every replica, the leader first.
+    pub replicas: Vec<String>,
+}
+
+/// Options of a move.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct MoveQuery {
+    /// Move a shard whose leader (and every complete replica) is gone, accepting the loss
+    /// of records only they held. The loss is recorded in the audit log and the shard's
+    /// history.
+    #[serde(default)]
+    pub force: bool,
 }
 
 fn segment_view(ordinal: u64, s: &TierSegment) -> SegmentView {
@@ -165,17 +177,19 @@ pub async fn list_segments(
 /// Move a shard to another live node: seal it, upload its tail, fence the old node and
 /// reassign it under a new generation. Cluster mode only.
 #[utoipa::path(post, path = "/v1/streams/{name}/shards/{shard_id}/move",
-    params(("name" = String, Path), ("shard_id" = String, Path)),
+    params(("name" = String, Path), ("shard_id" = String, Path), MoveQuery),
     responses((status = 200, body = MoveView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn move_shard(
     State(cp): State<Arc<ControlPlane>>,
     Path((name, id)): Path<(String, String)>,
+    axum::extract::Query(query): axum::extract::Query<MoveQuery>,
 ) -> Result<Json<MoveView>, ApiError> {
     let (_, ordinal) = parse_shard(&cp, &name, &id)?;
-    let moved = cp.reassign(&name, ordinal).await?;
+    let moved = cp.reassign(&name, ordinal, query.force).await?;
     Ok(Json(MoveView {
         shard_id: shard_id(ordinal),
         node: moved.node,
         generation: moved.generation,
+        replicas: moved.replicas,
     }))
 }

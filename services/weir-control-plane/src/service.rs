@@ -81,6 +81,12 @@ pub struct ControlPlaneConfig {
     pub reshard_delay: Duration,
     /// How long a data-plane node's lease lasts after a heartbeat (cluster mode).
     pub lease_timeout: Duration,
+    /// Replicas per shard for streams that do not set their own (capped by the number of
+    /// live nodes when a shard is placed).
+    pub replication_factor: u32,
+    /// How long a replica's node may stay away before the replica is re-created on
+    /// another node.
+    pub replace_after: Duration,
 }
 
 impl Default for ControlPlaneConfig {
@@ -92,6 +98,8 @@ impl Default for ControlPlaneConfig {
             on_demand_stream_limit: 50,
             reshard_delay: Duration::ZERO,
             lease_timeout: Duration::from_secs(3),
+            replication_factor: 3,
+            replace_after: Duration::from_secs(60),
         }
     }
 }
@@ -109,6 +117,8 @@ pub struct CreateStream {
     pub retention_hours: Option<u32>,
     /// Initial tags.
     pub tags: BTreeMap<String, String>,
+    /// Replicas per shard (cluster mode); `None` takes the cluster default.
+    pub replication_factor: Option<u32>,
 }
 
 /// How a retention change relates to the current value (Kinesis has separate increase and
@@ -402,6 +412,13 @@ impl ControlPlane {
                 limits.on_demand_stream_limit, self.config.account_id
             )));
         }
+        if let Some(rf) = request.replication_factor {
+            if !(1..=5).contains(&rf) {
+                return Err(ControlPlaneError::InvalidArgument(format!(
+                    "replication_factor {rf} is out of range: use 1 to 5."
+                )));
+            }
+        }
         let created_at_ms = now_ms();
         let shards = reshard::initial_layout(shard_count, created_at_ms);
         let stream = StreamRecord {
@@ -417,6 +434,7 @@ impl ControlPlane {
             tags: request.tags,
             consumers: BTreeMap::new(),
             tiering: Default::default(),
+            replication_factor: request.replication_factor.unwrap_or(0),
         };
         match self.store()?.insert_stream(&stream).await {
             Ok(()) => {}
@@ -846,6 +864,10 @@ impl ControlPlane {
         fence: Arc<dyn ShardFence>,
     ) -> Result<Arc<StreamRecord>, ControlPlaneError> {
         tokio::time::sleep(self.config.reshard_delay).await;
+        // Sealing to recording runs under the placement lock, so the placement
+        // reconciler never mistakes these seals for ones a restart left behind, and no
+        // leadership moves while the parents' ends are taken.
+        let _placement = self.placement.serial.lock().await;
         let mut ends = Vec::with_capacity(plan.closing.len());
         let mut failure = None;
         for ordinal in &plan.closing {

@@ -45,10 +45,13 @@ impl ControlPlane {
             )));
         }
         if let Some((node, generation)) = self.owner(segment.stream_uid, segment.ordinal) {
-            if generation > segment.generation {
+            // The uploader's leadership generation (the segment's own, from older
+            // nodes): a node that no longer leads the shard may not upload.
+            let claimed = segment.leader_generation.max(segment.generation);
+            if generation > claimed {
                 return Err(ControlPlaneError::InUse(format!(
                     "Fenced: shard {} is held by {} under generation {generation}, not {}.",
-                    segment.ordinal, node.id, segment.generation
+                    segment.ordinal, node.id, claimed
                 )));
             }
         }

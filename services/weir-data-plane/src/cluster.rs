@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use axum::response::{IntoResponse, Response};
 use parking_lot::RwLock;
 use serde::de::DeserializeOwned;
-use weir_control_plane::placement::{HeartbeatReply, HeartbeatRequest};
+use weir_control_plane::placement::{Assignment, HeartbeatReply, HeartbeatRequest, ShardReport};
 use weir_control_plane::{ControlPlane, FenceFuture, ShardFence};
 
 use crate::error::KinesisError;
@@ -41,7 +41,7 @@ pub enum Owner {
 #[derive(Default)]
 struct View {
     nodes: HashMap<String, String>,
-    assignments: HashMap<(i64, u64), (String, u64)>,
+    assignments: HashMap<(i64, u64), Assignment>,
     lease_until: Option<Instant>,
 }
 
@@ -55,6 +55,14 @@ pub struct Cluster {
     http: reqwest::Client,
     view: RwLock<View>,
     secret: Vec<u8>,
+    /// The id of this node's data disk (see `HeartbeatRequest::disk_id`).
+    disk_id: RwLock<String>,
+    /// What this node holds, sent with the next heartbeat.
+    reports: parking_lot::Mutex<Vec<ShardReport>>,
+    /// Bumped after every heartbeat that changed the view.
+    changes: tokio::sync::watch::Sender<u64>,
+    /// The `state` of the last full heartbeat answer applied.
+    known_state: std::sync::atomic::AtomicU64,
 }
 
 impl Cluster {
@@ -70,20 +78,71 @@ impl Cluster {
                 .build()
                 .unwrap_or_default(),
             view: RwLock::new(View::default()),
+            disk_id: RwLock::new(String::new()),
+            reports: parking_lot::Mutex::new(Vec::new()),
+            changes: tokio::sync::watch::channel(0).0,
+            known_state: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// Sets the id of this node's data disk before the first heartbeat.
+    pub fn set_disk_id(&self, disk_id: String) {
+        *self.disk_id.write() = disk_id;
+    }
+
+    /// Replaces what the next heartbeat reports.
+    pub fn set_reports(&self, reports: Vec<ShardReport>) {
+        *self.reports.lock() = reports;
+    }
+
+    /// Watches for heartbeats (the view may have changed).
+    pub fn watch_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    /// The URL of a live node.
+    pub fn node_url(&self, node: &str) -> Option<String> {
+        self.view.read().nodes.get(node).cloned()
+    }
+
+    /// Every assignment in which this node holds a replica.
+    pub fn my_assignments(&self) -> Vec<Assignment> {
+        self.view
+            .read()
+            .assignments
+            .values()
+            .filter(|a| a.replicas.contains(&self.node_id) || a.node == self.node_id)
+            .cloned()
+            .collect()
+    }
+
+    /// Whether the control plane's view says this node holds no replica of a shard it
+    /// knows about (the shard's data here can go).
+    pub fn dropped(&self, uid: i64, ordinal: u64) -> bool {
+        self.view
+            .read()
+            .assignments
+            .get(&(uid, ordinal))
+            .is_some_and(|a| a.node != self.node_id && !a.replicas.contains(&self.node_id))
     }
 
     /// One heartbeat: renews the lease and refreshes metadata and placement.
     pub async fn heartbeat(&self, replica: &ControlPlane) -> Result<(), KinesisError> {
         let sent = Instant::now();
+        let disk_id = self.disk_id.read().clone();
+        let reports = self.reports.lock().clone();
+        let request = HeartbeatRequest {
+            node_id: self.node_id.clone(),
+            url: self.url.clone(),
+            disk_id,
+            reports,
+            known_state: self.known_state.load(std::sync::atomic::Ordering::Acquire),
+        };
         let reply: HeartbeatReply = self
             .http
             .post(format!("{}/internal/v1/heartbeat", self.control_plane_url))
             .header(weir_auth::INTERNAL_HEADER, self.internal_token())
-            .json(&HeartbeatRequest {
-                node_id: self.node_id.clone(),
-                url: self.url.clone(),
-            })
+            .json(&request)
             .send()
             .await
             .and_then(|r| r.error_for_status())
@@ -91,6 +150,14 @@ impl Cluster {
             .json()
             .await
             .map_err(|e| KinesisError::Internal(format!("heartbeat answer unreadable: {e}")))?;
+        let lease_until = (reply.lease_ms > 0)
+            .then(|| sent + Duration::from_millis(reply.lease_ms).saturating_sub(LEASE_SAFETY));
+        if reply.unchanged {
+            self.view.write().lease_until = lease_until;
+            return Ok(());
+        }
+        self.known_state
+            .store(reply.state, std::sync::atomic::Ordering::Release);
         replica.replace_snapshot(reply.streams);
         if let (Some(auth), Some(security)) = (reply.auth, replica.security()) {
             security.apply_snapshot(auth);
@@ -100,10 +167,11 @@ impl Cluster {
         view.assignments = reply
             .assignments
             .into_iter()
-            .map(|a| ((a.stream_uid, a.ordinal), (a.node, a.generation)))
+            .map(|a| ((a.stream_uid, a.ordinal), a))
             .collect();
-        view.lease_until =
-            Some(sent + Duration::from_millis(reply.lease_ms).saturating_sub(LEASE_SAFETY));
+        view.lease_until = lease_until;
+        drop(view);
+        self.changes.send_modify(|n| *n += 1);
         Ok(())
     }
 
@@ -150,14 +218,37 @@ impl Cluster {
             .is_some_and(|until| Instant::now() < until)
     }
 
-    /// Who serves a shard, or `None` while it has no node.
+    /// Who serves a shard (its leader), or `None` while it has none. A leader still
+    /// rebuilding its copy serves nothing: the control plane is choosing another.
     pub fn owner(&self, uid: i64, ordinal: u64) -> Option<Owner> {
         let view = self.view.read();
-        let (node, generation) = view.assignments.get(&(uid, ordinal))?;
-        if *node == self.node_id {
-            return Some(Owner::Local(*generation));
+        let a = view.assignments.get(&(uid, ordinal))?;
+        if a.rebuilding.contains(&a.node) {
+            return None;
         }
-        Some(Owner::Remote(view.nodes.get(node)?.clone(), *generation))
+        if a.node == self.node_id {
+            return Some(Owner::Local(a.generation));
+        }
+        Some(Owner::Remote(
+            view.nodes.get(&a.node)?.clone(),
+            a.generation,
+        ))
+    }
+
+    /// The replica set of a shard (the leader first).
+    pub fn replicas(&self, uid: i64, ordinal: u64) -> Vec<String> {
+        self.view
+            .read()
+            .assignments
+            .get(&(uid, ordinal))
+            .map(|a| {
+                if a.replicas.is_empty() {
+                    vec![a.node.clone()]
+                } else {
+                    a.replicas.clone()
+                }
+            })
+            .unwrap_or_default()
     }
 
     /// Sends a JSON Kinesis request to another node, routed under `generation`.
@@ -182,9 +273,19 @@ impl Cluster {
             .send()
             .await
             .map_err(|e| {
-                KinesisError::Internal(format!("forwarding {operation} to {url} failed: {e}"))
+                let message = format!("forwarding {operation} to {url} failed: {e}");
+                if e.is_connect() {
+                    // Never delivered: routing again cannot store the record twice.
+                    KinesisError::Unavailable(message)
+                } else {
+                    // It may have been applied before the connection broke.
+                    KinesisError::Internal(message)
+                }
             })?;
         let status = response.status();
+        let retry_safe = response
+            .headers()
+            .contains_key(crate::protocol::RETRY_SAFE_HEADER);
         let bytes = response.bytes().await.map_err(|e| {
             KinesisError::Internal(format!("forwarding {operation} to {url} failed: {e}"))
         })?;
@@ -192,7 +293,10 @@ impl Cluster {
             return serde_json::from_slice(&bytes)
                 .map_err(|e| KinesisError::Internal(format!("unreadable answer from {url}: {e}")));
         }
-        Err(remote_error(&bytes))
+        Err(match remote_error(&bytes) {
+            KinesisError::Internal(message) if retry_safe => KinesisError::Unavailable(message),
+            other => other,
+        })
     }
 
     /// Passes a management call to the control plane unchanged.
@@ -243,7 +347,7 @@ fn remote_error(bytes: &[u8]) -> KinesisError {
         // The forwarding node found the stream, so the holder's copy of the metadata is
         // behind by up to a heartbeat: retryable. A stream that really is gone fails on the
         // forwarding node's own lookup when it routes again.
-        "ResourceNotFoundException" => KinesisError::Internal(message),
+        "ResourceNotFoundException" => KinesisError::Unavailable(message),
         "ResourceInUseException" => KinesisError::ResourceInUse(message),
         "InvalidArgumentException" => KinesisError::InvalidArgument(message),
         "ExpiredIteratorException" => KinesisError::ExpiredIterator(message),

@@ -36,6 +36,11 @@ pub enum KinesisError {
     /// Something broke on our side; the request may be retried.
     #[error("{0}")]
     Internal(String),
+    /// The shard is between leaders, or its replicas did not confirm in time: retry
+    /// (AWS's InternalFailure on the wire; typed so routing code retries without
+    /// reading messages).
+    #[error("{0}")]
+    Unavailable(String),
     /// Authentication or authorization refused the request; the `__type` is AWS's
     /// (MissingAuthenticationTokenException, InvalidSignatureException, ...).
     #[error("{1}")]
@@ -55,7 +60,7 @@ impl KinesisError {
             Self::ExpiredIterator(_) => "ExpiredIteratorException",
             Self::ExpiredNextToken(_) => "ExpiredNextTokenException",
             Self::LimitExceeded(_) => "LimitExceededException",
-            Self::Internal(_) => "InternalFailure",
+            Self::Internal(_) | Self::Unavailable(_) => "InternalFailure",
             Self::Auth(type_name, _) => type_name,
         }
     }
@@ -63,7 +68,7 @@ impl KinesisError {
     /// HTTP status: 500 for our failures, 400 for the caller's.
     pub fn status(&self) -> u16 {
         match self {
-            Self::Internal(_) => 500,
+            Self::Internal(_) | Self::Unavailable(_) => 500,
             _ => 400,
         }
     }

@@ -153,6 +153,7 @@ impl DataPlane {
             &config.data_dir,
             config.log.clone(),
             tiering.clone(),
+            cluster.is_some(),
         ));
         control_plane.attach_fence(Arc::new(RegistryFence(Arc::clone(&shards))));
         let plane = Arc::new(Self {
@@ -174,6 +175,9 @@ impl DataPlane {
         tokio::spawn(enforce_retention(Arc::downgrade(&plane)));
         if plane.tiering.is_some() {
             tokio::spawn(crate::tiering::run_uploader(Arc::downgrade(&plane)));
+        }
+        if let Some(cluster) = &plane.cluster {
+            crate::replication::roles::spawn(Arc::downgrade(&plane), Arc::clone(cluster));
         }
         Ok(plane)
     }
@@ -203,6 +207,13 @@ impl DataPlane {
                 cluster.audit_sink(),
             ));
         }
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            KinesisError::Internal(format!(
+                "cannot create data folder {}: {e}",
+                config.data_dir.display()
+            ))
+        })?;
+        cluster.set_disk_id(load_or_create_disk_id(&config.data_dir)?);
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         while let Err(error) = cluster.heartbeat(&replica).await {
             if std::time::Instant::now() > deadline {
@@ -232,28 +243,29 @@ impl DataPlane {
         match cluster.owner(uid, ordinal) {
             Some(Owner::Local(generation)) => {
                 if forwarded.is_some_and(|g| g != generation) {
-                    return Err(KinesisError::Internal(format!(
+                    return Err(KinesisError::Unavailable(format!(
                         "Refused: routed under a stale generation (this node holds the shard under generation {generation}); retry."
                     )));
                 }
                 if !cluster.lease_valid() {
-                    return Err(KinesisError::Internal(
+                    return Err(KinesisError::Unavailable(
                         "This node's lease has expired; it serves no shard until it renews. Retry."
                             .into(),
                     ));
                 }
                 Ok(Located::Local(
-                    self.shards.get(uid, ordinal, generation).await?,
+                    crate::replication::roles::lead(self, cluster, uid, ordinal, generation)
+                        .await?,
                 ))
             }
             Some(Owner::Remote(url, generation)) if forwarded.is_none() => {
                 Ok(Located::Remote(url, generation))
             }
-            Some(Owner::Remote(..)) => Err(KinesisError::Internal(
+            Some(Owner::Remote(..)) => Err(KinesisError::Unavailable(
                 "Refused: this node does not hold the shard (stale routing); retry.".into(),
             )),
-            None => Err(KinesisError::Internal(
-                "The shard has no node yet; retry shortly.".into(),
+            None => Err(KinesisError::Unavailable(
+                "The shard has no leader right now (one is being chosen, or its replicas are away); retry shortly.".into(),
             )),
         }
     }
@@ -288,6 +300,11 @@ impl DataPlane {
     pub async fn upload_now(&self) -> Option<String> {
         let tiering = self.tiering.clone()?;
         crate::tiering::upload_pass(self, &tiering).await
+    }
+
+    /// Whether a stream incarnation exists, as this node's metadata says.
+    pub(crate) fn knows_stream(&self, uid: i64) -> bool {
+        self.live_uids().contains(&uid)
     }
 
     /// Incarnations of every existing stream: shard data of any other uid is garbage.
@@ -329,7 +346,10 @@ impl ShardFence for RegistryFence {
                 .get(stream_uid, ordinal, 1)
                 .await
                 .map_err(|e| e.to_string())?;
-            let end = shard.seal().await.map_err(|e| e.to_string())?;
+            let end = shard
+                .seal_committed()
+                .await
+                .map_err(|e| KinesisError::from(e).to_string())?;
             Ok(shard.position(end))
         })
     }
@@ -344,6 +364,25 @@ impl ShardFence for RegistryFence {
             shard.unseal().await.map(|_| ()).map_err(|e| e.to_string())
         })
     }
+}
+
+/// The id of this node's data disk, made (and fsynced) the first time the folder is
+/// used: a node that comes back with a different id came back on an empty disk.
+fn load_or_create_disk_id(dir: &std::path::Path) -> Result<String, KinesisError> {
+    let path = dir.join("disk-id");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        if !text.trim().is_empty() {
+            return Ok(text.trim().to_string());
+        }
+    }
+    let id = format!("{:032x}", rand::random::<u128>());
+    let tmp = dir.join("disk-id.tmp");
+    std::fs::write(&tmp, &id)
+        .and_then(|()| std::fs::File::open(&tmp).and_then(|f| f.sync_all()))
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .and_then(|()| std::fs::File::open(dir).and_then(|d| d.sync_all()))
+        .map_err(|e| KinesisError::Internal(format!("cannot write {}: {e}", path.display())))?;
+    Ok(id)
 }
 
 fn load_or_create_key(path: &std::path::Path) -> Result<[u8; 32], KinesisError> {
@@ -411,10 +450,18 @@ async fn enforce_retention(plane: std::sync::Weak<DataPlane>) {
 /// The Kinesis API router of a node: `POST /`, `/healthz`, and `/internal/v1/seal` for
 /// the control plane.
 pub fn router(plane: Arc<DataPlane>) -> Router {
-    let mut seal_route = Router::new().route(
-        "/internal/v1/seal",
-        axum::routing::post(seal).with_state(Arc::clone(&plane)),
-    );
+    let mut seal_route = Router::new()
+        .route("/internal/v1/seal", axum::routing::post(seal))
+        .route(
+            "/internal/v1/replica/append",
+            axum::routing::post(crate::replication::follower::append),
+        )
+        .route(
+            "/internal/v1/replica/fence",
+            axum::routing::post(crate::replication::follower::fence),
+        )
+        .layer(DefaultBodyLimit::max(64 * 1024 * 1024))
+        .with_state(Arc::clone(&plane));
     if let Some(secret) = &plane.config.cluster_secret {
         seal_route = seal_route.layer(axum::middleware::from_fn_with_state(
             Arc::new(secret.as_bytes().to_vec()),
@@ -465,11 +512,13 @@ async fn seal(
         .await
         .map_err(|e| fail(e.to_string()))?;
     let end = if request.sealed {
-        shard.seal().await
+        shard
+            .seal_committed()
+            .await
+            .map_err(|e| fail(KinesisError::from(e).to_string()))?
     } else {
-        shard.unseal().await
-    }
-    .map_err(|e| fail(e.to_string()))?;
+        shard.unseal().await.map_err(|e| fail(e.to_string()))?
+    };
     if request.hand_off {
         if let Some(tiering) = plane.tiering.clone() {
             shard.roll().await.map_err(|e| fail(e.to_string()))?;

@@ -13,6 +13,7 @@ pub mod cluster;
 pub mod error;
 pub mod iterator;
 pub mod protocol;
+pub mod replication;
 pub mod shards;
 pub mod tiering;
 

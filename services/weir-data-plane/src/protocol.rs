@@ -7,6 +7,10 @@
 
 use std::fmt;
 
+/// Header on an error answer whose request stored nothing (a node forwarding it may
+/// route it again without risking a duplicate).
+pub const RETRY_SAFE_HEADER: &str = "x-weir-retry-safe";
+
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -107,6 +111,12 @@ impl Format {
         let mut response = self.respond(status, body);
         if let Ok(value) = HeaderValue::from_str(error.type_name()) {
             response.headers_mut().insert("x-amzn-ErrorType", value);
+        }
+        if matches!(error, KinesisError::Unavailable(_)) {
+            // Tells a forwarding node that nothing was stored, so routing again is safe.
+            response
+                .headers_mut()
+                .insert(RETRY_SAFE_HEADER, HeaderValue::from_static("1"));
         }
         response
     }

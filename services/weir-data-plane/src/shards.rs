@@ -15,14 +15,53 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::RwLock;
-use tokio::sync::Mutex;
-use weir_storage::{LogConfig, ShardLog, StorageError, StoredRecord};
+use tokio::sync::{watch, Mutex};
+use weir_storage::{AppendAck, LogConfig, NewRecord, ShardLog, StorageError, StoredRecord};
 
+use crate::replication::LeaderSession;
 use crate::tiering::Tiering;
 use crate::KinesisError;
+
+/// Why a write to a shard held here was not acknowledged.
+#[derive(Debug)]
+pub enum WriteError {
+    /// A reshard closed the shard: route the record again once the new layout is out.
+    Sealed,
+    /// This node does not lead the shard (any more): nothing was stored; route again.
+    Unavailable(String),
+    /// Stored here, but leadership moved or the replicas did not confirm in time: the
+    /// record may or may not survive, so it is not retried behind the client's back.
+    Unconfirmed(String),
+    /// The local disk failed.
+    Storage(StorageError),
+}
+
+impl From<StorageError> for WriteError {
+    fn from(error: StorageError) -> Self {
+        match error {
+            StorageError::Sealed => Self::Sealed,
+            other => Self::Storage(other),
+        }
+    }
+}
+
+impl From<WriteError> for KinesisError {
+    fn from(error: WriteError) -> Self {
+        match error {
+            WriteError::Sealed => KinesisError::Unavailable("The shard is closing; retry.".into()),
+            WriteError::Unavailable(m) => KinesisError::Unavailable(m),
+            WriteError::Unconfirmed(m) => KinesisError::Internal(m),
+            WriteError::Storage(e) => e.into(),
+        }
+    }
+}
+
+/// Longest an acknowledged-to-be write waits for a majority of replicas.
+const COMMIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// One shard held by this node: its log, its generation table, and (with tiering) the
 /// cold tier holding its older records.
@@ -34,6 +73,18 @@ pub struct LocalShard {
     table_path: PathBuf,
     /// `(generation, first offset)` in increasing order; never empty once opened.
     generations: RwLock<Vec<(u64, u64)>>,
+    /// Offsets below this are committed: on stable storage on a majority of the replicas.
+    /// Readers see only these. Without replication it follows the log's durable end.
+    commit: watch::Sender<u64>,
+    /// The highest generation this replica has promised to follow: batches from leaders of
+    /// older generations are refused, which is what fences a deposed leader. Durable.
+    promised: AtomicU64,
+    /// Leadership of the shard while this node leads it (replicated mode).
+    session: RwLock<Option<Arc<LeaderSession>>>,
+    /// Whether writes wait for replicas (cluster mode) or only for the local fsync.
+    replicated: bool,
+    /// Serialises the follower side (replicate, fence) of this shard.
+    pub(crate) replica_lock: Mutex<()>,
 }
 
 impl std::ops::Deref for LocalShard {
@@ -80,11 +131,14 @@ impl LocalShard {
             }
         }
         let log = Arc::clone(&self.log);
-        Ok(
+        let visible = self.visible_end();
+        let mut records =
             tokio::task::spawn_blocking(move || log.read(from, max_records, max_bytes))
                 .await
-                .map_err(|e| KinesisError::Internal(format!("read task failed: {e}")))??,
-        )
+                .map_err(|e| KinesisError::Internal(format!("read task failed: {e}")))??;
+        // Records past the commit point are durable here but not yet on a majority.
+        records.retain(|r| r.offset < visible);
+        Ok(records)
     }
 
     /// First offset (cold tier included) whose arrival time is at or after `timestamp_ms`.
@@ -103,7 +157,7 @@ impl LocalShard {
                 }
             }
         }
-        Ok(local)
+        Ok(local.min(self.visible_end()))
     }
 
     /// The log itself, for work that owns an `Arc` of it.
@@ -139,9 +193,187 @@ impl LocalShard {
             .map_or_else(|| self.log.next_offset(), |(_, first)| *first)
     }
 
+    /// The stream incarnation.
+    pub fn uid(&self) -> i64 {
+        self.uid
+    }
+
+    /// The shard ordinal.
+    pub fn ordinal(&self) -> u64 {
+        self.ordinal
+    }
+
     /// The generation this node holds the shard under now.
     pub fn generation(&self) -> u64 {
         self.generations.read().last().map_or(1, |(g, _)| *g)
+    }
+
+    /// The generation table, `(generation, first offset)` in increasing order.
+    pub fn table(&self) -> Vec<(u64, u64)> {
+        self.generations.read().clone()
+    }
+
+    /// Replaces the generation table with the leader's (a follower keeps its leader's
+    /// table for the offsets it holds). Durable before it returns. Blocking.
+    pub(crate) fn replace_table(&self, table: Vec<(u64, u64)>) -> Result<(), StorageError> {
+        let mut current = self.generations.write();
+        if *current == table || table.is_empty() {
+            return Ok(());
+        }
+        write_table(&self.table_path, &table)?;
+        *current = table;
+        Ok(())
+    }
+
+    /// Offsets below this are committed and readable.
+    pub fn visible_end(&self) -> u64 {
+        if self.replicated {
+            (*self.commit.borrow()).min(self.log.next_offset())
+        } else {
+            self.log.next_offset()
+        }
+    }
+
+    /// The commit point as last learned (leaders compute it, followers hear it).
+    pub fn commit_point(&self) -> u64 {
+        *self.commit.borrow()
+    }
+
+    /// Raises the commit point (it never goes back).
+    pub(crate) fn advance_commit(&self, to: u64) {
+        self.commit.send_if_modified(|c| {
+            if to > *c {
+                *c = to;
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    /// Watches the commit point.
+    pub(crate) fn watch_commit(&self) -> watch::Receiver<u64> {
+        self.commit.subscribe()
+    }
+
+    /// The highest generation promised to (see the field).
+    pub fn promised(&self) -> u64 {
+        self.promised.load(Ordering::Acquire)
+    }
+
+    /// Promises to follow no leader older than `generation`. Durable before it returns.
+    /// Blocking.
+    pub(crate) fn promise(&self, generation: u64) -> Result<(), StorageError> {
+        if generation <= self.promised() {
+            return Ok(());
+        }
+        let path = self.table_path.with_file_name("promised");
+        write_durably(&path, format!("{generation}\n").as_bytes())?;
+        self.promised.store(generation, Ordering::Release);
+        Ok(())
+    }
+
+    /// The leadership session, while this node leads the shard.
+    pub(crate) fn session(&self) -> Option<Arc<LeaderSession>> {
+        self.session.read().clone()
+    }
+
+    /// Starts a leadership session made by `make` unless one for `generation` and
+    /// `voters` is already running (checked and set under one lock, so concurrent
+    /// callers start one session).
+    pub(crate) fn start_session(
+        &self,
+        generation: u64,
+        voters: &[String],
+        make: impl FnOnce() -> Arc<LeaderSession>,
+    ) {
+        let mut session = self.session.write();
+        if session
+            .as_ref()
+            .is_some_and(|s| s.matches(generation, voters) && !s.is_fenced())
+        {
+            return;
+        }
+        if let Some(old) = session.take() {
+            // Same node, new generation or replica set: writes in flight keep waiting on
+            // the commit point, which the new session advances.
+            old.stop();
+        }
+        *session = Some(make());
+    }
+
+    /// Installs (or with `None`, ends) this node's leadership of the shard.
+    pub(crate) fn set_session(&self, session: Option<Arc<LeaderSession>>) {
+        *self.session.write() = session;
+    }
+
+    /// Appends records and resolves once they are committed: fsynced here and, when
+    /// replicated, on a majority of the replicas.
+    pub async fn append(
+        &self,
+        records: Vec<NewRecord>,
+        timestamp_ms: i64,
+    ) -> Result<AppendAck, WriteError> {
+        let count = records.len() as u64;
+        let session = if self.replicated {
+            Some(self.session().ok_or_else(|| {
+                WriteError::Unavailable("This node no longer leads the shard; retry.".into())
+            })?)
+        } else {
+            None
+        };
+        let ack = self.log.append(records, timestamp_ms).await?;
+        let Some(session) = session else {
+            return Ok(ack);
+        };
+        let end = ack.base_offset + count;
+        session.recompute(self);
+        let mut commit = self.watch_commit();
+        let mut fenced = session.watch_fenced();
+        let waited = tokio::time::timeout(COMMIT_TIMEOUT, async {
+            loop {
+                if *commit.borrow_and_update() >= end {
+                    return Ok(());
+                }
+                if *fenced.borrow_and_update() {
+                    return Err(WriteError::Unconfirmed(
+                        "Leadership of the shard moved before the write was confirmed; retry."
+                            .into(),
+                    ));
+                }
+                tokio::select! {
+                    changed = commit.changed() => if changed.is_err() { break },
+                    changed = fenced.changed() => if changed.is_err() { break },
+                }
+            }
+            Err(WriteError::Unconfirmed(
+                "The shard's leadership ended; retry.".into(),
+            ))
+        })
+        .await;
+        match waited {
+            Ok(result) => result.map(|()| ack),
+            Err(_) => Err(WriteError::Unconfirmed(
+                "The shard's replicas did not confirm the write in time; retry.".into(),
+            )),
+        }
+    }
+
+    /// Seals the shard (reshards, moves) and waits until everything before the seal is
+    /// committed; returns the end offset.
+    pub async fn seal_committed(&self) -> Result<u64, WriteError> {
+        let end = self.log.seal().await?;
+        if let Some(session) = self.session() {
+            session.recompute(self);
+            let mut commit = self.watch_commit();
+            tokio::time::timeout(COMMIT_TIMEOUT, commit.wait_for(|c| *c >= end))
+                .await
+                .map_err(|_| {
+                    WriteError::Unavailable("replicas did not confirm the shard's end".into())
+                })?
+                .map_err(|_| WriteError::Unavailable("shard closed".into()))?;
+        }
+        Ok(end)
     }
 
     /// Records that this node holds the shard under `generation` from the log's tip on.
@@ -157,14 +389,34 @@ impl LocalShard {
 
 fn write_table(path: &Path, table: &[(u64, u64)]) -> Result<(), StorageError> {
     let text: String = table.iter().map(|(g, o)| format!("{g} {o}\n")).collect();
+    write_durably(path, text.as_bytes())
+}
+
+/// Replaces a small file atomically and durably: temp file, fsync, rename, fsync of the
+/// folder (without the last step a crash can bring the old file back).
+fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text)
+    let io = |e| StorageError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    std::fs::write(&tmp, bytes)
         .and_then(|()| std::fs::File::open(&tmp).and_then(|f| f.sync_all()))
         .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| StorageError::Io {
-            path: path.to_path_buf(),
-            source: e,
-        })
+        .map_err(io)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io)?;
+    }
+    Ok(())
+}
+
+fn read_promised(path: &Path) -> u64 {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 fn read_table(path: &Path) -> Vec<(u64, u64)> {
@@ -182,6 +434,8 @@ fn read_table(path: &Path) -> Vec<(u64, u64)> {
 pub struct ShardRegistry {
     root: PathBuf,
     config: LogConfig,
+    /// Cluster mode: writes wait for a majority of replicas.
+    replicated: bool,
     tiering: Option<Arc<Tiering>>,
     logs: RwLock<HashMap<(i64, u64), Arc<LocalShard>>>,
     opening: Mutex<()>,
@@ -189,10 +443,16 @@ pub struct ShardRegistry {
 
 impl ShardRegistry {
     /// A registry rooted at `<data_dir>/streams`.
-    pub fn new(data_dir: &Path, config: LogConfig, tiering: Option<Arc<Tiering>>) -> Self {
+    pub fn new(
+        data_dir: &Path,
+        config: LogConfig,
+        tiering: Option<Arc<Tiering>>,
+        replicated: bool,
+    ) -> Self {
         Self {
             root: data_dir.join("streams"),
             config,
+            replicated,
             tiering,
             logs: RwLock::new(HashMap::new()),
             opening: Mutex::new(()),
@@ -240,8 +500,11 @@ impl ShardRegistry {
     }
 
     /// Closes a shard's log and deletes its folder.
-    async fn forget(&self, uid: i64, ordinal: u64) -> Result<(), StorageError> {
+    pub(crate) async fn forget(&self, uid: i64, ordinal: u64) -> Result<(), StorageError> {
         let removed = self.logs.write().remove(&(uid, ordinal));
+        if let Some(shard) = &removed {
+            shard.set_session(None);
+        }
         let dir = self.stream_dir(uid).join(ordinal.to_string());
         tokio::task::spawn_blocking(move || {
             if let Some(shard) = removed {
@@ -253,7 +516,12 @@ impl ShardRegistry {
         .map_err(|_| StorageError::Closed)?
     }
 
-    async fn open(&self, uid: i64, ordinal: u64) -> Result<Arc<LocalShard>, KinesisError> {
+    /// A shard's log as a replica holds it, opening (and recovering) it on first use.
+    pub(crate) async fn open(
+        &self,
+        uid: i64,
+        ordinal: u64,
+    ) -> Result<Arc<LocalShard>, KinesisError> {
         if let Some(shard) = self.logs.read().get(&(uid, ordinal)) {
             return Ok(Arc::clone(shard));
         }
@@ -285,8 +553,10 @@ impl ShardRegistry {
             }
         }
         let tiering = self.tiering.clone();
+        let replicated = self.replicated;
         let shard = tokio::task::spawn_blocking(move || {
             let log = ShardLog::open_at(&dir, config, start_offset)?;
+            let promised = read_promised(&dir.join("promised"));
             let table_path = dir.join("generations");
             let mut table = read_table(&table_path);
             if table.is_empty() {
@@ -303,6 +573,11 @@ impl ShardRegistry {
                 tiering,
                 table_path,
                 generations: RwLock::new(table),
+                commit: watch::channel(0).0,
+                promised: AtomicU64::new(promised),
+                session: RwLock::new(None),
+                replicated,
+                replica_lock: Mutex::new(()),
             })
         })
         .await
@@ -310,6 +585,11 @@ impl ShardRegistry {
         let shard = Arc::new(shard);
         self.logs.write().insert((uid, ordinal), Arc::clone(&shard));
         Ok(shard)
+    }
+
+    /// A shard's log if it is open here (never opens one).
+    pub(crate) fn opened(&self, uid: i64, ordinal: u64) -> Option<Arc<LocalShard>> {
+        self.logs.read().get(&(uid, ordinal)).cloned()
     }
 
     /// Whether a shard has a folder on this node's disk.
@@ -342,7 +622,10 @@ impl ShardRegistry {
             let keys: Vec<_> = map.keys().filter(|(u, _)| *u == uid).copied().collect();
             keys.into_iter()
                 .filter_map(|k| map.remove(&k))
-                .map(|s| Arc::clone(&s.log))
+                .map(|s| {
+                    s.set_session(None);
+                    Arc::clone(&s.log)
+                })
                 .collect()
         };
         let dir = self.stream_dir(uid);
@@ -387,7 +670,10 @@ impl ShardRegistry {
             .logs
             .write()
             .drain()
-            .map(|(_, v)| Arc::clone(&v.log))
+            .map(|(_, v)| {
+                v.set_session(None);
+                Arc::clone(&v.log)
+            })
             .collect();
         let _ = tokio::task::spawn_blocking(move || {
             for log in logs {

@@ -6,6 +6,7 @@
 //! leaves a half-created stream behind.
 
 mod model;
+mod placement;
 mod security;
 mod store;
 mod tiering;
@@ -14,5 +15,6 @@ pub use model::{
     ConsumerRecord, ShardRecord, StreamMode, StreamRecord, StreamStatus, TierSegment, TierState,
     TierTransition, TieringSettings,
 };
+pub use placement::{AssignmentRow, ShardEvent};
 pub use security::{AccessKeyRecord, AuditEvent, AuditQuery, PrincipalRecord};
 pub use store::{MetaError, MetaStore};

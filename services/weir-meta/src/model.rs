@@ -126,6 +126,9 @@ pub struct StreamRecord {
     /// How much of the stream stays on node disks once it is in the cold tier.
     #[serde(default)]
     pub tiering: TieringSettings,
+    /// Replicas per shard; 0 takes the cluster's default (min(3, nodes)).
+    #[serde(default)]
+    pub replication_factor: u32,
 }
 
 /// Per-stream local retention: a sealed segment already in the cold tier is dropped from
@@ -201,6 +204,10 @@ pub struct TierSegment {
     pub state: TierState,
     /// When the state last changed.
     pub updated_at_ms: i64,
+    /// The uploading node's leadership generation, checked by the control plane's fence
+    /// (not stored; 0 from nodes that predate replication).
+    #[serde(default)]
+    pub leader_generation: u64,
 }
 
 /// A guarded state change of one cold-tier segment: it happens only if the segment is

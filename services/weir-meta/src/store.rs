@@ -71,7 +71,7 @@ impl MetaStore {
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO streams (name, uid, mode, status, retention_hours, created_at_ms, next_shard_ordinal, version, \
-             local_retention_bytes, local_retention_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             local_retention_bytes, local_retention_ms, replication_factor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(&stream.name)
         .bind(stream.uid)
@@ -83,6 +83,7 @@ impl MetaStore {
         .bind(stream.version)
         .bind(stream.tiering.local_retention_bytes.map(|v| v as i64))
         .bind(stream.tiering.local_retention_ms.map(|v| v as i64))
+        .bind(i64::from(stream.replication_factor))
         .execute(&mut *tx)
         .await;
         if let Err(error) = inserted {
@@ -237,49 +238,6 @@ impl MetaStore {
         Ok(())
     }
 
-    /// Every shard assignment: (stream uid, ordinal, node id, generation).
-    pub async fn load_assignments(&self) -> Result<Vec<(i64, u64, String, u64)>, MetaError> {
-        let rows =
-            sqlx::query("SELECT stream_uid, ordinal, node_id, generation FROM shard_assignments")
-                .fetch_all(&self.pool)
-                .await?;
-        rows.into_iter()
-            .map(|row| {
-                Ok((
-                    row.try_get("stream_uid")?,
-                    to_u64(row.try_get("ordinal")?)?,
-                    row.try_get("node_id")?,
-                    to_u64(row.try_get("generation")?)?,
-                ))
-            })
-            .collect()
-    }
-
-    /// Records that `node` holds a shard under `generation` (replacing any earlier holder).
-    pub async fn put_assignment(
-        &self,
-        uid: i64,
-        ordinal: u64,
-        node: &str,
-        generation: u64,
-    ) -> Result<(), MetaError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM shard_assignments WHERE stream_uid = $1 AND ordinal = $2")
-            .bind(uid)
-            .bind(ordinal as i64)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("INSERT INTO shard_assignments (stream_uid, ordinal, node_id, generation) VALUES ($1, $2, $3, $4)")
-            .bind(uid)
-            .bind(ordinal as i64)
-            .bind(node)
-            .bind(generation as i64)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// Forgets the assignments of a deleted stream.
     pub async fn delete_assignments(&self, uid: i64) -> Result<(), MetaError> {
         sqlx::query("DELETE FROM shard_assignments WHERE stream_uid = $1")
@@ -293,7 +251,7 @@ impl MetaStore {
     pub async fn load_streams(&self) -> Result<Vec<StreamRecord>, MetaError> {
         let rows = sqlx::query(
             "SELECT name, uid, mode, status, retention_hours, created_at_ms, next_shard_ordinal, version, \
-             local_retention_bytes, local_retention_ms FROM streams ORDER BY name",
+             local_retention_bytes, local_retention_ms, replication_factor FROM streams ORDER BY name",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -319,6 +277,7 @@ impl MetaStore {
                     local_retention_bytes: opt_u64(row.try_get("local_retention_bytes")?)?,
                     local_retention_ms: opt_u64(row.try_get("local_retention_ms")?)?,
                 },
+                replication_factor: to_u32(row.try_get("replication_factor")?)?,
                 name,
             });
         }
@@ -457,7 +416,7 @@ pub(crate) fn to_u64(value: i64) -> Result<u64, MetaError> {
     u64::try_from(value).map_err(|_| MetaError::Invalid(format!("negative value {value}")))
 }
 
-fn to_u32(value: i64) -> Result<u32, MetaError> {
+pub(crate) fn to_u32(value: i64) -> Result<u32, MetaError> {
     u32::try_from(value).map_err(|_| MetaError::Invalid(format!("out of range value {value}")))
 }
 

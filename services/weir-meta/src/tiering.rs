@@ -24,6 +24,7 @@ fn segment(row: &sqlx::any::AnyRow) -> Result<TierSegment, MetaError> {
         state: TierState::parse(&state)
             .ok_or_else(|| MetaError::Invalid(format!("tier state {state}")))?,
         updated_at_ms: row.try_get("updated_at_ms")?,
+        leader_generation: 0,
     })
 }
 

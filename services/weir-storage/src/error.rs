@@ -37,6 +37,23 @@ pub enum StorageError {
     /// A record or batch is too large for the on-disk framing.
     #[error("record too large: {0}")]
     TooLarge(String),
+    /// Replicated batches must start where the follower's log ends.
+    #[error("replicated batches start at {got}, but the log ends at {expected}")]
+    OutOfSequence {
+        /// The follower's end.
+        expected: u64,
+        /// Where the batches start.
+        got: u64,
+    },
+    /// A raw read or truncation must start at a batch boundary.
+    #[error("offset {0} is inside a batch")]
+    NotBatchStart(u64),
+    /// The records asked for are no longer in the local log (tiered or expired).
+    #[error("the local log starts at {start}")]
+    BelowStart {
+        /// The first offset held locally.
+        start: u64,
+    },
 }
 
 impl StorageError {

@@ -11,11 +11,13 @@
 mod error;
 mod format;
 mod log;
+mod replica;
 mod sealed;
 mod segment;
 
 pub use error::StorageError;
 pub use log::{AppendAck, LogConfig, ShardLog, StoredRecord};
+pub use replica::RawBatches;
 pub use sealed::{decode_range, parse_index, SealedSegment};
 pub use segment::IndexEntry;
 

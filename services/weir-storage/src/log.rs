@@ -124,16 +124,41 @@ enum WriterRequest {
     Roll {
         reply: oneshot::Sender<Result<(), StorageError>>,
     },
+    /// Append batches copied from a leader, unchanged.
+    Raw {
+        bytes: Bytes,
+        base: u64,
+        segment_base: Option<u64>,
+        reply: oneshot::Sender<Result<u64, StorageError>>,
+    },
+    /// Cut the log at an offset (or empty it and restart there, with `rebase`).
+    Truncate {
+        offset: u64,
+        rebase: bool,
+        reply: oneshot::Sender<Result<u64, StorageError>>,
+    },
 }
 
-struct Shared {
-    dir: PathBuf,
-    config: LogConfig,
+pub(crate) struct Shared {
+    pub(crate) dir: PathBuf,
+    pub(crate) config: LogConfig,
     /// Segments in offset order; the last one is the active segment.
-    segments: RwLock<Vec<Segment>>,
+    pub(crate) segments: RwLock<Vec<Segment>>,
     poisoned: AtomicBool,
     /// Set while the shard is closed by a reshard: appends are refused with `Sealed`.
     sealed: AtomicBool,
+    /// The durable end, for whoever waits on new records (replication).
+    end: tokio::sync::watch::Sender<u64>,
+}
+
+impl Shared {
+    pub(crate) fn poison(&self) {
+        self.poisoned.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn publish_end(&self, end: u64) {
+        self.end.send_replace(end);
+    }
 }
 
 /// One shard's durable, append-only log.
@@ -197,12 +222,14 @@ impl ShardLog {
                 );
             }
         }
+        let end = segments.last().map_or(0, Segment::next_offset);
         let shared = Arc::new(Shared {
             dir: dir.to_path_buf(),
             config: config.clone(),
             segments: RwLock::new(segments),
             poisoned: AtomicBool::new(false),
             sealed: AtomicBool::new(false),
+            end: tokio::sync::watch::channel(end).0,
         });
         let (sender, receiver) = mpsc::channel(config.queue_depth.max(1));
         let writer_shared = Arc::clone(&shared);
@@ -280,6 +307,66 @@ impl ShardLog {
             .await
             .map_err(|_| StorageError::Closed)?;
         answer.await.map_err(|_| StorageError::Closed)?
+    }
+
+    /// Appends batches copied from a leader's log, unchanged, once their CRCs and offsets
+    /// check out; they must start at this log's end. With `segment_base` (the first
+    /// offset of the leader's segment they come from), segments roll where the leader's
+    /// did instead of by size. Resolves after the fsync; returns the new end.
+    pub async fn append_raw(
+        &self,
+        bytes: Bytes,
+        base: u64,
+        segment_base: Option<u64>,
+    ) -> Result<u64, StorageError> {
+        let (reply, answer) = oneshot::channel();
+        self.request(WriterRequest::Raw {
+            bytes,
+            base,
+            segment_base,
+            reply,
+        })
+        .await?;
+        answer.await.map_err(|_| StorageError::Closed)?
+    }
+
+    /// Cuts every record at or after `offset` (a batch boundary): a follower dropping a
+    /// suffix its new leader does not have. With `rebase`, or below the first local
+    /// offset, the log is emptied and continues at `offset`. Returns the new end.
+    pub async fn truncate(&self, offset: u64, rebase: bool) -> Result<u64, StorageError> {
+        let (reply, answer) = oneshot::channel();
+        self.request(WriterRequest::Truncate {
+            offset,
+            rebase,
+            reply,
+        })
+        .await?;
+        answer.await.map_err(|_| StorageError::Closed)?
+    }
+
+    /// Whole batches from the one starting at `from`, about `max_bytes` of them, as
+    /// stored (for a follower). `None` at the end of the log. Blocking.
+    pub fn read_raw(
+        &self,
+        from: u64,
+        max_bytes: usize,
+    ) -> Result<Option<crate::RawBatches>, StorageError> {
+        crate::replica::read_raw(&self.shared, from, max_bytes)
+    }
+
+    /// Whether appends are refused by [`ShardLog::seal`].
+    pub fn is_sealed(&self) -> bool {
+        self.shared.sealed.load(Ordering::Acquire)
+    }
+
+    /// Watches the durable end (the offset after the last durable record).
+    pub fn watch_end(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.shared.end.subscribe()
+    }
+
+    async fn request(&self, request: WriterRequest) -> Result<(), StorageError> {
+        let sender = self.sender.lock().clone().ok_or(StorageError::Closed)?;
+        sender.send(request).await.map_err(|_| StorageError::Closed)
     }
 
     /// The sealed segments held locally, oldest first (never the active one).
@@ -523,6 +610,32 @@ fn writer_loop(shared: Arc<Shared>, mut receiver: mpsc::Receiver<WriterRequest>)
                 let _ = reply.send(roll(&shared, 1));
                 continue;
             }
+            WriterRequest::Raw {
+                bytes,
+                base,
+                segment_base,
+                reply,
+            } => {
+                let result = if shared.poisoned.load(Ordering::Acquire) {
+                    Err(StorageError::Poisoned)
+                } else {
+                    let rolled = match segment_base {
+                        Some(leader_base) => roll_at(&shared, leader_base, base),
+                        None => roll_if_full(&shared),
+                    };
+                    rolled.and_then(|()| crate::replica::append_raw(&shared, &bytes, base))
+                };
+                let _ = reply.send(result);
+                continue;
+            }
+            WriterRequest::Truncate {
+                offset,
+                rebase,
+                reply,
+            } => {
+                let _ = reply.send(crate::replica::truncate(&shared, offset, rebase));
+                continue;
+            }
             WriterRequest::Append(request) => vec![request],
         };
         // Group every append already queued, stopping at a seal so it keeps its place.
@@ -637,9 +750,20 @@ fn commit_group(shared: &Shared, group: Vec<AppendRequest>, buffer: &mut Vec<u8>
             active.size = size + buffer.len() as u64;
         }
     }
+    shared.publish_end(next_offset);
     for (request, ack) in group.into_iter().zip(acks) {
         let _ = request.reply.send(Ok(ack));
     }
+}
+
+/// Starts a new segment at `at` when the leader's segment starts there and the active
+/// one already holds records (so a follower's segments mirror its leader's).
+fn roll_at(shared: &Shared, leader_base: u64, at: u64) -> Result<(), StorageError> {
+    let active_base = shared.segments.read().last().map(|s| s.base_offset);
+    if leader_base == at && active_base.is_some_and(|b| b != at) {
+        return roll(shared, 1);
+    }
+    Ok(())
 }
 
 /// Seals the active segment and starts a new one once it is full.

@@ -1,16 +1,13 @@
-//! `weir up --nodes N`: data-plane node processes beside the control plane, and the
-//! control plane's placement reconciler.
+//! `weir up --nodes N`: data-plane node processes beside the control plane.
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Stdio;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
-use weir_control_plane::ControlPlane;
 
 /// A node process started by `weir up`.
 pub struct NodeProcess {
@@ -111,17 +108,4 @@ pub async fn stop_nodes(nodes: Vec<NodeProcess>) {
             let _ = node.child.kill().await;
         }
     }
-}
-
-/// Reconciles placement periodically, so shards of a node whose lease ran out move even
-/// when no heartbeat arrives.
-pub fn spawn_reconciler(control_plane: Arc<ControlPlane>) {
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(weir_control_plane::placement::RECONCILE_INTERVAL).await;
-            if let Err(error) = control_plane.reconcile_placement().await {
-                tracing::warn!(%error, "placement reconcile failed");
-            }
-        }
-    });
 }

@@ -55,6 +55,14 @@ pub struct Tuning {
     /// How long a data-plane node keeps its shards without a heartbeat (milliseconds).
     #[arg(long, default_value_t = 3000)]
     lease_timeout_ms: u64,
+    /// Replicas per shard for streams that set none (capped by the number of nodes). A
+    /// write is acknowledged once a majority of its shard's replicas have it on disk.
+    #[arg(long, default_value_t = 3)]
+    replication_factor: u32,
+    /// How long a replica's node may stay away before the replica is re-created on
+    /// another node (milliseconds).
+    #[arg(long, default_value_t = 60_000)]
+    replace_after_ms: u64,
     #[command(flatten)]
     tier: crate::tier_args::TierArgs,
 }
@@ -396,6 +404,8 @@ impl Stack {
                 shard_limit: tuning.shard_limit,
                 reshard_delay: std::time::Duration::from_millis(tuning.reshard_delay_ms),
                 lease_timeout: std::time::Duration::from_millis(tuning.lease_timeout_ms),
+                replication_factor: tuning.replication_factor.max(1),
+                replace_after: std::time::Duration::from_millis(tuning.replace_after_ms),
                 ..ControlPlaneConfig::default()
             },
         )
@@ -407,7 +417,12 @@ impl Stack {
                 &control_plane,
                 cluster_secret.unwrap_or_default(),
             )));
-            crate::cluster::spawn_reconciler(Arc::clone(&control_plane));
+            weir_control_plane::reconcile::spawn_reconciler(
+                &control_plane,
+                weir_control_plane::node_client::NodeClient::new(
+                    cluster_secret.unwrap_or_default(),
+                ),
+            );
         }
         let mut config = DataPlaneConfig::new(data_dir);
         config.log.segment_bytes = tuning.segment_bytes;

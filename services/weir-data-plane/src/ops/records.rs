@@ -6,13 +6,14 @@ use serde::{Deserialize, Serialize};
 use weir_control_plane::{ShardRecord, StreamRecord};
 use weir_core::hash::parse_hash_key;
 use weir_core::{partition_key_hash, shard_id, shard_ordinal, SequenceNumber, Violations};
-use weir_storage::{NewRecord, StorageError};
+use weir_storage::NewRecord;
 
 use super::stream_for;
 use crate::error::KinesisError;
 use crate::gateway::{DataPlane, Located};
 use crate::iterator::{ShardIterator, ITERATOR_TTL_MS};
 use crate::protocol::{Blob, Timestamp};
+use crate::shards::WriteError;
 
 /// Whether a failed attempt should be routed again.
 enum Retry {
@@ -22,12 +23,15 @@ enum Retry {
     No(KinesisError),
 }
 
-/// Node-to-node failures (stale routing, a lost node, an expired lease) clear up once
-/// placement settles, so the node that received the client's request retries them. A
-/// node serving a forwarded request never retries: its caller does.
+/// Node-to-node failures that stored nothing (stale routing, a lost node, an expired
+/// lease, no leader yet) clear up once placement settles, so the node that received the
+/// client's request retries them. A failure after which the record may be stored is
+/// returned to the client (which may retry, as with AWS) instead: a silent retry here
+/// could store it twice. A node serving a forwarded request never retries: its caller
+/// does.
 fn retry_if_transient(plane: &DataPlane, error: KinesisError) -> Retry {
     match error {
-        KinesisError::Internal(_) if plane.cluster().is_some() && !plane.is_forwarded() => {
+        KinesisError::Unavailable(_) if plane.cluster().is_some() && !plane.is_forwarded() => {
             Retry::Yes
         }
         other => Retry::No(other),
@@ -46,7 +50,7 @@ async fn wait_if_transient(
             settle(plane).await;
             Ok(())
         }
-        Retry::Yes => Err(KinesisError::Internal(
+        Retry::Yes => Err(KinesisError::Unavailable(
             "The shard stayed unavailable (node change in progress); retry.".into(),
         )),
         Retry::No(error) => Err(error),
@@ -101,6 +105,8 @@ enum Outcome {
     Forwarded(Vec<PutRecordsResultEntry>),
     /// Route again after placement or layout settles.
     Retry,
+    /// Not stored, but not retried here (a forwarded request: the caller retries).
+    Unavailable(String),
     /// Failed for good.
     Failed(String),
 }
@@ -254,8 +260,8 @@ pub async fn put_record(
                 .map_err(|error| match error {
                     // The shard closed under us: the record belongs to a child once the
                     // reshard is recorded. Wait for the new layout and route again.
-                    StorageError::Sealed => Retry::Yes,
-                    other => Retry::No(other.into()),
+                    WriteError::Sealed => Retry::Yes,
+                    other => retry_if_transient(plane, other.into()),
                 }),
             Ok(Located::Remote(url, generation)) => {
                 let body = serde_json::json!({
@@ -287,7 +293,7 @@ pub async fn put_record(
                 stream = plane.control_plane.stream(&stream.name)?;
             }
             Err(Retry::Yes) => {
-                return Err(KinesisError::Internal(
+                return Err(KinesisError::Unavailable(
                     "The shard stayed unavailable (reshard or node change in progress); retry."
                         .into(),
                 ))
@@ -333,6 +339,14 @@ pub struct PutRecordsResultEntry {
     error_code: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error_message: Option<String>,
+    /// Only between nodes: the record failed without being stored, so the forwarding
+    /// node may route it again. Never sent to clients.
+    #[serde(
+        rename = "WeirRetrySafe",
+        default,
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    retry_safe: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -430,8 +444,10 @@ pub async fn put_records(
                 let outcome = match located {
                     Ok(Located::Local(log)) => match log.append(records.clone(), now).await {
                         Ok(ack) => Outcome::Appended(log.position(ack.base_offset)),
-                        Err(StorageError::Sealed) => Outcome::Retry,
-                        Err(error) => Outcome::Failed(error.to_string()),
+                        Err(WriteError::Sealed) => Outcome::Retry,
+                        Err(WriteError::Unavailable(_)) if may_retry_transient => Outcome::Retry,
+                        Err(WriteError::Unavailable(reason)) => Outcome::Unavailable(reason),
+                        Err(error) => Outcome::Failed(KinesisError::from(error).to_string()),
                     },
                     Ok(Located::Remote(url, generation)) => {
                         let entries: Vec<serde_json::Value> = records
@@ -458,7 +474,7 @@ pub async fn put_records(
                                 Ok(_) => Outcome::Failed(
                                     "forwarded PutRecords answered a different record count".into(),
                                 ),
-                                Err(KinesisError::Internal(_)) if may_retry_transient => {
+                                Err(KinesisError::Unavailable(_)) if may_retry_transient => {
                                     Outcome::Retry
                                 }
                                 Err(error) => Outcome::Failed(error.to_string()),
@@ -466,7 +482,8 @@ pub async fn put_records(
                             None => Outcome::Failed("forwarding without a cluster".into()),
                         }
                     }
-                    Err(KinesisError::Internal(_)) if may_retry_transient => Outcome::Retry,
+                    Err(KinesisError::Unavailable(_)) if may_retry_transient => Outcome::Retry,
+                    Err(KinesisError::Unavailable(reason)) => Outcome::Unavailable(reason),
                     Err(error) => Outcome::Failed(error.to_string()),
                 };
                 (ordinal, positions, records, outcome)
@@ -494,14 +511,21 @@ pub async fn put_records(
                     {
                         // The other node refuses when its view of placement is behind ours
                         // (or the shard moved again): route those records again.
-                        if entry.error_code.is_some() && retry_allowed && may_retry_transient {
+                        if entry.error_code.is_some()
+                            && entry.retry_safe
+                            && retry_allowed
+                            && may_retry_transient
+                        {
                             pending.push((position, hash, record));
                             continue;
                         }
                         if entry.error_code.is_some() {
                             failed += 1;
                         }
-                        results[position] = entry;
+                        results[position] = PutRecordsResultEntry {
+                            retry_safe: false,
+                            ..entry
+                        };
                     }
                 }
                 // Closed by a reshard, or placement is changing: route these again.
@@ -513,9 +537,10 @@ pub async fn put_records(
                             .map(|((p, h), r)| (p, h, r)),
                     );
                 }
-                Outcome::Retry | Outcome::Failed(_) => {
+                Outcome::Retry | Outcome::Unavailable(_) | Outcome::Failed(_) => {
+                    let retry_safe = !matches!(outcome, Outcome::Failed(_)) && plane.is_forwarded();
                     let reason = match &outcome {
-                        Outcome::Failed(reason) => reason.as_str(),
+                        Outcome::Failed(reason) | Outcome::Unavailable(reason) => reason.as_str(),
                         _ => "shard unavailable",
                     };
                     tracing::error!(stream = %stream.name, shard = ordinal, %reason, "append failed");
@@ -524,6 +549,7 @@ pub async fn put_records(
                         results[position] = PutRecordsResultEntry {
                             error_code: Some("InternalFailure".into()),
                             error_message: Some("Internal service failure.".into()),
+                            retry_safe,
                             ..Default::default()
                         };
                     }
@@ -641,7 +667,7 @@ pub async fn get_shard_iterator(
     // Iterators hold positions (generation and offset), not bare log offsets.
     let offset = match kind.as_str() {
         "TRIM_HORIZON" => log.position(log.history_start()),
-        "LATEST" => log.position(log.next_offset()),
+        "LATEST" => log.position(log.visible_end()),
         "AT_TIMESTAMP" => {
             let at = req.timestamp.ok_or_else(|| {
                 KinesisError::InvalidArgument("Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has no timestamp parameter.".into())
@@ -852,7 +878,7 @@ pub async fn get_records(
     .await
     .map_err(|e| KinesisError::Internal(format!("read task failed: {e}")))?;
     let next_offset = last.map_or(from.max(log.history_start()), |(offset, _)| offset + 1);
-    let tip = log.next_offset();
+    let tip = log.visible_end();
     let millis_behind_latest = match last {
         Some((_, timestamp_ms)) if next_offset < tip => (now - timestamp_ms).max(0),
         _ => 0,

@@ -83,6 +83,7 @@ pub async fn create_stream(
             mode,
             retention_hours: None,
             tags: req.tags.unwrap_or_default(),
+            replication_factor: None,
         })
         .await?;
     Ok(Empty {})

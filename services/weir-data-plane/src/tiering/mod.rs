@@ -187,8 +187,12 @@ impl Tiering {
             if self.is_uploaded(uid, ordinal, segment.base_offset) {
                 continue;
             }
+            if segment.end_offset > shard.visible_end() {
+                // Not yet on a majority of the replicas: it could still be cut.
+                break;
+            }
             let generation = weir_core::position_generation(shard.position(segment.base_offset));
-            self.upload_segment(uid, ordinal, generation, &segment)
+            self.upload_segment(uid, ordinal, generation, shard.generation(), &segment)
                 .await?;
             done += 1;
         }
@@ -200,6 +204,7 @@ impl Tiering {
         uid: i64,
         ordinal: u64,
         generation: u64,
+        leader_generation: u64,
         segment: &SealedSegment,
     ) -> Result<(), KinesisError> {
         let key = layout::segment_key(uid, ordinal, generation, segment.base_offset);
@@ -215,6 +220,7 @@ impl Tiering {
             object_key: key.clone(),
             state: TierState::Uploading,
             updated_at_ms: now_ms(),
+            leader_generation,
         };
         let stored = self.catalog.begin_upload(row.clone()).await?;
         if stored.object_key != key {

@@ -1,0 +1,725 @@
+//! The placement reconciler: one task that drives every shard's placement toward what it
+//! should be, one conditional write at a time.
+//!
+//! Per shard, in order:
+//! 1. no assignment: choose a leader and replicas on the least-loaded live nodes;
+//! 2. a node back on an empty disk: mark its replicas rebuilding;
+//! 3. the leader is gone (lease lapsed) or rebuilding: elect a new one. Every live,
+//!    complete replica promises the next generation and says what it holds; with a
+//!    majority of the replica set answering, the one with the highest
+//!    `(last generation, end)` leads. It holds every committed record: a commit needs a
+//!    majority that adopted the committing leader's generation, and that majority meets
+//!    the one that answered;
+//! 4. a rebuilding replica its leader reports caught up (to the commit point) counts
+//!    again;
+//! 5. a replica gone longer than `replace_after`, or a replica set below its replication
+//!    factor: add a rebuilding replica on a spare live node.
+//!
+//! Every write is a compare-and-set on the generation and bumps it, so two decisions
+//! from the same snapshot can never both land and no generation is given twice.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use weir_meta::{AssignmentRow, ShardEvent};
+
+use crate::node_client::NodeClient;
+use crate::placement::{Assignment, FenceReply, FenceRequest};
+use crate::{ControlPlane, ControlPlaneError};
+
+/// How often the reconciler runs when nothing wakes it.
+pub const RECONCILE_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Makes `control_plane` run a cluster: it calls nodes with `nodes`, and its reconciler
+/// runs until it is dropped.
+pub fn spawn_reconciler(control_plane: &Arc<ControlPlane>, nodes: NodeClient) {
+    let _ = control_plane.placement.client.set(nodes.clone());
+    let weak = Arc::downgrade(control_plane);
+    tokio::spawn(async move {
+        loop {
+            let Some(cp) = weak.upgrade() else { return };
+            let _ = tokio::time::timeout(RECONCILE_INTERVAL, cp.placement.wake.notified()).await;
+            if let Err(error) = cp.reconcile_placement(&nodes).await {
+                tracing::warn!(%error, "placement reconcile failed");
+            }
+        }
+    });
+}
+
+/// Who is live, and how busy each live node is.
+struct Snapshot {
+    live: Vec<String>,
+    /// Replicas held per live node.
+    load: BTreeMap<String, usize>,
+    /// Leaderships held per live node.
+    leaders: BTreeMap<String, usize>,
+    /// Nodes gone longer than `replace_after`.
+    long_gone: Vec<String>,
+    /// Nodes being drained.
+    draining: std::collections::BTreeSet<String>,
+}
+
+impl Snapshot {
+    /// Up to `count` least-loaded live nodes not in `exclude`.
+    fn pick(&mut self, count: usize, exclude: &[String]) -> Vec<String> {
+        let mut picked = Vec::new();
+        for _ in 0..count {
+            let Some(node) = self
+                .load
+                .iter()
+                .filter(|(n, _)| !exclude.contains(n) && !picked.contains(*n))
+                .min_by_key(|(n, c)| (**c, (*n).clone()))
+                .map(|(n, _)| n.clone())
+            else {
+                break;
+            };
+            *self.load.entry(node.clone()).or_default() += 1;
+            picked.push(node);
+        }
+        picked
+    }
+
+    /// Puts the replica leading the fewest shards first: it leads.
+    fn lead_with_least_loaded(&mut self, replicas: &mut [String]) {
+        let Some(i) = (0..replicas.len()).min_by_key(|i| {
+            (
+                self.leaders.get(&replicas[*i]).copied().unwrap_or(0),
+                replicas[*i].clone(),
+            )
+        }) else {
+            return;
+        };
+        replicas.swap(0, i);
+        *self.leaders.entry(replicas[0].clone()).or_default() += 1;
+    }
+}
+
+impl ControlPlane {
+    fn snapshot(&self) -> Snapshot {
+        let now = Instant::now();
+        let replace_after = self.config().replace_after;
+        let nodes = self.placement.nodes.lock();
+        let live: Vec<String> = nodes
+            .iter()
+            .filter(|(_, n)| n.expires > now)
+            .map(|(id, _)| id.clone())
+            .collect();
+        let long_gone = nodes
+            .iter()
+            .filter(|(_, n)| n.expires + replace_after < now)
+            .map(|(id, _)| id.clone())
+            .collect();
+        drop(nodes);
+        let draining = self.placement.draining.lock().clone();
+        // Draining nodes get nothing new.
+        let mut load: BTreeMap<String, usize> = live
+            .iter()
+            .filter(|n| !draining.contains(*n))
+            .map(|n| (n.clone(), 0))
+            .collect();
+        let mut leaders = load.clone();
+        for row in self.placement.assignments.read().values() {
+            for replica in &row.replicas {
+                if let Some(count) = load.get_mut(replica) {
+                    *count += 1;
+                }
+            }
+            if let Some(count) = leaders.get_mut(&row.leader) {
+                *count += 1;
+            }
+        }
+        Snapshot {
+            live,
+            load,
+            leaders,
+            long_gone,
+            draining,
+        }
+    }
+
+    /// Writes `row` if the shard is still at `expected`; updates the in-memory copy.
+    async fn put_row(
+        &self,
+        row: AssignmentRow,
+        expected: Option<u64>,
+    ) -> Result<bool, ControlPlaneError> {
+        let written = self.store_ref()?.cas_assignment(&row, expected).await?;
+        if written {
+            tracing::info!(stream_uid = row.stream_uid, shard = row.ordinal, leader = %row.leader,
+                replicas = ?row.replicas, rebuilding = ?row.rebuilding, generation = row.generation,
+                "shard placement changed");
+            self.placement
+                .assignments
+                .write()
+                .insert((row.stream_uid, row.ordinal), row);
+        } else {
+            // Someone else changed it: reload the truth before deciding again.
+            self.placement.assignments.write().clear();
+            for fresh in self.store_ref()?.load_assignments().await? {
+                self.placement
+                    .assignments
+                    .write()
+                    .insert((fresh.stream_uid, fresh.ordinal), fresh);
+            }
+        }
+        Ok(written)
+    }
+
+    /// One reconciler pass over every shard; returns how many placements changed.
+    pub async fn reconcile_placement(
+        &self,
+        nodes: &NodeClient,
+    ) -> Result<usize, ControlPlaneError> {
+        let _serial = self.placement.serial.lock().await;
+        self.load_placement().await?;
+        let mut changed = self.rebuild_new_disks().await?;
+        let streams = self.list_streams(None, usize::MAX).0;
+        let mut snapshot = self.snapshot();
+        if snapshot.live.is_empty() {
+            return Ok(changed);
+        }
+        let default_rf = self.config().replication_factor.max(1) as usize;
+        for stream in &streams {
+            let rf = match stream.replication_factor {
+                0 => default_rf,
+                n => n as usize,
+            };
+            for shard in &stream.shards {
+                let key = (stream.uid, shard.ordinal);
+                let current = self.placement.assignments.read().get(&key).cloned();
+                let done = match current {
+                    None => {
+                        let mut replicas = snapshot.pick(rf.min(snapshot.live.len()), &[]);
+                        snapshot.lead_with_least_loaded(&mut replicas);
+                        let Some(leader) = replicas.first().cloned() else {
+                            continue;
+                        };
+                        let row = AssignmentRow {
+                            stream_uid: stream.uid,
+                            ordinal: shard.ordinal,
+                            leader,
+                            generation: 1,
+                            replicas,
+                            rebuilding: Vec::new(),
+                        };
+                        self.put_row(row, None).await?
+                    }
+                    Some(row) => {
+                        // A seal on an open shard of an ACTIVE stream belongs to no
+                        // reshard or move in progress (both keep the stream UPDATING or
+                        // hold the reconciler's lock): one the control plane lost in a
+                        // restart. Lift it.
+                        let now_active = self.stream(&stream.name).is_ok_and(|s| {
+                            s.status == weir_meta::StreamStatus::Active
+                                && s.shard(shard.ordinal).is_some_and(|x| x.is_open())
+                        });
+                        let stale_seal = now_active
+                            && self
+                                .report(&row.leader, row.stream_uid, row.ordinal)
+                                .is_some_and(|r| r.leading && r.sealed);
+                        if stale_seal {
+                            if let Some(fence) = self.fence_ref() {
+                                tracing::warn!(stream = %stream.name, shard = shard.ordinal,
+                                    "lifting a seal no reshard or move holds (control plane restarted mid-way)");
+                                if let Err(error) = fence.unseal(row.stream_uid, row.ordinal).await
+                                {
+                                    tracing::warn!(%error, "could not lift a stale seal");
+                                }
+                            }
+                        }
+                        self.reconcile_shard(row, rf, &mut snapshot, nodes).await?
+                    }
+                };
+                changed += usize::from(done);
+            }
+        }
+        // Forget assignments of deleted streams.
+        let live_uids: Vec<i64> = streams.iter().map(|s| s.uid).collect();
+        let mut stale: Vec<i64> = self
+            .placement
+            .assignments
+            .read()
+            .keys()
+            .map(|(u, _)| *u)
+            .filter(|u| !live_uids.contains(u))
+            .collect();
+        stale.sort_unstable();
+        stale.dedup();
+        for uid in stale {
+            self.store_ref()?.delete_assignments(uid).await?;
+            self.placement
+                .assignments
+                .write()
+                .retain(|(u, _), _| *u != uid);
+        }
+        Ok(changed)
+    }
+
+    /// Marks every replica on a node that came back on a new disk as rebuilding, then
+    /// records the new disk and lets the node have its lease.
+    async fn rebuild_new_disks(&self) -> Result<usize, ControlPlaneError> {
+        let pending: Vec<(String, String)> = self
+            .placement
+            .nodes
+            .lock()
+            .iter()
+            .filter_map(|(id, n)| n.new_disk.clone().map(|d| (id.clone(), d)))
+            .collect();
+        let mut changed = 0;
+        for (node, disk) in pending {
+            let rows: Vec<AssignmentRow> = self
+                .placement
+                .assignments
+                .read()
+                .values()
+                .filter(|r| r.replicas.contains(&node) && !r.rebuilding.contains(&node))
+                .cloned()
+                .collect();
+            for row in rows {
+                let expected = row.generation;
+                let mut next = row;
+                next.rebuilding.push(node.clone());
+                next.generation += 1;
+                if !self.put_row(next, Some(expected)).await? {
+                    return Ok(changed);
+                }
+                changed += 1;
+            }
+            self.store_ref()?.put_node_disk(&node, &disk).await?;
+            self.placement.disks.lock().insert(node.clone(), disk);
+            if let Some(state) = self.placement.nodes.lock().get_mut(&node) {
+                state.new_disk = None;
+            }
+        }
+        Ok(changed)
+    }
+
+    async fn reconcile_shard(
+        &self,
+        row: AssignmentRow,
+        rf: usize,
+        snapshot: &mut Snapshot,
+        nodes: &NodeClient,
+    ) -> Result<bool, ControlPlaneError> {
+        let leader_ok =
+            snapshot.live.contains(&row.leader) && !row.rebuilding.contains(&row.leader);
+        if !leader_ok {
+            return Ok(self.elect(&row, None, nodes).await?.is_some());
+        }
+        let expected = row.generation;
+        let mut next = row.clone();
+        let report = self
+            .report(&row.leader, row.stream_uid, row.ordinal)
+            .filter(|r| r.leading && r.generation == row.generation);
+        let caught_up = |n: &String| {
+            report.as_ref().is_some_and(|r| {
+                r.followers
+                    .iter()
+                    .any(|f| f.node == *n && f.adopted && f.end >= r.commit)
+            })
+        };
+        // Rebuilding replicas the leader reports caught up count again.
+        next.rebuilding.retain(|n| !caught_up(n));
+        // A draining leader hands its leadership to a complete, caught-up follower; with
+        // none, one is added first.
+        if snapshot.draining.contains(&row.leader) {
+            let target = row.replicas.iter().find(|n| {
+                **n != row.leader
+                    && snapshot.live.contains(n)
+                    && !snapshot.draining.contains(*n)
+                    && !row.rebuilding.contains(n)
+                    && caught_up(n)
+            });
+            if let Some(target) = target.cloned() {
+                return Ok(self
+                    .move_leadership(&row, &target, Duration::from_secs(3), nodes)
+                    .await?
+                    .is_some_and(|a| a.node == target));
+            }
+            let helper_coming = row
+                .replicas
+                .iter()
+                .any(|n| *n != row.leader && !snapshot.draining.contains(n));
+            if !helper_coming {
+                if let Some(spare) = snapshot.pick(1, &next.replicas).pop() {
+                    next.replicas.push(spare.clone());
+                    next.rebuilding.push(spare);
+                }
+            }
+        } else {
+            // Followers on draining nodes leave (replaced below when a spare exists).
+            let leaving: Vec<String> = row
+                .replicas
+                .iter()
+                .filter(|n| **n != row.leader && snapshot.draining.contains(*n))
+                .cloned()
+                .collect();
+            for gone in &leaving {
+                next.replicas.retain(|n| n != gone);
+                next.rebuilding.retain(|n| n != gone);
+            }
+        }
+        // Replace replicas gone too long, then grow to the replication factor.
+        let gone: Vec<String> = row
+            .replicas
+            .iter()
+            .filter(|n| snapshot.long_gone.contains(n))
+            .cloned()
+            .collect();
+        for gone in &gone {
+            if let Some(spare) = snapshot.pick(1, &next.replicas).pop() {
+                tracing::warn!(stream_uid = row.stream_uid, shard = row.ordinal, %gone, replacement = %spare,
+                    "replacing a replica whose node stayed away");
+                next.replicas.retain(|n| n != gone);
+                next.rebuilding.retain(|n| n != gone);
+                next.replicas.push(spare.clone());
+                next.rebuilding.push(spare);
+            }
+        }
+        if next.replicas.len() < rf {
+            let missing = rf - next.replicas.len();
+            for spare in snapshot.pick(missing, &next.replicas) {
+                next.replicas.push(spare.clone());
+                next.rebuilding.push(spare);
+            }
+        }
+        if next == row {
+            return Ok(false);
+        }
+        next.generation += 1;
+        self.put_row(next, Some(expected)).await
+    }
+
+    /// Chooses a new leader for `row` under the next generation: every live, complete
+    /// replica promises it; with a majority of the replica set answering, the most
+    /// complete one leads (`prefer` when it is among the most complete). `None` when no
+    /// majority answered: the shard waits.
+    async fn elect(
+        &self,
+        row: &AssignmentRow,
+        prefer: Option<&str>,
+        nodes: &NodeClient,
+    ) -> Result<Option<Assignment>, ControlPlaneError> {
+        let live = self.live_nodes();
+        let majority = row.replicas.len() / 2 + 1;
+        let candidates: Vec<(String, String)> = row
+            .replicas
+            .iter()
+            .filter(|n| !row.rebuilding.contains(n))
+            .filter_map(|n| {
+                live.iter()
+                    .find(|l| l.id == *n)
+                    .map(|l| (n.clone(), l.url.clone()))
+            })
+            .collect();
+        if candidates.len() < majority {
+            return Ok(None);
+        }
+        let generation = row.generation + 1;
+        let request = FenceRequest {
+            stream_uid: row.stream_uid,
+            ordinal: row.ordinal,
+            generation,
+        };
+        let answers = futures_join(nodes, &candidates, &request).await;
+        if answers.len() < majority {
+            tracing::info!(
+                stream_uid = row.stream_uid,
+                shard = row.ordinal,
+                answered = answers.len(),
+                majority,
+                "not enough replicas answered to choose a leader; waiting"
+            );
+            return Ok(None);
+        }
+        let Some(chosen) = choose_leader(&answers, prefer) else {
+            return Ok(None);
+        };
+        let mut next = row.clone();
+        next.leader = chosen.clone();
+        next.replicas.retain(|n| *n != chosen);
+        next.replicas.insert(0, chosen);
+        next.generation = generation;
+        if self.put_row(next.clone(), Some(row.generation)).await? {
+            return Ok(Some(Assignment::from(&next)));
+        }
+        Ok(None)
+    }
+
+    /// Moves a shard's leadership to another node under a new generation. With replicas,
+    /// the shard is sealed on its leader (everything before the seal committed), a
+    /// complete follower is given time to hold all of it, and it is elected. A shard with
+    /// one replica is handed off through the cold tier. `force` moves a shard whose only
+    /// replica is gone: records held only there are lost, which the shard's history and
+    /// the audit log record.
+    pub async fn reassign(
+        &self,
+        stream: &str,
+        ordinal: u64,
+        force: bool,
+    ) -> Result<Assignment, ControlPlaneError> {
+        let nodes = self.placement.client.get().cloned().ok_or_else(|| {
+            ControlPlaneError::InvalidArgument(
+                "Shards move only in cluster mode (weir up --nodes, or weir control-plane with data-plane nodes).".into(),
+            )
+        })?;
+        let nodes = &nodes;
+        let record = self.stream(stream)?;
+        self.load_placement().await?;
+        let _serial = self.placement.serial.lock().await;
+        let row = self
+            .placement
+            .assignments
+            .read()
+            .get(&(record.uid, ordinal))
+            .cloned()
+            .ok_or_else(|| {
+                ControlPlaneError::NotFound(format!("Shard {ordinal} of {stream} has no node."))
+            })?;
+        let live = self.live_nodes();
+        let leader_live = live.iter().any(|n| n.id == row.leader);
+        if force {
+            return self.force_move(&record.name, row, &live, nodes).await;
+        }
+        if !leader_live {
+            return Err(ControlPlaneError::InvalidArgument(format!(
+                "The shard's leader {} is not live; it moves on its own once a majority of its replicas answer. To move it without its leader (losing what only it holds), pass force.",
+                row.leader
+            )));
+        }
+        let followers: Vec<String> = row
+            .replicas
+            .iter()
+            .filter(|n| **n != row.leader && !row.rebuilding.contains(n))
+            .filter(|n| live.iter().any(|l| l.id == **n))
+            .cloned()
+            .collect();
+        let fence = self.fence_ref();
+        if let Some(target) = followers.first() {
+            return self
+                .move_leadership(&row, target, Duration::from_secs(10), nodes)
+                .await?
+                .ok_or_else(|| {
+                    ControlPlaneError::InvalidArgument(
+                        "Not enough replicas answered to move the shard; it stays where it is. Retry.".into(),
+                    )
+                });
+        }
+        // One replica: hand the shard off through the cold tier to another node.
+        let mut snapshot = self.snapshot();
+        let target = snapshot.pick(1, &row.replicas).pop().ok_or_else(|| {
+            ControlPlaneError::InvalidArgument("No other live node to move the shard to.".into())
+        })?;
+        if let Some(fence) = &fence {
+            if let Err(e) = fence.hand_off(record.uid, ordinal).await {
+                let _ = fence.unseal(record.uid, ordinal).await;
+                return Err(ControlPlaneError::InvalidArgument(format!(
+                    "Could not hand the shard off from {}: {e}. It stays there; retry.",
+                    row.leader
+                )));
+            }
+        }
+        let next = AssignmentRow {
+            leader: target.clone(),
+            generation: row.generation + 1,
+            replicas: vec![target],
+            rebuilding: Vec::new(),
+            ..row.clone()
+        };
+        if !self.put_row(next.clone(), Some(row.generation)).await? {
+            return Err(ControlPlaneError::InvalidArgument(
+                "The shard's placement changed meanwhile; retry.".into(),
+            ));
+        }
+        Ok(Assignment::from(&next))
+    }
+
+    /// Hands a shard's leadership to `target`, a complete follower: the leader seals the
+    /// shard (everything before the seal committed), `target` is given up to `patience`
+    /// to hold all of it, and is elected under a new generation. If it is not elected
+    /// the shard is unsealed where it is.
+    async fn move_leadership(
+        &self,
+        row: &AssignmentRow,
+        target: &str,
+        patience: Duration,
+        nodes: &NodeClient,
+    ) -> Result<Option<Assignment>, ControlPlaneError> {
+        let fence = self.fence_ref();
+        let end = match &fence {
+            Some(fence) => fence.seal(row.stream_uid, row.ordinal).await.map_err(|e| {
+                ControlPlaneError::InvalidArgument(format!(
+                    "Could not seal the shard on {}: {e}. It stays there; retry.",
+                    row.leader
+                ))
+            })?,
+            None => 0,
+        };
+        let end = weir_core::position_offset(end);
+        let deadline = Instant::now() + patience;
+        while Instant::now() < deadline {
+            let caught_up = self
+                .report(target, row.stream_uid, row.ordinal)
+                .is_some_and(|r| r.end >= end);
+            if caught_up {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let elected = self.elect(row, Some(target), nodes).await?;
+        if let Some(fence) = &fence {
+            if elected.as_ref().is_none_or(|a| a.node == row.leader) {
+                let _ = fence.unseal(row.stream_uid, row.ordinal).await;
+            }
+        }
+        if let Some(a) = &elected {
+            tracing::info!(stream_uid = row.stream_uid, shard = row.ordinal, from = %row.leader,
+                to = %a.node, generation = a.generation, "shard leadership moved");
+        }
+        Ok(elected)
+    }
+
+    async fn force_move(
+        &self,
+        stream: &str,
+        row: AssignmentRow,
+        live: &[crate::placement::NodeInfo],
+        nodes: &NodeClient,
+    ) -> Result<Assignment, ControlPlaneError> {
+        if live.iter().any(|n| n.id == row.leader) && !row.rebuilding.contains(&row.leader) {
+            return Err(ControlPlaneError::InvalidArgument(format!(
+                "The shard's leader {} is live; move it without force.",
+                row.leader
+            )));
+        }
+        // The most complete live replica, or failing that any live node.
+        let generation = row.generation + 1;
+        let request = FenceRequest {
+            stream_uid: row.stream_uid,
+            ordinal: row.ordinal,
+            generation,
+        };
+        let mut candidates: Vec<(String, String)> = row
+            .replicas
+            .iter()
+            .filter_map(|n| {
+                live.iter()
+                    .find(|l| l.id == *n)
+                    .map(|l| (n.clone(), l.url.clone()))
+            })
+            .collect();
+        if candidates.is_empty() {
+            candidates = live.iter().map(|l| (l.id.clone(), l.url.clone())).collect();
+        }
+        let answers = futures_join(nodes, &candidates, &request).await;
+        let target = choose_leader(&answers, None)
+            .or_else(|| candidates.first().map(|(n, _)| n.clone()))
+            .ok_or_else(|| {
+                ControlPlaneError::InvalidArgument("No live node to move the shard to.".into())
+            })?;
+        let end = answers
+            .iter()
+            .find(|(n, _)| *n == target)
+            .map_or(0, |(_, a)| a.end);
+        let mut replicas: Vec<String> = row
+            .replicas
+            .iter()
+            .filter(|n| **n != target && live.iter().any(|l| l.id == **n))
+            .cloned()
+            .collect();
+        replicas.insert(0, target.clone());
+        let next = AssignmentRow {
+            leader: target.clone(),
+            generation,
+            rebuilding: Vec::new(),
+            replicas,
+            ..row.clone()
+        };
+        if !self.put_row(next.clone(), Some(row.generation)).await? {
+            return Err(ControlPlaneError::InvalidArgument(
+                "The shard's placement changed meanwhile; retry.".into(),
+            ));
+        }
+        let detail = format!(
+            "forced move of {} shard {} from {} to {target} under generation {generation}: records held only by {} (beyond offset {end} on {target}) are lost",
+            stream, row.ordinal, row.leader, row.leader
+        );
+        tracing::warn!("{detail}");
+        let at_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let store = self.store_ref()?;
+        store
+            .add_shard_event(&ShardEvent {
+                stream_uid: row.stream_uid,
+                ordinal: row.ordinal,
+                at_ms,
+                kind: "forced-move".into(),
+                detail: detail.clone(),
+            })
+            .await?;
+        // Written to the audit log whether or not authentication is on: a forced loss
+        // must be findable.
+        store
+            .append_audit(&weir_meta::AuditEvent {
+                at_ms,
+                principal: "operator".into(),
+                action: "weir:ForceMoveShard".into(),
+                resource: format!("stream/{stream}"),
+                source: "control-plane".into(),
+                result: "allowed".into(),
+                detail,
+            })
+            .await?;
+        Ok(Assignment::from(&next))
+    }
+}
+
+/// Fences every candidate concurrently; the answers that came back.
+async fn futures_join(
+    nodes: &NodeClient,
+    candidates: &[(String, String)],
+    request: &FenceRequest,
+) -> Vec<(String, FenceReply)> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for (node, url) in candidates {
+        let (node, url, request, client) =
+            (node.clone(), url.clone(), request.clone(), nodes.clone());
+        tasks.spawn(async move { (node, client.fence(&url, &request).await) });
+    }
+    let mut answers = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((node, Ok(answer))) => answers.push((node, answer)),
+            Ok((node, Err(error))) => {
+                tracing::debug!(%node, %error, "replica did not answer the fence");
+            }
+            Err(_) => {}
+        }
+    }
+    answers
+}
+
+/// The most complete replica among the answers: highest `(last generation, end)`,
+/// `prefer` among equals, then the lowest node id.
+pub fn choose_leader(answers: &[(String, FenceReply)], prefer: Option<&str>) -> Option<String> {
+    let best = answers
+        .iter()
+        .map(|(_, a)| (a.last_generation, a.end))
+        .max()?;
+    let complete: Vec<&String> = answers
+        .iter()
+        .filter(|(_, a)| (a.last_generation, a.end) == best)
+        .map(|(n, _)| n)
+        .collect();
+    if let Some(p) = prefer {
+        if complete.iter().any(|n| *n == p) {
+            return Some(p.to_string());
+        }
+    }
+    complete.into_iter().min().cloned()
+}
+
+#[cfg(test)]
+mod tests;
