@@ -16,6 +16,7 @@ import re
 import socket
 import ssl
 import subprocess
+import time
 from pathlib import Path
 from unittest import mock
 
@@ -26,7 +27,7 @@ import requests
 from botocore.awsrequest import AWSRequest
 from botocore.exceptions import ClientError
 
-from weirtest import REPO_ROOT, WeirServer, make_client, unique_name
+from weirtest import REPO_ROOT, WeirCluster, WeirServer, make_client, read_stream, unique_name
 
 JSON_CT = "application/x-amz-json-1.1"
 
@@ -408,6 +409,58 @@ def test_tls_serves_boto3_with_the_generated_ca_and_survives_plaintext_clients(t
                 assert tls.selected_alpn_protocol() == "h2"
     finally:
         server.close()
+
+
+def test_a_tls_cluster_forwards_and_replicates_over_tls_only(tmp_path):
+    """`weir up --nodes 3 --tls`: every process serves TLS from the local CA, and the
+    processes call each other (heartbeats, forwards, replication, fences) over TLS with
+    the internal token. Writes through one node land on other nodes' shards and survive
+    the loss of a shard's leader, which only replication over TLS can explain; a
+    plaintext internal call is not answered."""
+    cluster = WeirCluster(tmp_path / "data", tmp_path / "logs", nodes=3, extra_args=("--tls",))
+    try:
+        cluster.start()
+        assert cluster.ca_cert and all(u.startswith("https://")
+                                       for u in cluster.node_urls.values()), cluster.node_urls
+        admin = cluster.node_client("node-0")
+        stream = unique_name("tlsc")
+        admin.create_stream(StreamName=stream, ShardCount=3)
+        admin.get_waiter("stream_exists").wait(StreamName=stream,
+                                               WaiterConfig={"Delay": 0.2, "MaxAttempts": 50})
+        writer = cluster.node_client("node-1")
+        writer.get_waiter("stream_exists").wait(StreamName=stream,
+                                                WaiterConfig={"Delay": 0.2, "MaxAttempts": 50})
+        sent = [f"tls-{i}".encode() for i in range(60)]
+        resp = writer.put_records(StreamName=stream, Records=[
+            {"Data": d, "PartitionKey": f"k{i}"} for i, d in enumerate(sent)])
+        assert resp["FailedRecordCount"] == 0, resp["Records"][:3]
+        shards = {r["ShardId"] for r in resp["Records"]}
+        assert len(shards) == 3, shards
+        placement = requests.get(f"{cluster.rest_url}/v1/streams/{stream}/placement",
+                                 verify=cluster.ca_cert, timeout=10).json()["shards"]
+        assert all(len(set(s["replicas"])) == 3 for s in placement), placement
+        # Lose one shard's leader: its records are on the other two nodes.
+        victim = placement[0]["leader"]
+        cluster.kill_node(victim)
+        reader = cluster.node_client(next(n for n in cluster.node_ids if n != victim),
+                                     read_timeout=30)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                got = sorted(r["Data"] for recs in read_stream(reader, stream, 30).values()
+                             for r in recs)
+                break
+            except ClientError:
+                assert time.monotonic() < deadline, "the stream stayed unreadable"
+                time.sleep(0.5)
+        assert got == sorted(sent), (len(got), len(sent))
+        # The internal API speaks TLS only.
+        survivor = cluster.node_urls[next(n for n in cluster.node_ids if n != victim)]
+        with pytest.raises(requests.exceptions.ConnectionError):
+            requests.post(survivor.replace("https://", "http://") + "/internal/v1/replica/fence",
+                          json={"stream_uid": 1, "ordinal": 0, "generation": 1}, timeout=10)
+    finally:
+        cluster.close()
 
 
 # ---- no secrets in logs ------------------------------------------------------------------------

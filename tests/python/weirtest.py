@@ -611,7 +611,7 @@ def read_by_lineage(client, stream: str, deadline_s: float = 60.0) -> LineageRea
 
 
 # ---- cluster mode: `weir up --nodes N`, placement probes, sequence-number layout ---------------
-_NODE_RE = re.compile(r"^Node (node-\d+):\s+(http://\S+)\s+\(any node serves every stream\)\s*$")
+_NODE_RE = re.compile(r"^Node (node-\d+):\s+(https?://\S+)\s+\(any node serves every stream\)\s*$")
 GENERATION_HEADER = "x-weir-generation"
 SEQ_GENERATION_SHIFT = 40
 SEQ_OFFSET_MASK = (1 << SEQ_GENERATION_SHIFT) - 1
@@ -652,6 +652,8 @@ class WeirCluster(WeirServer):
         return sorted(self.node_urls)
 
     def node_client(self, node_id: str, **kwargs):
+        if self.ca_cert and "verify" not in kwargs:
+            kwargs["verify"] = self.ca_cert
         return make_client(self.node_urls[node_id], **kwargs)
 
     def node_pid(self, node_id: str) -> int | None:

@@ -16,15 +16,22 @@ pub struct NodeClient {
 }
 
 impl NodeClient {
-    /// A client signing its calls with the cluster secret.
-    pub fn new(secret: &str) -> Self {
-        Self {
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .unwrap_or_default(),
-            secret: secret.as_bytes().to_vec(),
+    /// A client signing its calls with the cluster secret; with `ca_pem`, over TLS
+    /// trusting only that CA.
+    pub fn new(secret: &str, ca_pem: Option<&[u8]>) -> Result<Self, String> {
+        let mut builder = reqwest::Client::builder().timeout(Duration::from_secs(10));
+        if let Some(pem) = ca_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| format!("unreadable cluster CA: {e}"))?;
+            builder = builder.use_rustls_tls().tls_built_in_root_certs(false);
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
         }
+        Ok(Self {
+            http: builder.build().map_err(|e| e.to_string())?,
+            secret: secret.as_bytes().to_vec(),
+        })
     }
 
     /// Asks the node at `url` to promise `request.generation` and say what it holds.

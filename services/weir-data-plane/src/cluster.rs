@@ -66,23 +66,28 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// A node that will register with the control plane at `control_plane_url`.
-    pub fn new(node_id: String, url: String, control_plane_url: String, secret: &str) -> Self {
-        Self {
+    /// A node that will register with the control plane at `control_plane_url`. With
+    /// `ca_pem`, calls to the control plane and other nodes go over TLS trusting only
+    /// that CA (they carry the internal token either way).
+    pub fn new(
+        node_id: String,
+        url: String,
+        control_plane_url: String,
+        secret: &str,
+        ca_pem: Option<&[u8]>,
+    ) -> Result<Self, KinesisError> {
+        Ok(Self {
             secret: secret.as_bytes().to_vec(),
             node_id,
             url,
             control_plane_url: control_plane_url.trim_end_matches('/').to_string(),
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .unwrap_or_default(),
+            http: internal_client(ca_pem)?,
             view: RwLock::new(View::default()),
             disk_id: RwLock::new(String::new()),
             reports: parking_lot::Mutex::new(Vec::new()),
             changes: tokio::sync::watch::channel(0).0,
             known_state: std::sync::atomic::AtomicU64::new(0),
-        }
+        })
     }
 
     /// Sets the id of this node's data disk before the first heartbeat.
@@ -334,6 +339,23 @@ impl Cluster {
     }
 }
 
+/// The HTTP client for calls inside a cluster: HTTP/2 where the peer offers it, and with
+/// `ca_pem` TLS trusting only that CA.
+pub fn internal_client(ca_pem: Option<&[u8]>) -> Result<reqwest::Client, KinesisError> {
+    let mut builder = reqwest::Client::builder().timeout(Duration::from_secs(10));
+    if let Some(pem) = ca_pem {
+        let certs = reqwest::Certificate::from_pem_bundle(pem)
+            .map_err(|e| KinesisError::Internal(format!("unreadable cluster CA: {e}")))?;
+        builder = builder.use_rustls_tls().tls_built_in_root_certs(false);
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    builder
+        .build()
+        .map_err(|e| KinesisError::Internal(format!("cannot build the internal HTTP client: {e}")))
+}
+
 /// Rebuilds the error another node answered with.
 fn remote_error(bytes: &[u8]) -> KinesisError {
     let value: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_default();
@@ -378,13 +400,18 @@ pub struct RemoteFence {
 }
 
 impl RemoteFence {
-    /// A fence that looks shard owners up in `control_plane`'s placement.
-    pub fn new(control_plane: &Arc<ControlPlane>, secret: &str) -> Self {
-        Self {
+    /// A fence that looks shard owners up in `control_plane`'s placement (over TLS
+    /// trusting `ca_pem`, when given).
+    pub fn new(
+        control_plane: &Arc<ControlPlane>,
+        secret: &str,
+        ca_pem: Option<&[u8]>,
+    ) -> Result<Self, KinesisError> {
+        Ok(Self {
             control_plane: Arc::downgrade(control_plane),
-            http: reqwest::Client::new(),
+            http: internal_client(ca_pem)?,
             secret: secret.as_bytes().to_vec(),
-        }
+        })
     }
 
     async fn call(

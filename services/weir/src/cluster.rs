@@ -51,8 +51,6 @@ pub async fn spawn_nodes(
             .arg("--data-dir")
             .arg(data_dir.join("nodes").join(&id))
             .args(extra_flags)
-            // Nodes of `weir up` listen on loopback only.
-            .arg("--insecure-plaintext")
             // Through the environment, so the secret does not show in `ps`.
             .env("WEIR_CLUSTER_SECRET", secret)
             .envs(extra_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))

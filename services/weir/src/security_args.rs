@@ -35,6 +35,24 @@ pub struct ServerSecurity {
     /// Serve plaintext HTTP. Only for a network you trust end to end.
     #[arg(long)]
     pub insecure_plaintext: bool,
+    /// PEM CA bundle trusted for calls to the other processes of this cluster (control
+    /// plane and nodes). With it, those calls use TLS; give it whenever the cluster
+    /// serves TLS.
+    #[arg(long, env = "WEIR_TLS_CA")]
+    pub tls_ca: Option<PathBuf>,
+}
+
+impl ServerSecurity {
+    /// The cluster CA's PEM, when `--tls-ca` is given.
+    pub fn internal_ca(&self) -> anyhow::Result<Option<Vec<u8>>> {
+        self.tls_ca
+            .as_ref()
+            .map(|path| {
+                std::fs::read(path)
+                    .with_context(|| format!("cannot read the cluster CA {}", path.display()))
+            })
+            .transpose()
+    }
 }
 
 /// Options of `weir control-plane` about authentication.
@@ -65,13 +83,32 @@ impl ServerSecurity {
     }
 }
 
-/// A local CA and server certificate under `<data dir>/tls` for `weir up --tls`.
-pub fn local_tls(data_dir: &Path) -> anyhow::Result<(Arc<rustls::ServerConfig>, PathBuf)> {
+/// A local CA and server certificate under `<data dir>/tls` for `weir up --tls`: the
+/// server config and the CA, certificate and key files (the nodes of `weir up --nodes`
+/// serve the same loopback certificate).
+pub struct LocalTls {
+    /// The TLS server config.
+    pub config: Arc<rustls::ServerConfig>,
+    /// The CA certificate to trust.
+    pub ca: PathBuf,
+    /// The server certificate chain.
+    pub cert: PathBuf,
+    /// The server key.
+    pub key: PathBuf,
+}
+
+/// Creates (or loads) the local CA of `weir up --tls`.
+pub fn local_tls(data_dir: &Path) -> anyhow::Result<LocalTls> {
     let dir = data_dir.join("tls");
     let ca = weir_tls::LocalCa::load_or_create(&dir, &[])
         .with_context(|| format!("cannot create the local CA in {}", dir.display()))?;
     let config = weir_tls::tls_config(&ca.server_cert_path(), &ca.server_key_path(), None)?;
-    Ok((Arc::new(config), ca.ca_cert_path()))
+    Ok(LocalTls {
+        config: Arc::new(config),
+        ca: ca.ca_cert_path(),
+        cert: ca.server_cert_path(),
+        key: ca.server_key_path(),
+    })
 }
 
 /// Opens the security state and turns authentication on for `control_plane`.

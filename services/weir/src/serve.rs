@@ -147,9 +147,18 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     let db_path = args.data_dir.join("meta.db");
     let database_url = format!("sqlite://{}?mode=rwc", db_path.display());
     let clustered = args.nodes > 0;
-    if clustered && args.security.tls {
-        bail!("--tls does not work with --nodes yet: nodes do not call each other over TLS. Run without --nodes, or without --tls.");
-    }
+    let local_tls = if args.security.tls {
+        Some(crate::security_args::local_tls(&args.data_dir)?)
+    } else {
+        None
+    };
+    let internal_ca = match &local_tls {
+        Some(t) if clustered => Some(
+            std::fs::read(&t.ca)
+                .with_context(|| format!("cannot read the local CA {}", t.ca.display()))?,
+        ),
+        _ => None,
+    };
     let master_key_file = args.data_dir.join("master.key");
     let auth = args.security.auth.then_some(master_key_file.as_path());
     let cluster_secret = clustered.then(|| {
@@ -163,14 +172,11 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         &args.tuning,
         cluster_secret.as_deref(),
         auth,
+        internal_ca.as_deref(),
     )
     .await?;
-    let (tls, ca_path) = if args.security.tls {
-        let (config, ca) = crate::security_args::local_tls(&args.data_dir)?;
-        (Some(config), Some(ca))
-    } else {
-        (None, None)
-    };
+    let tls = local_tls.as_ref().map(|t| Arc::clone(&t.config));
+    let ca_path = local_tls.as_ref().map(|t| t.ca.clone());
     let scheme = if tls.is_some() { "https" } else { "http" };
     let rest = bind(args.rest_addr, "REST API").await?;
     let rest_url = format!("{scheme}://{}", rest.local_addr()?);
@@ -189,6 +195,22 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     let segment_bytes = args.tuning.segment_bytes;
     let mut node_flags = args.tuning.tier.node_flags(&args.data_dir);
     node_flags.extend(["--segment-bytes".to_string(), segment_bytes.to_string()]);
+    match &local_tls {
+        // Nodes serve the same loopback certificate and trust the local CA for calls
+        // to the control plane and to each other.
+        Some(t) => {
+            for (flag, path) in [
+                ("--tls-cert", &t.cert),
+                ("--tls-key", &t.key),
+                ("--tls-ca", &t.ca),
+            ] {
+                node_flags.push(flag.to_string());
+                node_flags.push(path.display().to_string());
+            }
+        }
+        // Nodes of `weir up` listen on loopback only.
+        None => node_flags.push("--insecure-plaintext".to_string()),
+    }
     let mut node_env = args.tuning.tier.node_env();
     if auth_on && clustered {
         // Nodes verify signatures themselves: they open the sealed keys heartbeats carry
@@ -274,12 +296,17 @@ pub async fn control_plane(args: ControlPlaneArgs) -> anyhow::Result<()> {
         bail!("without --kinesis-addr the control plane runs a cluster: give --cluster-secret (or WEIR_CLUSTER_SECRET), the secret every `weir data-plane` node is started with");
     }
     let secret = args.cluster_secret.as_deref().filter(|_| clustered);
+    let internal_ca = args.tls.internal_ca()?;
+    if clustered && tls.is_some() && internal_ca.is_none() {
+        bail!("this control plane serves TLS, so its nodes do too: give --tls-ca (or WEIR_TLS_CA), the CA bundle it trusts when it calls them");
+    }
     let mut stack = Stack::start(
         &args.database_url,
         &args.data_dir,
         &args.tuning,
         secret,
         auth,
+        internal_ca.as_deref(),
     )
     .await?;
     if let Some(bootstrap) = stack.bootstrap.take() {
@@ -308,12 +335,17 @@ pub async fn data_plane(args: DataPlaneArgs) -> anyhow::Result<()> {
     let url = args
         .advertise_url
         .unwrap_or_else(|| format!("{scheme}://{bound}"));
+    let internal_ca = args.tls.internal_ca()?;
+    if args.control_plane_url.starts_with("https://") && internal_ca.is_none() {
+        bail!("the control plane URL is https: give --tls-ca (or WEIR_TLS_CA), the CA bundle that signed the cluster's certificates");
+    }
     let cluster = Arc::new(weir_data_plane::cluster::Cluster::new(
         args.node_id.clone(),
         url.clone(),
         args.control_plane_url.clone(),
         &args.cluster_secret,
-    ));
+        internal_ca.as_deref(),
+    )?);
     let mut config = DataPlaneConfig::new(&args.data_dir);
     config.log.segment_bytes = args.segment_bytes;
     config.cluster_secret = Some(args.cluster_secret);
@@ -392,6 +424,7 @@ impl Stack {
         tuning: &Tuning,
         cluster_secret: Option<&str>,
         auth: Option<&std::path::Path>,
+        internal_ca: Option<&[u8]>,
     ) -> anyhow::Result<Self> {
         let clustered = cluster_secret.is_some();
         let store = MetaStore::connect(database_url).await.with_context(|| {
@@ -416,12 +449,15 @@ impl Stack {
             control_plane.attach_fence(Arc::new(weir_data_plane::cluster::RemoteFence::new(
                 &control_plane,
                 cluster_secret.unwrap_or_default(),
-            )));
+                internal_ca,
+            )?));
             weir_control_plane::reconcile::spawn_reconciler(
                 &control_plane,
                 weir_control_plane::node_client::NodeClient::new(
                     cluster_secret.unwrap_or_default(),
-                ),
+                    internal_ca,
+                )
+                .map_err(|e| anyhow::anyhow!(e))?,
             );
         }
         let mut config = DataPlaneConfig::new(data_dir);
