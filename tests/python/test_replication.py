@@ -118,11 +118,10 @@ class Writer:
         assert not self.thread.is_alive(), "writer hung"
 
 
-def read_all(cluster: NemesisCluster, stream: str, node: str) -> list[tuple[str, bytes]]:
-    client = cluster.client(node, read_timeout=15)
-    shards = client.list_shards(StreamName=stream)["Shards"]
+def read_all(client, stream: str) -> list[tuple[str, bytes]]:
+    """Every record of every shard (from TRIM_HORIZON until caught up), through `client`."""
     out = []
-    for shard in shards:
+    for shard in client.list_shards(StreamName=stream)["Shards"]:
         it = client.get_shard_iterator(StreamName=stream, ShardId=shard["ShardId"],
                                        ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
         while it:
@@ -181,7 +180,8 @@ def test_a_replica_whose_node_stays_away_is_recreated_so_a_second_loss_loses_not
     finally:
         writer.finish()
     survivor = writer.via[0]
-    records = wait_for("a full read", lambda: read_all(cluster, stream, survivor))
+    records = wait_for("a full read",
+                       lambda: read_all(cluster.client(survivor, read_timeout=15), stream))
     assert_all_acked_once(writer, records)
     last = placement(cluster, stream)[sid]
     assert last["leader"] in (spare, followers[1]), last
@@ -262,7 +262,7 @@ def test_draining_a_node_moves_everything_off_it_without_losing_or_failing_write
             w.finish()
     failed = [f for w in writers for f in w.failed]
     assert not failed, f"{len(failed)} writes failed during the drain: {failed[:5]}"
-    records = read_all(cluster, stream, via[0])
+    records = read_all(cluster.client(via[0], read_timeout=15), stream)
     for w in writers:
         assert_all_acked_once(w, [(s, d) for s, d in records
                                   if d.startswith(f"{w.key}:".encode())])
@@ -286,3 +286,84 @@ def test_rest_validates_the_replication_factor_and_spreads_replicas(clusters):
     assert leads == [2, 2, 2], layout
     view = requests.get(f"{cluster.rest_url}/v1/streams/{stream}", timeout=5).json()
     assert view["replication_factor"] == 0, view
+
+
+def test_uploads_continue_from_the_new_leader_without_a_gap_or_a_duplicate(tmp_path):
+    """Cold tier with replicas (`weir up --nodes 3`, local-folder tier, small segments):
+    followers' segments start where their leader's do and only the leader uploads, only
+    committed segments. After the leader is killed, the new leader continues the upload
+    sequence: the catalog's segments tile the offsets with no gap and no overlap, every
+    object key appears once, and every acknowledged record reads back once."""
+    from weirtest import WeirCluster
+    cluster = WeirCluster(tmp_path / "data", tmp_path / "logs", nodes=3, extra_args=(
+        "--segment-bytes", "32768", "--tier-interval-ms", "200",
+        "--lease-timeout-ms", str(LEASE_MS)))
+    try:
+        cluster.start()
+        stream = unique_name("tierrep")
+        admin = cluster.node_client("node-0")
+        admin.create_stream(StreamName=stream, ShardCount=1)
+        admin.get_waiter("stream_exists").wait(StreamName=stream,
+                                               WaiterConfig={"Delay": 0.2, "MaxAttempts": 50})
+        sid = "shardId-000000000000"
+        rest = cluster.rest_url
+
+        def segments():
+            r = requests.get(f"{rest}/v1/streams/{stream}/shards/{sid}/segments", timeout=5)
+            assert r.status_code == 200, r.text
+            return [s for s in r.json()["segments"] if s["state"] == "uploaded"]
+
+        acked: dict[str, bytes] = {}
+
+        def write(via: str, start: int, count: int) -> None:
+            client = cluster.node_client(via, read_timeout=30)
+            for first in range(start, start + count, 100):
+                datas = [f"r{i:06d}-".encode() + b"x" * 90 for i in range(first, first + 100)]
+                deadline = time.monotonic() + 30
+                while True:
+                    try:
+                        resp = client.put_records(StreamName=stream, Records=[
+                            {"Data": d, "PartitionKey": "k"} for d in datas])
+                        break
+                    except ClientError:
+                        assert time.monotonic() < deadline, "writes stayed refused"
+                        time.sleep(0.3)
+                for d, r in zip(datas, resp["Records"]):
+                    if "SequenceNumber" in r:
+                        acked[r["SequenceNumber"]] = d
+
+        leader = placement_of(cluster, stream, sid)["leader"]
+        write(leader, 0, 2000)
+        first = wait_for("segments uploaded by the first leader", lambda: len(segments()) >= 3
+                         and segments())
+        cluster.kill_node(leader)
+        survivor = next(n for n in cluster.node_ids if n != leader)
+        write(survivor, 2000, 2000)
+        after = wait_for("uploads continued by the new leader",
+                         lambda: (len(segments()) >= len(first) + 3) and segments(), within_s=60)
+        new_leader = placement_of(cluster, stream, sid)["leader"]
+        assert new_leader != leader
+        print(f"{len(first)} segments uploaded by {leader}, {len(after)} after {new_leader} took over")
+        keys = [s["object_key"] for s in after]
+        assert len(keys) == len(set(keys)), keys
+        after.sort(key=lambda s: s["base_offset"])
+        for a, b in zip(after, after[1:]):
+            assert a["end_offset"] == b["base_offset"], (
+                f"gap or overlap between uploaded segments {a} and {b}")
+        assert after[0]["base_offset"] == 0, after[0]
+        records = read_all(cluster.node_client(survivor, read_timeout=30), stream)
+        got = {}
+        for seq, data in records:
+            assert seq not in got, f"sequence number {seq} read twice"
+            got[seq] = data
+        missing = [s for s, d in acked.items() if got.get(s) != d]
+        assert not missing, f"{len(missing)} acknowledged records missing, first {missing[:3]}"
+    finally:
+        cluster.close()
+
+
+def placement_of(cluster, stream: str, sid: str) -> dict:
+    def placed():
+        r = requests.get(f"{cluster.rest_url}/v1/streams/{stream}/placement", timeout=5)
+        return {s["shard_id"]: s for s in r.json()["shards"]}.get(sid)
+    return wait_for(f"{sid} placed", placed)

@@ -8,6 +8,7 @@
 
 mod error;
 pub mod internal;
+mod moves;
 pub mod node_client;
 pub mod placement;
 pub mod reconcile;

@@ -1,9 +1,13 @@
-//! The control plane's client for data-plane nodes (`/internal/v1/replica/*`), with the
-//! cluster's internal token on every call.
+//! The control plane's client for data-plane nodes, with the cluster's internal token on
+//! every call: fences before elections (`/internal/v1/replica/fence`), and seals,
+//! unseals and hand-offs of shards on their leaders (`/internal/v1/seal`), which is the
+//! [`ShardFence`] of a cluster.
 
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use crate::placement::{FenceReply, FenceRequest};
+use crate::{ControlPlane, FenceFuture, ShardFence};
 
 /// How long a node may take to promise a generation before the election counts it out.
 const FENCE_TIMEOUT: Duration = Duration::from_millis(1500);
@@ -56,5 +60,75 @@ impl NodeClient {
             ));
         }
         response.json().await.map_err(|e| e.to_string())
+    }
+}
+
+/// The control plane's fence in cluster mode: seals a shard on the node leading it.
+pub struct RemoteFence {
+    control_plane: Weak<ControlPlane>,
+    nodes: NodeClient,
+}
+
+impl RemoteFence {
+    /// A fence that looks leaders up in `control_plane`'s placement.
+    pub fn new(control_plane: &Arc<ControlPlane>, nodes: NodeClient) -> Self {
+        Self {
+            control_plane: Arc::downgrade(control_plane),
+            nodes,
+        }
+    }
+
+    async fn call(
+        &self,
+        stream_uid: i64,
+        ordinal: u64,
+        sealed: bool,
+        hand_off: bool,
+    ) -> Result<u64, String> {
+        let cp = self
+            .control_plane
+            .upgrade()
+            .ok_or("control plane stopped")?;
+        let (node, generation) = cp
+            .owner(stream_uid, ordinal)
+            .ok_or_else(|| format!("shard {ordinal} of stream {stream_uid} has no live node"))?;
+        let answer: serde_json::Value = self
+            .nodes
+            .http
+            .post(format!("{}/internal/v1/seal", node.url))
+            .header(
+                weir_auth::INTERNAL_HEADER,
+                weir_auth::internal_token(&self.nodes.secret, std::time::SystemTime::now()),
+            )
+            .timeout(Duration::from_secs(90))
+            .json(&serde_json::json!({"stream_uid": stream_uid, "ordinal": ordinal, "generation": generation, "sealed": sealed, "hand_off": hand_off}))
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| format!("sealing on {}: {e}", node.id))?
+            .json()
+            .await
+            .map_err(|e| format!("sealing on {}: {e}", node.id))?;
+        answer["position"]
+            .as_u64()
+            .ok_or_else(|| "seal answer without a position".to_string())
+    }
+}
+
+impl ShardFence for RemoteFence {
+    fn seal(&self, stream_uid: i64, ordinal: u64) -> FenceFuture<'_, u64> {
+        Box::pin(self.call(stream_uid, ordinal, true, false))
+    }
+
+    fn hand_off(&self, stream_uid: i64, ordinal: u64) -> FenceFuture<'_, u64> {
+        Box::pin(self.call(stream_uid, ordinal, true, true))
+    }
+
+    fn unseal(&self, stream_uid: i64, ordinal: u64) -> FenceFuture<'_, ()> {
+        Box::pin(async move {
+            self.call(stream_uid, ordinal, false, false)
+                .await
+                .map(|_| ())
+        })
     }
 }

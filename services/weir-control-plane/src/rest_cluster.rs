@@ -200,15 +200,10 @@ pub async fn shard_events(
     State(cp): State<Arc<ControlPlane>>,
     Path((name, id)): Path<(String, String)>,
 ) -> Result<Json<ShardEventList>, ApiError> {
-    let record = cp.stream(&name)?;
-    let ordinal = weir_core::shard_ordinal(&id)
-        .filter(|o| record.shard(*o).is_some())
-        .ok_or_else(|| {
-            ControlPlaneError::NotFound(format!("Shard {id} in stream {name} does not exist."))
-        })?;
+    let (uid, ordinal) = crate::rest_tiering::parse_shard(&cp, &name, &id)?;
     let events = cp
         .store_ref()?
-        .shard_events(record.uid, ordinal)
+        .shard_events(uid, ordinal)
         .await
         .map_err(ControlPlaneError::from)?;
     Ok(Json(ShardEventList {

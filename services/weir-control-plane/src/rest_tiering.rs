@@ -103,7 +103,12 @@ fn segment_view(ordinal: u64, s: &TierSegment) -> SegmentView {
     }
 }
 
-fn parse_shard(cp: &ControlPlane, stream: &str, id: &str) -> Result<(i64, u64), ApiError> {
+/// The (stream uid, shard ordinal) a REST path names, or AWS's not-found wording.
+pub(crate) fn parse_shard(
+    cp: &ControlPlane,
+    stream: &str,
+    id: &str,
+) -> Result<(i64, u64), ApiError> {
     let record = cp.stream(stream)?;
     let ordinal = shard_ordinal(id)
         .filter(|o| record.shard(*o).is_some())

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use parking_lot::RwLock;
 use serde::de::DeserializeOwned;
 use weir_control_plane::placement::{Assignment, HeartbeatReply, HeartbeatRequest, ShardReport};
-use weir_control_plane::{ControlPlane, FenceFuture, ShardFence};
+use weir_control_plane::ControlPlane;
 
 use crate::error::KinesisError;
 
@@ -390,79 +390,4 @@ pub fn spawn_heartbeats(cluster: Arc<Cluster>, replica: Weak<ControlPlane>) {
             tokio::time::sleep(HEARTBEAT_INTERVAL).await;
         }
     });
-}
-
-/// The control plane's fence in cluster mode: seals a shard on the node that holds it.
-pub struct RemoteFence {
-    control_plane: Weak<ControlPlane>,
-    http: reqwest::Client,
-    secret: Vec<u8>,
-}
-
-impl RemoteFence {
-    /// A fence that looks shard owners up in `control_plane`'s placement (over TLS
-    /// trusting `ca_pem`, when given).
-    pub fn new(
-        control_plane: &Arc<ControlPlane>,
-        secret: &str,
-        ca_pem: Option<&[u8]>,
-    ) -> Result<Self, KinesisError> {
-        Ok(Self {
-            control_plane: Arc::downgrade(control_plane),
-            http: internal_client(ca_pem)?,
-            secret: secret.as_bytes().to_vec(),
-        })
-    }
-
-    async fn call(
-        &self,
-        stream_uid: i64,
-        ordinal: u64,
-        sealed: bool,
-        hand_off: bool,
-    ) -> Result<u64, String> {
-        let cp = self
-            .control_plane
-            .upgrade()
-            .ok_or("control plane stopped")?;
-        let (node, generation) = cp
-            .owner(stream_uid, ordinal)
-            .ok_or_else(|| format!("shard {ordinal} of stream {stream_uid} has no live node"))?;
-        let answer: serde_json::Value = self
-            .http
-            .post(format!("{}/internal/v1/seal", node.url))
-            .header(
-                weir_auth::INTERNAL_HEADER,
-                weir_auth::internal_token(&self.secret, std::time::SystemTime::now()),
-            )
-            .json(&serde_json::json!({"stream_uid": stream_uid, "ordinal": ordinal, "generation": generation, "sealed": sealed, "hand_off": hand_off}))
-            .send()
-            .await
-            .and_then(|r| r.error_for_status())
-            .map_err(|e| format!("sealing on {}: {e}", node.id))?
-            .json()
-            .await
-            .map_err(|e| format!("sealing on {}: {e}", node.id))?;
-        answer["position"]
-            .as_u64()
-            .ok_or_else(|| "seal answer without a position".to_string())
-    }
-}
-
-impl ShardFence for RemoteFence {
-    fn seal(&self, stream_uid: i64, ordinal: u64) -> FenceFuture<'_, u64> {
-        Box::pin(self.call(stream_uid, ordinal, true, false))
-    }
-
-    fn hand_off(&self, stream_uid: i64, ordinal: u64) -> FenceFuture<'_, u64> {
-        Box::pin(self.call(stream_uid, ordinal, true, true))
-    }
-
-    fn unseal(&self, stream_uid: i64, ordinal: u64) -> FenceFuture<'_, ()> {
-        Box::pin(async move {
-            self.call(stream_uid, ordinal, false, false)
-                .await
-                .map(|_| ())
-        })
-    }
 }

@@ -234,6 +234,23 @@ impl LocalShard {
         }
     }
 
+    /// The tip for a LATEST iterator: the commit point once it has caught up with what
+    /// was durable here when asked (writes in flight; or, right after this node became
+    /// leader, relearning the commit point from its followers), waiting at most a second.
+    /// Without the wait a LATEST iterator taken in that moment could start below the tip.
+    pub async fn settled_end(&self) -> u64 {
+        if self.replicated {
+            let target = self.log.next_offset();
+            let mut commit = self.watch_commit();
+            let _ = tokio::time::timeout(
+                std::time::Duration::from_secs(1),
+                commit.wait_for(|c| *c >= target),
+            )
+            .await;
+        }
+        self.visible_end()
+    }
+
     /// The commit point as last learned (leaders compute it, followers hear it).
     pub fn commit_point(&self) -> u64 {
         *self.commit.borrow()

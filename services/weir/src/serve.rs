@@ -446,19 +446,15 @@ impl Stack {
         if clustered {
             // Reshards seal shards on the nodes that hold them; the in-process data plane
             // below then only serves management calls that nodes forward.
-            control_plane.attach_fence(Arc::new(weir_data_plane::cluster::RemoteFence::new(
-                &control_plane,
+            let nodes = weir_control_plane::node_client::NodeClient::new(
                 cluster_secret.unwrap_or_default(),
                 internal_ca,
-            )?));
-            weir_control_plane::reconcile::spawn_reconciler(
-                &control_plane,
-                weir_control_plane::node_client::NodeClient::new(
-                    cluster_secret.unwrap_or_default(),
-                    internal_ca,
-                )
-                .map_err(|e| anyhow::anyhow!(e))?,
-            );
+            )
+            .map_err(|e| anyhow::anyhow!(e))?;
+            control_plane.attach_fence(Arc::new(
+                weir_control_plane::node_client::RemoteFence::new(&control_plane, nodes.clone()),
+            ));
+            weir_control_plane::reconcile::spawn_reconciler(&control_plane, nodes);
         }
         let mut config = DataPlaneConfig::new(data_dir);
         config.log.segment_bytes = tuning.segment_bytes;

@@ -667,7 +667,7 @@ pub async fn get_shard_iterator(
     // Iterators hold positions (generation and offset), not bare log offsets.
     let offset = match kind.as_str() {
         "TRIM_HORIZON" => log.position(log.history_start()),
-        "LATEST" => log.position(log.visible_end()),
+        "LATEST" => log.position(log.settled_end().await),
         "AT_TIMESTAMP" => {
             let at = req.timestamp.ok_or_else(|| {
                 KinesisError::InvalidArgument("Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has no timestamp parameter.".into())

@@ -540,7 +540,21 @@ pub(crate) async fn upload_pass(plane: &crate::DataPlane, tiering: &Tiering) -> 
         let Some(settings) = streams.get(&uid) else {
             continue;
         };
+        let bytes = settings
+            .local_retention_bytes
+            .unwrap_or(tiering.config.local_retention_bytes);
+        let ms = settings
+            .local_retention_ms
+            .or(tiering.config.local_retention_ms);
         if !plane.holds(uid, ordinal) {
+            // A follower uploads nothing (its leader does, the same segments), but drops
+            // what the catalog says is uploaded once it is past local retention.
+            if (shard.local_bytes() > bytes || ms.is_some())
+                && tiering.refresh(uid, ordinal).await.is_ok()
+            {
+                let _ = tiering.trim_local(uid, ordinal, &shard, bytes, ms).await;
+            }
+            local += shard.local_bytes();
             continue;
         }
         if failure.is_none() {
@@ -548,12 +562,6 @@ pub(crate) async fn upload_pass(plane: &crate::DataPlane, tiering: &Tiering) -> 
                 failure = Some(error.to_string());
             }
         }
-        let bytes = settings
-            .local_retention_bytes
-            .unwrap_or(tiering.config.local_retention_bytes);
-        let ms = settings
-            .local_retention_ms
-            .or(tiering.config.local_retention_ms);
         if let Err(error) = tiering.trim_local(uid, ordinal, &shard, bytes, ms).await {
             tracing::warn!(%error, "dropping uploaded local segments failed");
         }
