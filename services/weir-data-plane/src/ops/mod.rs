@@ -12,6 +12,7 @@ macro_rules! stream_ref {
 }
 
 pub(crate) mod consumers;
+mod reads;
 mod records;
 mod reshard;
 mod streams;
@@ -56,9 +57,9 @@ pub async fn dispatch(
         "DescribeLimits" => op!(streams::describe_limits),
         "PutRecord" => op!(records::put_record),
         "PutRecords" => op!(records::put_records),
-        "GetShardIterator" => op!(records::get_shard_iterator),
+        "GetShardIterator" => op!(reads::get_shard_iterator),
         "GetRecords" => {
-            let answer = records::get_records(plane, format.decode(body)?).await?;
+            let answer = reads::get_records(plane, format.decode(body)?).await?;
             // Encoding up to 10 MiB of payload is CPU work: keep it off the runtime threads.
             let body = tokio::task::spawn_blocking(move || match format {
                 Format::Json => Ok(answer.to_json()),

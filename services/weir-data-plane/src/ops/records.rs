@@ -1,18 +1,16 @@
-//! Record operations: routing, appends, iterators and reads.
-
-use std::sync::Arc;
+//! Record operations, the write side: routing, appends (PutRecord, PutRecords) and the
+//! retry rules shared with reads ([`super::reads`]).
 
 use serde::{Deserialize, Serialize};
 use weir_control_plane::{ShardRecord, StreamRecord};
 use weir_core::hash::parse_hash_key;
-use weir_core::{partition_key_hash, shard_id, shard_ordinal, SequenceNumber, Violations};
+use weir_core::{partition_key_hash, shard_id, SequenceNumber, Violations};
 use weir_storage::NewRecord;
 
 use super::stream_for;
 use crate::error::KinesisError;
 use crate::gateway::{DataPlane, Located};
-use crate::iterator::{ShardIterator, ITERATOR_TTL_MS};
-use crate::protocol::{Blob, Timestamp};
+use crate::protocol::Blob;
 use crate::shards::WriteError;
 
 /// Whether a failed attempt should be routed again.
@@ -40,7 +38,7 @@ fn retry_if_transient(plane: &DataPlane, error: KinesisError) -> Retry {
 
 /// Returns `error` unless it is transient and there is time left, in which case it waits
 /// for placement to settle so the caller can try again.
-async fn wait_if_transient(
+pub(super) async fn wait_if_transient(
     plane: &DataPlane,
     error: KinesisError,
     deadline: tokio::time::Instant,
@@ -68,7 +66,7 @@ async fn settle(plane: &DataPlane) {
     }
 }
 
-fn forwarder(plane: &DataPlane) -> Result<&crate::cluster::Cluster, KinesisError> {
+pub(super) fn forwarder(plane: &DataPlane) -> Result<&crate::cluster::Cluster, KinesisError> {
     plane
         .cluster()
         .map(|c| c.as_ref())
@@ -93,8 +91,8 @@ struct ForwardedPuts {
 /// A forwarded GetShardIterator's answer.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct ForwardedIterator {
-    shard_iterator: String,
+pub(super) struct ForwardedIterator {
+    pub(super) shard_iterator: String,
 }
 
 /// What became of one shard's part of a PutRecords.
@@ -116,7 +114,7 @@ enum Outcome {
 type ShardBatch = (u64, Vec<(usize, u128)>, Vec<NewRecord>);
 
 /// How long a write waits for a reshard that closed its shard to publish the new layout.
-const RESHARD_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+pub(super) const RESHARD_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Most records one PutRecords may carry.
 pub const MAX_PUT_RECORDS: usize = 500;
@@ -569,355 +567,6 @@ pub async fn put_records(
     })
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct GetShardIteratorInput {
-    stream_name: Option<String>,
-    #[serde(rename = "StreamARN")]
-    stream_arn: Option<String>,
-    shard_id: Option<String>,
-    shard_iterator_type: Option<String>,
-    starting_sequence_number: Option<String>,
-    timestamp: Option<Timestamp>,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct GetShardIteratorOutput {
-    shard_iterator: String,
-}
-
-pub async fn get_shard_iterator(
-    plane: &DataPlane,
-    req: GetShardIteratorInput,
-) -> Result<GetShardIteratorOutput, KinesisError> {
-    const TYPES: [&str; 5] = [
-        "AT_SEQUENCE_NUMBER",
-        "AFTER_SEQUENCE_NUMBER",
-        "TRIM_HORIZON",
-        "LATEST",
-        "AT_TIMESTAMP",
-    ];
-    let mut violations = Violations::new();
-    violations.required(&req.shard_id, "shardId");
-    violations.required(&req.shard_iterator_type, "shardIteratorType");
-    if let Some(id) = &req.shard_id {
-        violations.stream_name(id, "shardId");
-    }
-    if let Some(kind) = &req.shard_iterator_type {
-        if !TYPES.contains(&kind.as_str()) {
-            violations.push(
-                Some(kind),
-                "shardIteratorType",
-                "satisfy enum value set: [AFTER_SEQUENCE_NUMBER, AT_SEQUENCE_NUMBER, AT_TIMESTAMP, TRIM_HORIZON, LATEST]",
-            );
-        }
-    }
-    if let Some(seq) = &req.starting_sequence_number {
-        let ok = seq == "0"
-            || (seq.bytes().all(|b| b.is_ascii_digit())
-                && !seq.starts_with('0')
-                && seq.len() <= 129);
-        violations.pattern(seq, "startingSequenceNumber", ok, "0|([1-9]\\d{0,128})");
-    }
-    let stream = stream_for(plane, &stream_ref!(req), violations)?;
-    let id = req.shard_id.unwrap_or_default();
-    let shard = shard_ordinal(&id)
-        .and_then(|o| stream.shard(o))
-        .ok_or_else(|| {
-            KinesisError::ResourceNotFound(format!(
-                "Shard {id} in stream {} under account {} does not exist",
-                stream.name,
-                plane.control_plane.config().account_id
-            ))
-        })?;
-    let deadline = tokio::time::Instant::now() + RESHARD_WAIT;
-    let log = loop {
-        let error = match plane.locate(stream.uid, shard.ordinal).await {
-            Ok(Located::Local(log)) => break log,
-            Ok(Located::Remote(url, generation)) => {
-                let mut body = serde_json::json!({
-                    "StreamName": stream.name,
-                    "ShardId": shard_id(shard.ordinal),
-                    "ShardIteratorType": req.shard_iterator_type,
-                });
-                if let Some(seq) = &req.starting_sequence_number {
-                    body["StartingSequenceNumber"] = seq.clone().into();
-                }
-                if let Some(at) = req.timestamp {
-                    body["Timestamp"] = serde_json::to_value(at).unwrap_or_default();
-                }
-                match forwarder(plane)?
-                    .forward::<ForwardedIterator>(&url, "GetShardIterator", &body, generation)
-                    .await
-                {
-                    Ok(answer) => {
-                        return Ok(GetShardIteratorOutput {
-                            shard_iterator: answer.shard_iterator,
-                        })
-                    }
-                    Err(error) => error,
-                }
-            }
-            Err(error) => error,
-        };
-        wait_if_transient(plane, error, deadline).await?;
-    };
-    let kind = req.shard_iterator_type.unwrap_or_default();
-    // Iterators hold positions (generation and offset), not bare log offsets.
-    let offset = match kind.as_str() {
-        "TRIM_HORIZON" => log.position(log.history_start()),
-        "LATEST" => log.position(log.settled_end().await),
-        "AT_TIMESTAMP" => {
-            let at = req.timestamp.ok_or_else(|| {
-                KinesisError::InvalidArgument("Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has no timestamp parameter.".into())
-            })?;
-            let now = plane.clock.now_ms();
-            if at.0 > now {
-                return Err(KinesisError::InvalidArgument(format!(
-                    "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. \
-                     timestampInMillis: {}, currentTimestampInMillis: {now}",
-                    at.0
-                )));
-            }
-            log.position(log.offset_at_timestamp_any(at.0).await?)
-        }
-        _ => {
-            let text = req.starting_sequence_number.ok_or_else(|| {
-                KinesisError::InvalidArgument(format!(
-                    "StartingSequenceNumber is required for iterator type {kind}."
-                ))
-            })?;
-            let seq = SequenceNumber::parse(&text)
-                .ok_or_else(|| KinesisError::InvalidArgument(format!("StartingSequenceNumber {text} used in GetShardIterator on shard {} in stream {} under account {} is invalid.", shard_id(shard.ordinal), stream.name, plane.control_plane.config().account_id)))?;
-            if seq.shard_ordinal() != shard.ordinal {
-                return Err(KinesisError::InvalidArgument(format!(
-                    "Invalid StartingSequenceNumber. It encodes {}, while it was used in a call to a shard with {}",
-                    shard_id(seq.shard_ordinal()),
-                    shard_id(shard.ordinal)
-                )));
-            }
-            if kind == "AT_SEQUENCE_NUMBER" {
-                seq.offset()
-            } else {
-                seq.offset().saturating_add(1)
-            }
-        }
-    };
-    let token = plane.iterators.encode(&ShardIterator {
-        stream: stream.name.clone(),
-        stream_uid: stream.uid,
-        shard: shard.ordinal,
-        offset,
-        issued_ms: plane.clock.now_ms(),
-    });
-    Ok(GetShardIteratorOutput {
-        shard_iterator: token,
-    })
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct GetRecordsInput {
-    shard_iterator: Option<String>,
-    limit: Option<i64>,
-    #[serde(rename = "StreamARN")]
-    stream_arn: Option<String>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Record {
-    sequence_number: String,
-    approximate_arrival_timestamp: Timestamp,
-    data: Blob,
-    partition_key: String,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct ChildShard {
-    shard_id: String,
-    parent_shards: Vec<String>,
-    hash_key_range: super::streams::HashKeyRangeOut,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct GetRecordsOutput {
-    records: Vec<Record>,
-    next_shard_iterator: Option<String>,
-    millis_behind_latest: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    child_shards: Option<Vec<ChildShard>>,
-}
-
-impl GetRecordsOutput {
-    /// JSON encoding written by hand: base64 payloads need no escaping, and serde_json's
-    /// escaping scan over every payload byte was the largest single cost of a busy node.
-    /// Produces the same document as the serde encoding (a test checks this).
-    pub fn to_json(&self) -> Vec<u8> {
-        let payload: usize = self
-            .records
-            .iter()
-            .map(|r| r.data.0.len() * 4 / 3 + 160)
-            .sum();
-        let mut out = Vec::with_capacity(payload + 1024);
-        out.extend_from_slice(b"{\"Records\":[");
-        for (i, r) in self.records.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            out.extend_from_slice(b"{\"SequenceNumber\":\"");
-            out.extend_from_slice(r.sequence_number.as_bytes());
-            out.extend_from_slice(b"\",\"ApproximateArrivalTimestamp\":");
-            let _ = serde_json::to_writer(&mut out, &r.approximate_arrival_timestamp);
-            out.extend_from_slice(b",\"Data\":\"");
-            base64_simd::STANDARD.encode_append(&r.data.0, &mut out);
-            out.extend_from_slice(b"\",\"PartitionKey\":");
-            let _ = serde_json::to_writer(&mut out, &r.partition_key);
-            out.push(b'}');
-        }
-        out.extend_from_slice(b"],\"NextShardIterator\":");
-        let _ = serde_json::to_writer(&mut out, &self.next_shard_iterator);
-        out.extend_from_slice(b",\"MillisBehindLatest\":");
-        out.extend_from_slice(self.millis_behind_latest.to_string().as_bytes());
-        if let Some(children) = &self.child_shards {
-            out.extend_from_slice(b",\"ChildShards\":");
-            let _ = serde_json::to_writer(&mut out, children);
-        }
-        out.push(b'}');
-        out
-    }
-}
-
-pub async fn get_records(
-    plane: &DataPlane,
-    req: GetRecordsInput,
-) -> Result<GetRecordsOutput, KinesisError> {
-    let mut violations = Violations::new();
-    violations.required(&req.shard_iterator, "shardIterator");
-    if let Some(token) = &req.shard_iterator {
-        violations.length(token, "shardIterator", 1, 512);
-    }
-    if let Some(limit) = req.limit {
-        violations.range(limit, "limit", Some(1), Some(MAX_GET_RECORDS as i64));
-    }
-    KinesisError::validation(violations)?;
-    let token = req.shard_iterator.unwrap_or_default();
-    let iterator = plane
-        .iterators
-        .decode(&token)
-        .ok_or_else(|| KinesisError::InvalidArgument("Invalid ShardIterator.".into()))?;
-    let now = plane.clock.now_ms();
-    if now - iterator.issued_ms > ITERATOR_TTL_MS {
-        return Err(KinesisError::ExpiredIterator(format!(
-            "Iterator expired. The iterator was created at time {} while right now it is {} which is further in \
-             the future than the tolerated delay of {ITERATOR_TTL_MS} milliseconds.",
-            iterator.issued_ms, now
-        )));
-    }
-    let stream = plane.control_plane.stream(&iterator.stream)?;
-    if stream.uid != iterator.stream_uid {
-        return Err(plane.control_plane.not_found(&iterator.stream).into());
-    }
-    if let Some(arn) = &req.stream_arn {
-        if weir_core::stream_name_from_arn(arn) != Some(stream.name.as_str()) {
-            return Err(KinesisError::InvalidArgument(format!(
-                "StreamARN {arn} does not match the shard iterator's stream."
-            )));
-        }
-    }
-    let shard = stream.shard(iterator.shard).ok_or_else(|| {
-        KinesisError::ResourceNotFound(format!(
-            "Shard {} no longer exists.",
-            shard_id(iterator.shard)
-        ))
-    })?;
-    let deadline = tokio::time::Instant::now() + RESHARD_WAIT;
-    let log = loop {
-        let error = match plane.locate(stream.uid, shard.ordinal).await {
-            Ok(Located::Local(log)) => break log,
-            Ok(Located::Remote(url, generation)) => {
-                let mut body = serde_json::json!({"ShardIterator": token});
-                if let Some(limit) = req.limit {
-                    body["Limit"] = limit.into();
-                }
-                match forwarder(plane)?
-                    .forward::<GetRecordsOutput>(&url, "GetRecords", &body, generation)
-                    .await
-                {
-                    Ok(answer) => return Ok(answer),
-                    Err(error) => error,
-                }
-            }
-            Err(error) => error,
-        };
-        wait_if_transient(plane, error, deadline).await?;
-    };
-    let limit = req.limit.unwrap_or(MAX_GET_RECORDS as i64) as usize;
-    let from = log.offset_of(iterator.offset);
-    let stored = log.read_any(from, limit, MAX_GET_BYTES).await?;
-    let reader = Arc::clone(&log);
-    let ordinal = shard.ordinal;
-    // Shaping up to 10,000 records is CPU work: keep it off the runtime's worker threads.
-    let (records, last) = tokio::task::spawn_blocking(move || {
-        let last = stored.last().map(|r| (r.offset, r.timestamp_ms));
-        let records: Vec<Record> = stored
-            .into_iter()
-            .map(|r| Record {
-                sequence_number: SequenceNumber::new(ordinal, reader.position(r.offset))
-                    .to_string(),
-                approximate_arrival_timestamp: Timestamp(r.timestamp_ms),
-                data: Blob(r.data),
-                partition_key: r.partition_key,
-            })
-            .collect();
-        (records, last)
-    })
-    .await
-    .map_err(|e| KinesisError::Internal(format!("read task failed: {e}")))?;
-    let next_offset = last.map_or(from.max(log.history_start()), |(offset, _)| offset + 1);
-    let tip = log.visible_end();
-    let millis_behind_latest = match last {
-        Some((_, timestamp_ms)) if next_offset < tip => (now - timestamp_ms).max(0),
-        _ => 0,
-    };
-    let next_position = log.position(next_offset);
-    let closed_and_drained = shard.ending_offset.is_some_and(|end| next_position >= end);
-    let (next_shard_iterator, child_shards) = if closed_and_drained {
-        let children = stream
-            .shards
-            .iter()
-            .filter(|s| s.parent == Some(shard.ordinal) || s.adjacent_parent == Some(shard.ordinal))
-            .map(|s| ChildShard {
-                shard_id: shard_id(s.ordinal),
-                parent_shards: s
-                    .parent
-                    .iter()
-                    .chain(s.adjacent_parent.iter())
-                    .map(|p| shard_id(*p))
-                    .collect(),
-                hash_key_range: super::streams::HashKeyRangeOut::of(s),
-            })
-            .collect();
-        (None, Some(children))
-    } else {
-        let next = plane.iterators.encode(&ShardIterator {
-            offset: next_position,
-            issued_ms: now,
-            ..iterator
-        });
-        (Some(next), None)
-    };
-    Ok(GetRecordsOutput {
-        records,
-        next_shard_iterator,
-        millis_behind_latest,
-        child_shards,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -954,39 +603,5 @@ mod tests {
             let passes = violations.into_result().is_ok();
             prop_assert_eq!(allowed_by_the_model(&data, &key, &explicit, 1024), passes);
         }
-    }
-
-    #[test]
-    fn hand_written_json_matches_serde() {
-        let output = GetRecordsOutput {
-            records: vec![
-                Record {
-                    sequence_number: "18446744073709551616".into(),
-                    approximate_arrival_timestamp: Timestamp(1_700_000_000_123),
-                    data: Blob(bytes::Bytes::from_static(b"\x00\xff binary \"quoted\"")),
-                    partition_key: "key \"with\" quotes \u{e9}".into(),
-                },
-                Record {
-                    sequence_number: "18446744073709551617".into(),
-                    approximate_arrival_timestamp: Timestamp(1_700_000_000_000),
-                    data: Blob(bytes::Bytes::new()),
-                    partition_key: "k".into(),
-                },
-            ],
-            next_shard_iterator: Some("abc".into()),
-            millis_behind_latest: 12,
-            child_shards: None,
-        };
-        let fast: serde_json::Value = serde_json::from_slice(&output.to_json()).unwrap();
-        let slow: serde_json::Value = serde_json::to_value(&output).unwrap();
-        assert_eq!(fast, slow);
-        let closed = GetRecordsOutput {
-            records: vec![],
-            next_shard_iterator: None,
-            millis_behind_latest: 0,
-            child_shards: Some(vec![]),
-        };
-        let fast: serde_json::Value = serde_json::from_slice(&closed.to_json()).unwrap();
-        assert_eq!(fast, serde_json::to_value(&closed).unwrap());
     }
 }
