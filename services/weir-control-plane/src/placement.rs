@@ -185,6 +185,9 @@ pub struct Placement {
     pub(crate) wake: tokio::sync::Notify,
     /// Serialises reconciler passes and moves (they write the same rows).
     pub(crate) serial: tokio::sync::Mutex<()>,
+    /// Since when a live leader has reported not leading its shard (it cannot: it was
+    /// fenced by an election that did not finish); long enough, and it is replaced.
+    pub(crate) not_leading: parking_lot::Mutex<HashMap<(i64, u64), Instant>>,
     /// How the control plane calls nodes (set when it runs a cluster).
     pub(crate) client: std::sync::OnceLock<crate::node_client::NodeClient>,
 }
@@ -252,6 +255,9 @@ impl ControlPlane {
                     tracing::warn!(node = %request.node_id, "node is back on a new (empty) disk: its replicas rebuild before they vote or lead");
                 }
                 node.new_disk = Some(request.disk_id.clone());
+                // Not live until its replicas are marked rebuilding: it neither counts in
+                // an election nor gets anything new.
+                node.expires = Instant::now();
                 false
             } else {
                 node.expires = Instant::now() + lease;

@@ -203,7 +203,13 @@ impl ControlPlane {
                             replicas,
                             rebuilding: Vec::new(),
                         };
-                        self.put_row(row, None).await?
+                        match self.put_row(row, None).await {
+                            Ok(done) => done,
+                            Err(error) => {
+                                tracing::warn!(%error, stream = %stream.name, shard = shard.ordinal, "could not place a shard");
+                                false
+                            }
+                        }
                     }
                     Some(row) => {
                         // A seal on an open shard of an ACTIVE stream belongs to no
@@ -228,7 +234,15 @@ impl ControlPlane {
                                 }
                             }
                         }
-                        self.reconcile_shard(row, rf, &mut snapshot, nodes).await?
+                        // One shard's failure (a seal that times out, a store hiccup)
+                        // must not hold up every other shard's elections.
+                        match self.reconcile_shard(row, rf, &mut snapshot, nodes).await {
+                            Ok(done) => done,
+                            Err(error) => {
+                                tracing::warn!(%error, stream = %stream.name, shard = shard.ordinal, "reconciling a shard failed; next pass retries");
+                                false
+                            }
+                        }
                     }
                 };
                 changed += usize::from(done);
@@ -264,6 +278,10 @@ impl ControlPlane {
             self.placement
                 .assignments
                 .write()
+                .retain(|(u, _), _| *u != uid);
+            self.placement
+                .not_leading
+                .lock()
                 .retain(|(u, _), _| *u != uid);
         }
         Ok(changed)
@@ -317,7 +335,7 @@ impl ControlPlane {
     ) -> Result<bool, ControlPlaneError> {
         let leader_ok =
             snapshot.live.contains(&row.leader) && !row.rebuilding.contains(&row.leader);
-        if !leader_ok {
+        if !leader_ok || self.leader_stuck(&row) {
             return Ok(self.elect(&row, None, nodes).await?.is_some());
         }
         let expected = row.generation;
@@ -402,6 +420,29 @@ impl ControlPlane {
         }
         next.generation += 1;
         self.put_row(next, Some(expected)).await
+    }
+
+    /// Whether a live leader has reported, for longer than two leases, that it does not
+    /// lead its shard (it was fenced by an election that never finished, or it cannot
+    /// open the shard): then a new election runs.
+    fn leader_stuck(&self, row: &AssignmentRow) -> bool {
+        let key = (row.stream_uid, row.ordinal);
+        let not_leading = self
+            .report(&row.leader, row.stream_uid, row.ordinal)
+            .is_some_and(|r| !r.leading);
+        let mut since = self.placement.not_leading.lock();
+        if !not_leading {
+            since.remove(&key);
+            return false;
+        }
+        let first = *since.entry(key).or_insert_with(Instant::now);
+        if first.elapsed() > self.config().lease_timeout * 2 {
+            since.remove(&key);
+            tracing::warn!(stream_uid = row.stream_uid, shard = row.ordinal, leader = %row.leader,
+                "the leader has not been leading its shard; choosing again");
+            return true;
+        }
+        false
     }
 
     /// Chooses a new leader for `row` under the next generation: every live, complete

@@ -240,6 +240,15 @@ impl Cluster {
         ))
     }
 
+    /// The generation of a shard's assignment, as this node last heard it.
+    pub fn assignment_generation(&self, uid: i64, ordinal: u64) -> Option<u64> {
+        self.view
+            .read()
+            .assignments
+            .get(&(uid, ordinal))
+            .map(|a| a.generation)
+    }
+
     /// The replica set of a shard (the leader first).
     pub fn replicas(&self, uid: i64, ordinal: u64) -> Vec<String> {
         self.view

@@ -506,11 +506,17 @@ async fn seal(
     axum::Json(request): axum::Json<SealRequest>,
 ) -> Result<axum::Json<serde_json::Value>, (axum::http::StatusCode, String)> {
     let fail = |e: String| (axum::http::StatusCode::INTERNAL_SERVER_ERROR, e);
-    let shard = plane
-        .shards
-        .get(request.stream_uid, request.ordinal, request.generation)
-        .await
-        .map_err(|e| fail(e.to_string()))?;
+    // Opened as it is: sealing never adopts a generation (only leading does), and
+    // sealing needs this node to lead the shard now.
+    let shard = if plane.cluster.is_some() {
+        plane.shards.open(request.stream_uid, request.ordinal).await
+    } else {
+        plane
+            .shards
+            .get(request.stream_uid, request.ordinal, request.generation)
+            .await
+    }
+    .map_err(|e| fail(e.to_string()))?;
     let end = if request.sealed {
         shard
             .seal_committed()

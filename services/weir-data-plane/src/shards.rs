@@ -44,6 +44,11 @@ impl From<StorageError> for WriteError {
     fn from(error: StorageError) -> Self {
         match error {
             StorageError::Sealed => Self::Sealed,
+            // The log closed (the shard left this node) before the append reached its
+            // writer, or the writer drained and answered it first: nothing was written.
+            StorageError::Closed => {
+                Self::Unavailable("The shard is no longer held here; retry.".into())
+            }
             other => Self::Storage(other),
         }
     }
@@ -85,6 +90,10 @@ pub struct LocalShard {
     replicated: bool,
     /// Serialises the follower side (replicate, fence) of this shard.
     pub(crate) replica_lock: Mutex<()>,
+    /// The leadership generation under which the log was last sealed: a leadership of a
+    /// later generation (a move or an election happened since) may lift the seal; one of
+    /// the same generation (a lease blip) may not, or a reshard's end could move.
+    sealed_generation: AtomicU64,
 }
 
 impl std::ops::Deref for LocalShard {
@@ -215,7 +224,8 @@ impl LocalShard {
 
     /// Replaces the generation table with the leader's (a follower keeps its leader's
     /// table for the offsets it holds). Durable before it returns. Blocking.
-    pub(crate) fn replace_table(&self, table: Vec<(u64, u64)>) -> Result<(), StorageError> {
+    pub(crate) fn replace_table(&self, mut table: Vec<(u64, u64)>) -> Result<(), StorageError> {
+        compact_table(&mut table);
         let mut current = self.generations.write();
         if *current == table || table.is_empty() {
             return Ok(());
@@ -319,6 +329,11 @@ impl LocalShard {
         *session = Some(make());
     }
 
+    /// Whether a leadership of `generation` may lift the log's seal (see the field).
+    pub(crate) fn may_unseal_for(&self, generation: u64) -> bool {
+        generation > self.sealed_generation.load(Ordering::Acquire)
+    }
+
     /// Installs (or with `None`, ends) this node's leadership of the shard.
     pub(crate) fn set_session(&self, session: Option<Arc<LeaderSession>>) {
         *self.session.write() = session;
@@ -339,24 +354,40 @@ impl LocalShard {
         } else {
             None
         };
+        let before = self.generation();
         let ack = self.log.append(records, timestamp_ms).await?;
         let Some(session) = session else {
             return Ok(ack);
         };
         let end = ack.base_offset + count;
+        let written = weir_core::position_generation(self.position(ack.base_offset));
+        let moved = || {
+            WriteError::Unconfirmed(
+                "Leadership of the shard moved before the write was confirmed; retry.".into(),
+            )
+        };
+        if written != before {
+            // The table changed while the batch was written (a new generation adopted,
+            // or this replica truncated by a new leader): do not vouch for it.
+            return Err(moved());
+        }
         session.recompute(self);
         let mut commit = self.watch_commit();
         let mut fenced = session.watch_fenced();
+        // The commit point is the node's and moves on when it follows another leader
+        // too, so passing it is not enough: the batch's first offset must still hold the
+        // generation it was written under. One leader per generation, and batches are
+        // copied whole, so that is this very batch, now committed (by this leadership, or
+        // by a successor that had copied it).
+        let still_ours =
+            || weir_core::position_generation(self.position(ack.base_offset)) == written;
         let waited = tokio::time::timeout(COMMIT_TIMEOUT, async {
             loop {
                 if *commit.borrow_and_update() >= end {
-                    return Ok(());
+                    return if still_ours() { Ok(()) } else { Err(moved()) };
                 }
                 if *fenced.borrow_and_update() {
-                    return Err(WriteError::Unconfirmed(
-                        "Leadership of the shard moved before the write was confirmed; retry."
-                            .into(),
-                    ));
+                    return Err(moved());
                 }
                 tokio::select! {
                     changed = commit.changed() => if changed.is_err() { break },
@@ -379,8 +410,15 @@ impl LocalShard {
     /// Seals the shard (reshards, moves) and waits until everything before the seal is
     /// committed; returns the end offset.
     pub async fn seal_committed(&self) -> Result<u64, WriteError> {
+        if self.replicated && self.session().is_none_or(|s| s.is_fenced()) {
+            return Err(WriteError::Unavailable(
+                "This node does not lead the shard now; it cannot seal it.".into(),
+            ));
+        }
         let end = self.log.seal().await?;
         if let Some(session) = self.session() {
+            self.sealed_generation
+                .fetch_max(session.generation, Ordering::AcqRel);
             session.recompute(self);
             let mut commit = self.watch_commit();
             tokio::time::timeout(COMMIT_TIMEOUT, commit.wait_for(|c| *c >= end))
@@ -400,8 +438,24 @@ impl LocalShard {
             return Ok(());
         }
         table.push((generation, self.log.next_offset()));
+        compact_table(&mut table);
         write_table(&self.table_path, &table)
     }
+}
+
+/// Drops generations that hold no record (followed by one starting at the same offset):
+/// they map no offset, and without this every reconfiguration would grow the table, which
+/// travels with every replication request. The last entry always stays: it is the
+/// generation this replica has adopted.
+pub(crate) fn compact_table(table: &mut Vec<(u64, u64)>) {
+    let firsts: Vec<u64> = table.iter().map(|(_, first)| *first).collect();
+    let last = table.len().saturating_sub(1);
+    let mut i = 0;
+    table.retain(|_| {
+        let keep = i == last || firsts[i] != firsts[i + 1];
+        i += 1;
+        keep
+    });
 }
 
 fn write_table(path: &Path, table: &[(u64, u64)]) -> Result<(), StorageError> {
@@ -595,6 +649,7 @@ impl ShardRegistry {
                 session: RwLock::new(None),
                 replicated,
                 replica_lock: Mutex::new(()),
+                sealed_generation: AtomicU64::new(0),
             })
         })
         .await

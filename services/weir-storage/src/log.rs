@@ -344,14 +344,16 @@ impl ShardLog {
         answer.await.map_err(|_| StorageError::Closed)?
     }
 
-    /// Whole batches from the one starting at `from`, about `max_bytes` of them, as
-    /// stored (for a follower). `None` at the end of the log. Blocking.
+    /// Whole batches from the one starting at `from`, about `max_bytes` of them and
+    /// none at or past `until`, as stored (for a follower). `None` at the end of the
+    /// log. Blocking.
     pub fn read_raw(
         &self,
         from: u64,
         max_bytes: usize,
+        until: u64,
     ) -> Result<Option<crate::RawBatches>, StorageError> {
-        crate::replica::read_raw(&self.shared, from, max_bytes)
+        crate::replica::read_raw(&self.shared, from, max_bytes, until)
     }
 
     /// Whether appends are refused by [`ShardLog::seal`].

@@ -33,12 +33,14 @@ pub struct RawBatches {
 }
 
 /// Reads whole batches starting at the batch that begins at `from`, up to about
-/// `max_bytes` (always at least one batch), from durable data only. `Ok(None)` when
-/// `from` is the log's end. Blocking.
+/// `max_bytes` (always at least one batch) and never past `until` (a batch boundary:
+/// the next generation's first offset), from durable data only. `Ok(None)` when `from`
+/// is the log's end. Blocking.
 pub(crate) fn read_raw(
     shared: &Shared,
     from: u64,
     max_bytes: usize,
+    until: u64,
 ) -> Result<Option<RawBatches>, StorageError> {
     let (file, path, start, end_pos, end, segment_base) = {
         let segments = shared.segments.read();
@@ -61,7 +63,8 @@ pub(crate) fn read_raw(
         let mut end_pos = segment.size;
         let mut end = segment.next_offset();
         for e in &segment.index[k..] {
-            if e.position != start && (e.position - start) as usize >= max_bytes {
+            let full = (e.position - start) as usize >= max_bytes || e.offset >= until;
+            if e.position != start && full {
                 end_pos = e.position;
                 end = e.offset;
                 break;
@@ -185,9 +188,14 @@ pub(crate) fn truncate(shared: &Shared, offset: u64, rebase: bool) -> Result<u64
         shared.publish_end(offset);
         return Ok(offset);
     }
+    // Later segments go first (and durably): a crash after that but before the cut
+    // below leaves a suffix the next replication request cuts again, never a gap.
     let keep = segments.partition_point(|s| s.base_offset < offset);
-    for segment in segments.drain(keep..) {
-        remove_segment_files(&segment)?;
+    if keep < segments.len() {
+        for segment in segments.drain(keep..) {
+            remove_segment_files(&segment)?;
+        }
+        sync_dir(&shared.dir)?;
     }
     let Some(last) = segments.last_mut() else {
         return Err(StorageError::Closed);

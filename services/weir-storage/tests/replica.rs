@@ -37,7 +37,7 @@ fn runtime() -> tokio::runtime::Runtime {
 fn copy(rt: &tokio::runtime::Runtime, leader: &ShardLog, follower: &ShardLog, chunk: usize) {
     loop {
         let from = follower.next_offset();
-        let Some(raw) = leader.read_raw(from, chunk).unwrap() else {
+        let Some(raw) = leader.read_raw(from, chunk, u64::MAX).unwrap() else {
             return;
         };
         assert_eq!(raw.from, from);
@@ -100,7 +100,7 @@ fn a_corrupt_or_misplaced_copy_is_refused_and_nothing_is_written() {
     let follower = ShardLog::open(b.path(), LogConfig::default()).unwrap();
     rt.block_on(leader.append(batch("x", 3), 5)).unwrap();
     rt.block_on(leader.append(batch("y", 2), 6)).unwrap();
-    let raw = leader.read_raw(0, usize::MAX).unwrap().unwrap();
+    let raw = leader.read_raw(0, usize::MAX, u64::MAX).unwrap().unwrap();
     // Not where the follower's log ends.
     let err = rt
         .block_on(follower.append_raw(raw.bytes.clone(), 3, None))
@@ -133,11 +133,14 @@ fn a_corrupt_or_misplaced_copy_is_refused_and_nothing_is_written() {
     assert!(all(&follower).is_empty());
     // Reading from inside a batch is refused, from its start is fine.
     assert!(matches!(
-        leader.read_raw(1, 1024),
+        leader.read_raw(1, 1024, u64::MAX),
         Err(StorageError::NotBatchStart(1))
     ));
-    assert_eq!(leader.read_raw(3, 1).unwrap().unwrap().end, 5);
-    assert!(leader.read_raw(5, 1).unwrap().is_none());
+    assert_eq!(leader.read_raw(3, 1, u64::MAX).unwrap().unwrap().end, 5);
+    assert!(leader.read_raw(5, 1, u64::MAX).unwrap().is_none());
+    // Never past `until`: a request carries one generation's batches only.
+    let first = leader.read_raw(0, usize::MAX, 3).unwrap().unwrap();
+    assert_eq!((first.from, first.end), (0, 3));
 }
 
 #[test]
@@ -219,7 +222,7 @@ proptest! {
         // The follower holds a prefix of the leader's log plus batches the leader never had.
         let keep = boundaries[cut.min(boundaries.len() - 1)];
         while follower.next_offset() < keep {
-            let raw = leader.read_raw(follower.next_offset(), chunk).unwrap().unwrap();
+            let raw = leader.read_raw(follower.next_offset(), chunk, u64::MAX).unwrap().unwrap();
             let upto = raw.end;
             rt.block_on(follower.append_raw(raw.bytes, raw.from, Some(raw.segment_base))).unwrap();
             prop_assert!(upto <= leader.next_offset());

@@ -33,6 +33,22 @@ async fn blocking<T: Send + 'static>(
         .map_err(failed)
 }
 
+/// The generation of a shard's placement as this node knows it. A node without a lease
+/// (just started, or back on an empty disk and not yet marked rebuilding) takes part in
+/// no replication at all: it does not know which generations are current.
+fn current_generation(plane: &DataPlane, uid: i64, ordinal: u64) -> Result<u64, Refusal> {
+    let cluster = plane
+        .cluster()
+        .ok_or((StatusCode::CONFLICT, "not a cluster node".to_string()))?;
+    if !cluster.lease_valid() {
+        return Err((
+            StatusCode::CONFLICT,
+            "this node holds no lease yet; retry".to_string(),
+        ));
+    }
+    Ok(cluster.assignment_generation(uid, ordinal).unwrap_or(0))
+}
+
 /// Refuses work on a stream this node's metadata does not have (yet, or any more): a
 /// late batch for a deleted stream must not bring its folder back.
 fn known_stream(plane: &DataPlane, uid: i64) -> Result<(), Refusal> {
@@ -76,16 +92,25 @@ pub async fn append(
             format!("missing or unreadable {} header", super::REPLICATE_HEADER),
         ))?;
     known_stream(&plane, header.stream_uid)?;
+    let viewed = current_generation(&plane, header.stream_uid, header.ordinal)?;
     let shard = plane
         .shards
         .open(header.stream_uid, header.ordinal)
         .await
         .map_err(failed)?;
     let _serial = shard.replica_lock.lock().await;
-    if header.generation < shard.promised() {
-        return Ok(Json(ReplicateReply::Fenced {
-            promised: shard.promised(),
-        }));
+    // Refuse a leader older than what this replica promised or than its own leadership
+    // (that leader is deposed), and hold off one older than the placement this node
+    // knows of (a deposed leader, or one whose view lags a reconfiguration by a
+    // heartbeat: it retries once it knows).
+    let newer = shard
+        .promised()
+        .max(shard.session().map_or(0, |s| s.generation));
+    if header.generation < newer {
+        return Ok(Json(ReplicateReply::Fenced { promised: newer }));
+    }
+    if header.generation < viewed {
+        return Ok(Json(ReplicateReply::Behind { generation: viewed }));
     }
     promise(&shard, header.generation).await?;
     let log = shard.log();
@@ -109,23 +134,52 @@ pub async fn append(
     if header.prev != end {
         return Ok(Json(ReplicateReply::Mismatch { end }));
     }
+    // The table first, durably: it must describe every record before the record is on
+    // disk here, or a crash between the two would leave records under an older
+    // generation than they were written in (and truncation could not tell them apart).
+    // A request carries one generation's records, so the entries up to `prev` do.
+    adopt_table(&shard, &header.table, end).await?;
     if !body.is_empty() {
+        let start = end;
         end = log
             .append_raw(body, header.prev, header.segment_base)
             .await
             .map_err(failed)?;
+        if header
+            .table
+            .iter()
+            .any(|(_, first)| *first > start && *first < end)
+        {
+            // A leader that mixed generations in one request: undo it and refuse.
+            log.truncate(start, false).await.map_err(failed)?;
+            return Err((
+                StatusCode::BAD_REQUEST,
+                "a replication request spans a generation boundary".into(),
+            ));
+        }
     }
-    let table: Vec<(u64, u64)> = header
-        .table
+    // Then a marker of the leader's generation starting exactly here, if any.
+    let adopted = adopt_table(&shard, &header.table, end).await?;
+    shard.advance_commit(header.commit.min(end));
+    Ok(Json(ReplicateReply::Ok { end, adopted }))
+}
+
+/// Replaces this replica's table with the leader's entries up to `end`; returns the last
+/// generation it then holds.
+async fn adopt_table(
+    shard: &Arc<LocalShard>,
+    leader: &[(u64, u64)],
+    end: u64,
+) -> Result<u64, Refusal> {
+    let table: Vec<(u64, u64)> = leader
         .iter()
         .copied()
         .filter(|(_, first)| *first <= end)
         .collect();
     let adopted = table.last().map_or(0, |(g, _)| *g);
-    let updating = Arc::clone(&shard);
+    let updating = Arc::clone(shard);
     blocking(move || updating.replace_table(table)).await?;
-    shard.advance_commit(header.commit.min(end));
-    Ok(Json(ReplicateReply::Ok { end, adopted }))
+    Ok(adopted)
 }
 
 /// `POST /internal/v1/replica/fence`: the control plane is about to choose a leader
@@ -135,6 +189,7 @@ pub async fn fence(
     Json(request): Json<FenceRequest>,
 ) -> Result<Json<FenceReply>, Refusal> {
     known_stream(&plane, request.stream_uid)?;
+    current_generation(&plane, request.stream_uid, request.ordinal)?;
     let shard = plane
         .shards
         .open(request.stream_uid, request.ordinal)

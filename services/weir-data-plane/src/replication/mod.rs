@@ -246,8 +246,18 @@ async fn replicate_to(
             None => (leader_end, Bytes::new()),
             Some(c) if c < leader_end => {
                 let log = Arc::clone(shard.log());
-                match tokio::task::spawn_blocking(move || log.read_raw(c, MAX_REPLICATE_BYTES))
-                    .await
+                // One generation's records per request, so that a follower's table, written
+                // before the records, always describes them (see `follower::append`).
+                let until = shard
+                    .table()
+                    .iter()
+                    .map(|(_, first)| *first)
+                    .find(|first| *first > c)
+                    .unwrap_or(u64::MAX);
+                match tokio::task::spawn_blocking(move || {
+                    log.read_raw(c, MAX_REPLICATE_BYTES, until)
+                })
+                .await
                 {
                     Ok(Ok(Some(raw))) => {
                         segment_base = Some(raw.segment_base);
@@ -319,6 +329,11 @@ async fn replicate_to(
             }
             Ok(ReplicateReply::Mismatch { end }) => {
                 cursor = Some(end.min(leader_end));
+            }
+            Ok(ReplicateReply::Behind { .. }) => {
+                // This node's placement lags the follower's by a heartbeat (or this
+                // leadership is over and the control plane says so next): wait.
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
             Ok(ReplicateReply::Fenced { promised }) => {
                 tracing::info!(

@@ -97,9 +97,20 @@ pub(crate) async fn lead(
             ));
         }
         _ => {
-            // A move sealed the log while this node last led; leading again reopens it
-            // (closed shards are never routed to, so this cannot reopen one).
-            shard.unseal().await?;
+            // Promise our own generation first: no leader older than it, and no stale
+            // batch from one, is accepted here while we lead.
+            if shard.promised() < generation {
+                let promising = Arc::clone(&shard);
+                tokio::task::spawn_blocking(move || promising.promise(generation))
+                    .await
+                    .map_err(|e| KinesisError::Internal(format!("promise task failed: {e}")))??;
+            }
+            // A move sealed the log while this node last led: a later leadership reopens
+            // it (closed shards are never routed to). A lease blip within the same
+            // generation does not, or a reshard's recorded end could move.
+            if shard.log().is_sealed() && shard.may_unseal_for(generation) {
+                shard.unseal().await?;
+            }
             shard.start_session(generation, &voters, || {
                 tracing::info!(stream_uid = uid, shard = ordinal, generation, replicas = ?voters, "leading the shard");
                 LeaderSession::start(&shard, cluster, generation, voters.clone())

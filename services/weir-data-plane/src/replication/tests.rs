@@ -4,6 +4,7 @@
 use proptest::prelude::*;
 
 use super::{common_prefix, majority_end};
+use crate::shards::compact_table;
 
 #[test]
 fn a_follower_keeps_what_it_shares_and_cuts_an_older_generations_tail() {
@@ -86,4 +87,14 @@ proptest! {
         prop_assert!(ends.iter().filter(|e| **e >= m).count() >= majority);
         prop_assert!(ends.iter().filter(|e| **e > m).count() < majority);
     }
+}
+
+#[test]
+fn generations_without_records_leave_the_table_but_the_adopted_one_stays() {
+    let mut table = vec![(1, 0), (2, 10), (3, 10), (4, 10), (5, 20), (6, 20)];
+    compact_table(&mut table);
+    assert_eq!(table, vec![(1, 0), (4, 10), (6, 20)]);
+    let mut single = vec![(7, 0)];
+    compact_table(&mut single);
+    assert_eq!(single, vec![(7, 0)]);
 }

@@ -51,6 +51,12 @@ pub enum ReplicateReply {
         /// The follower's durable end.
         end: u64,
     },
+    /// The follower knows of a newer placement generation than the sender's: it accepts
+    /// nothing from it until the sender leads under that generation (or never does).
+    Behind {
+        /// The generation the follower knows of.
+        generation: u64,
+    },
     /// The follower promised a newer generation: the sender no longer leads.
     Fenced {
         /// The generation promised.
