@@ -94,6 +94,8 @@ pub struct LocalShard {
     /// later generation (a move or an election happened since) may lift the seal; one of
     /// the same generation (a lease blip) may not, or a reshard's end could move.
     sealed_generation: AtomicU64,
+    /// Serialises writes of the `promised` file.
+    promise_file: parking_lot::Mutex<()>,
 }
 
 impl std::ops::Deref for LocalShard {
@@ -291,6 +293,8 @@ impl LocalShard {
     /// Promises to follow no leader older than `generation`. Durable before it returns.
     /// Blocking.
     pub(crate) fn promise(&self, generation: u64) -> Result<(), StorageError> {
+        // Leading and following both promise; one writer of the file at a time.
+        let _file = self.promise_file.lock();
         if generation <= self.promised() {
             return Ok(());
         }
@@ -650,6 +654,7 @@ impl ShardRegistry {
                 replicated,
                 replica_lock: Mutex::new(()),
                 sealed_generation: AtomicU64::new(0),
+                promise_file: parking_lot::Mutex::new(()),
             })
         })
         .await
