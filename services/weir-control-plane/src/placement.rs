@@ -188,6 +188,9 @@ pub struct Placement {
     /// Since when a live leader has reported not leading its shard (it cannot: it was
     /// fenced by an election that did not finish); long enough, and it is replaced.
     pub(crate) not_leading: parking_lot::Mutex<HashMap<(i64, u64), Instant>>,
+    /// When placement was loaded (this control plane's start): for one lease after it,
+    /// nodes that have not heartbeated yet are not presumed dead.
+    pub(crate) loaded_at: std::sync::OnceLock<Instant>,
     /// How the control plane calls nodes (set when it runs a cluster).
     pub(crate) client: std::sync::OnceLock<crate::node_client::NodeClient>,
 }
@@ -210,6 +213,7 @@ impl ControlPlane {
             }
             self.placement.disks.lock().insert(node, disk);
         }
+        let _ = self.placement.loaded_at.set(Instant::now());
         self.placement.loaded.store(true, Ordering::Release);
         Ok(())
     }

@@ -335,6 +335,17 @@ impl ControlPlane {
     ) -> Result<bool, ControlPlaneError> {
         let leader_ok =
             snapshot.live.contains(&row.leader) && !row.rebuilding.contains(&row.leader);
+        // Right after this control plane started, a leader that has not heartbeated yet
+        // is not presumed dead: its lease may well still be running.
+        let just_started = self
+            .placement
+            .loaded_at
+            .get()
+            .is_some_and(|t| t.elapsed() < self.config().lease_timeout);
+        let unheard = !self.placement.nodes.lock().contains_key(&row.leader);
+        if just_started && unheard {
+            return Ok(false);
+        }
         if !leader_ok || self.leader_stuck(&row) {
             return Ok(self.elect(&row, None, nodes).await?.is_some());
         }
