@@ -600,20 +600,19 @@ impl ShardRegistry {
         if let Some(shard) = self.logs.read().get(&(uid, ordinal)) {
             return Ok(Arc::clone(shard));
         }
-        let _guard = self.opening.lock().await;
-        if let Some(shard) = self.logs.read().get(&(uid, ordinal)) {
-            return Ok(Arc::clone(shard));
-        }
         let dir = self.stream_dir(uid).join(ordinal.to_string());
         let config = self.config.clone();
         // A shard with no local log yet continues the history the cold tier holds (a
-        // moved shard, or a node whose data folder was lost).
+        // moved shard, or a node whose data folder was lost). The catalog is a call to
+        // the control plane, made before taking the node-wide lock, so that one slow
+        // answer does not hold up opening every other shard (after a restart, the
+        // control plane's fences wait on these opens).
         let mut start_offset = 0;
         let mut cold_table = Vec::new();
         if let Some(tiering) = &self.tiering {
             let fresh = !dir.join("generations").exists();
+            let cold = tiering.refresh(uid, ordinal).await?;
             if fresh {
-                let cold = tiering.refresh(uid, ordinal).await?;
                 start_offset = cold.last().map_or(0, |s| s.end_offset);
                 for segment in &cold {
                     if cold_table
@@ -623,9 +622,11 @@ impl ShardRegistry {
                         cold_table.push((segment.generation, segment.base_offset));
                     }
                 }
-            } else {
-                tiering.refresh(uid, ordinal).await?;
             }
+        }
+        let _guard = self.opening.lock().await;
+        if let Some(shard) = self.logs.read().get(&(uid, ordinal)) {
+            return Ok(Arc::clone(shard));
         }
         let tiering = self.tiering.clone();
         let replicated = self.replicated;
