@@ -154,14 +154,16 @@ impl ControlPlane {
                 .write()
                 .insert((row.stream_uid, row.ordinal), row);
         } else {
-            // Someone else changed it: reload the truth before deciding again.
-            self.placement.assignments.write().clear();
-            for fresh in self.store_ref()?.load_assignments().await? {
-                self.placement
-                    .assignments
-                    .write()
-                    .insert((fresh.stream_uid, fresh.ordinal), fresh);
-            }
+            // Someone else changed it: reload the truth before deciding again (swapped in
+            // whole, so nobody reads a half-loaded placement meanwhile).
+            let fresh: std::collections::HashMap<(i64, u64), AssignmentRow> = self
+                .store_ref()?
+                .load_assignments()
+                .await?
+                .into_iter()
+                .map(|r| ((r.stream_uid, r.ordinal), r))
+                .collect();
+            *self.placement.assignments.write() = fresh;
         }
         Ok(written)
     }

@@ -316,6 +316,11 @@ impl ControlPlane {
             .ok_or_else(|| self.not_found(name))
     }
 
+    /// Whether a stream incarnation exists (a scan of the snapshot, without copying it).
+    pub fn has_stream_uid(&self, uid: i64) -> bool {
+        self.snapshot.read().values().any(|s| s.uid == uid)
+    }
+
     /// Streams in name order after `exclusive_start`, at most `limit`; also says whether
     /// more follow.
     pub fn list_streams(

@@ -304,7 +304,7 @@ impl DataPlane {
 
     /// Whether a stream incarnation exists, as this node's metadata says.
     pub(crate) fn knows_stream(&self, uid: i64) -> bool {
-        self.live_uids().contains(&uid)
+        self.control_plane.has_stream_uid(uid)
     }
 
     /// Incarnations of every existing stream: shard data of any other uid is garbage.

@@ -2,6 +2,9 @@
 //! order, survive reopening, torn tails are cut without losing earlier batches, retention
 //! drops whole old segments, and timestamps find the right offset.
 
+mod common;
+
+use common::runtime;
 use std::path::Path;
 
 use bytes::Bytes;
@@ -20,14 +23,6 @@ fn small_segments() -> LogConfig {
         segment_bytes: 4096,
         ..LogConfig::default()
     }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 fn tail_segment(dir: &Path) -> std::path::PathBuf {

@@ -4,7 +4,10 @@
 //! boundary, across segments, and stays cut after a crash; an empty or far-behind
 //! follower restarts its log where the leader's local log starts.
 
+mod common;
+
 use bytes::Bytes;
+use common::runtime;
 use proptest::prelude::*;
 use weir_storage::{LogConfig, NewRecord, ShardLog, StorageError, StoredRecord};
 
@@ -22,14 +25,6 @@ fn config(segment_bytes: u64) -> LogConfig {
         segment_bytes,
         ..LogConfig::default()
     }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 /// Copies everything from `leader` (from the follower's end) into `follower`, the way a

@@ -549,9 +549,19 @@ pub(crate) async fn upload_pass(plane: &crate::DataPlane, tiering: &Tiering) -> 
         if !plane.holds(uid, ordinal) {
             // A follower uploads nothing (its leader does, the same segments), but drops
             // what the catalog says is uploaded once it is past local retention.
-            if (shard.local_bytes() > bytes || ms.is_some())
-                && tiering.refresh(uid, ordinal).await.is_ok()
-            {
+            // Ask the catalog only when the oldest sealed segment is due to go and not
+            // yet known to be uploaded, not on every pass.
+            let due = shard
+                .sealed_segments()
+                .into_iter()
+                .next()
+                .is_some_and(|oldest| {
+                    let too_old =
+                        ms.is_some_and(|ms| now_ms() - oldest.last_timestamp_ms > ms as i64);
+                    (shard.local_bytes() > bytes || too_old)
+                        && !tiering.is_uploaded(uid, ordinal, oldest.base_offset)
+                });
+            if !due || tiering.refresh(uid, ordinal).await.is_ok() {
                 let _ = tiering.trim_local(uid, ordinal, &shard, bytes, ms).await;
             }
             local += shard.local_bytes();
