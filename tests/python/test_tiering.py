@@ -217,8 +217,11 @@ def test_wiped_data_folder_still_serves_everything_uploaded(moto, servers):
     client.create_stream(StreamName=stream, ShardCount=1)
     for start in range(0, 5_000, 500):
         put_batch(client, stream, start, 500)
-    segs = wait_for(lambda: (s := segments(server, stream)) and s[-1]["end_offset"] > 4_000 and s,
-                    "uploads")
+    # Only segments whose upload finished are in the bucket; one still `uploading` when the
+    # disk goes is lost with it, so wait until every listed segment is `uploaded`.
+    segs = wait_for(lambda: (s := segments(server, stream)) and s[-1]["end_offset"] > 4_000
+                    and all(x["state"] == "uploaded" for x in s) and s,
+                    "uploads, every segment `uploaded`")
     uploaded_end = segs[-1]["end_offset"]
     server.stop()
     shutil.rmtree(server.data_dir / "streams")
