@@ -4,6 +4,7 @@
 //! - [`bindings`]: roles scoped to stream-name globs, and [`authorize`].
 //! - [`sigv4`]: AWS Signature Version 4 verification for the Kinesis API.
 //! - [`jwt`]: Weir's Ed25519 bearer tokens with key rotation, and external OIDC tokens.
+//! - [`access`]: principals and opened keys in memory, as every process checks them.
 //! - [`secrets`]: access keys and the master key that encrypts their secrets at rest.
 //!
 //! Protocol-facing failures have their own types ([`SigV4Error`], [`JwtError`],
@@ -20,6 +21,7 @@
 //! services report an expired presigned request with the same "Signature expired"
 //! wording (S3's "Request has expired" is S3-only), which is what Weir does.
 
+pub mod access;
 pub mod bindings;
 pub mod internal;
 pub mod jwt;
@@ -29,6 +31,7 @@ pub mod sigv4;
 
 use std::path::PathBuf;
 
+pub use access::{AccessKeyRecord, AccessTable, AuthSnapshot, PrincipalRecord};
 pub use bindings::{authorize, glob_match, Binding, Denied};
 pub use internal::{internal_token, verify_internal_token, INTERNAL_HEADER, INTERNAL_TOKEN_TTL};
 pub use jwt::{bearer_token, Claims, JwtError, KeyRing, OidcIdentity, OidcVerifier, TokenVerifier};

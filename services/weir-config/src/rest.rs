@@ -202,6 +202,7 @@ impl IntoResponse for RestError {
                 ControlPlaneError::InUse(_) => StatusCode::CONFLICT,
                 ControlPlaneError::LimitExceeded(_) => StatusCode::TOO_MANY_REQUESTS,
                 ControlPlaneError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                ControlPlaneError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::BAD_REQUEST,
             },
         };

@@ -214,7 +214,7 @@ impl ControlPlane {
         let at_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
-        let store = self.store_ref()?;
+        let store = self.store();
         store
             .add_shard_event(&ShardEvent {
                 stream_uid: row.stream_uid,

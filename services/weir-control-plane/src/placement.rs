@@ -18,148 +18,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use serde::{Deserialize, Serialize};
-use weir_meta::{AssignmentRow, StreamRecord};
+pub use weir_contracts::{
+    Assignment, FenceReply, FenceRequest, FollowerReport, HeartbeatReply, HeartbeatRequest,
+    NodeInfo, ShardReport,
+};
+use weir_meta::AssignmentRow;
 
 use crate::{ControlPlane, ControlPlaneError};
-
-/// A data-plane node as other nodes see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NodeInfo {
-    /// Stable node id.
-    pub id: String,
-    /// Base URL of its Kinesis endpoint (which also serves `/internal/v1`).
-    pub url: String,
-}
-
-/// Who holds a shard: its leader, replica set and generation (sent to every node).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Assignment {
-    /// Stream incarnation.
-    pub stream_uid: i64,
-    /// Shard ordinal.
-    pub ordinal: u64,
-    /// The leader's node id.
-    pub node: String,
-    /// Assignment generation.
-    pub generation: u64,
-    /// Every replica, the leader first.
-    #[serde(default)]
-    pub replicas: Vec<String>,
-    /// Replicas still rebuilding their copy.
-    #[serde(default)]
-    pub rebuilding: Vec<String>,
-}
-
-impl From<&AssignmentRow> for Assignment {
-    fn from(row: &AssignmentRow) -> Self {
-        Self {
-            stream_uid: row.stream_uid,
-            ordinal: row.ordinal,
-            node: row.leader.clone(),
-            generation: row.generation,
-            replicas: row.replicas.clone(),
-            rebuilding: row.rebuilding.clone(),
-        }
-    }
-}
-
-/// A follower's progress as its leader reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FollowerReport {
-    /// The follower's node id.
-    pub node: String,
-    /// Its durable end.
-    pub end: u64,
-    /// Whether it adopted the leader's generation.
-    pub adopted: bool,
-}
-
-/// What a node holds of one shard.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ShardReport {
-    /// Stream incarnation.
-    pub stream_uid: i64,
-    /// Shard ordinal.
-    pub ordinal: u64,
-    /// The last generation of the node's table (its leadership generation when leading).
-    pub generation: u64,
-    /// Durable end of the node's log.
-    pub end: u64,
-    /// The commit point as the node knows it.
-    pub commit: u64,
-    /// Whether the node leads the shard now.
-    pub leading: bool,
-    /// Whether the shard's log refuses appends (sealed by a reshard or a move).
-    #[serde(default)]
-    pub sealed: bool,
-    /// A leader's followers.
-    #[serde(default)]
-    pub followers: Vec<FollowerReport>,
-}
-
-/// A node's heartbeat.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct HeartbeatRequest {
-    /// Node id.
-    pub node_id: String,
-    /// Base URL others reach it at.
-    pub url: String,
-    /// Random id of the node's data disk, made when the disk was first used: a new id
-    /// under an old node id means the node came back on an empty disk.
-    #[serde(default)]
-    pub disk_id: String,
-    /// What the node holds.
-    #[serde(default)]
-    pub reports: Vec<ShardReport>,
-    /// The `state` of the last full answer the node applied: when the cluster state is
-    /// still that, the answer carries only the lease.
-    #[serde(default)]
-    pub known_state: u64,
-}
-
-/// What a node learns from each heartbeat: its lease, the cluster, and the metadata.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct HeartbeatReply {
-    /// How long the lease lasts from when the heartbeat was sent (0: no lease yet).
-    pub lease_ms: u64,
-    /// Live nodes.
-    pub nodes: Vec<NodeInfo>,
-    /// Every assignment.
-    pub assignments: Vec<Assignment>,
-    /// Every stream (the node's replica of the metadata).
-    pub streams: Vec<StreamRecord>,
-    /// Principals and sealed keys, when authentication is on.
-    #[serde(default)]
-    pub auth: Option<crate::security::AuthSnapshot>,
-    /// A digest of nodes, assignments, streams and principals.
-    #[serde(default)]
-    pub state: u64,
-    /// Nothing changed since `known_state`: the lists above are empty, keep yours.
-    #[serde(default)]
-    pub unchanged: bool,
-}
-
-/// The control plane's request before it chooses a new leader: promise to follow no
-/// leader older than `generation`, and say what you hold.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct FenceRequest {
-    /// Stream incarnation.
-    pub stream_uid: i64,
-    /// Shard ordinal.
-    pub ordinal: u64,
-    /// The generation about to be assigned.
-    pub generation: u64,
-}
-
-/// What a replica holds, once it has promised.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-pub struct FenceReply {
-    /// The last generation in its table.
-    pub last_generation: u64,
-    /// Its durable end.
-    pub end: u64,
-}
 
 /// A node as the control plane tracks it.
 pub(crate) struct NodeState {
@@ -200,7 +65,7 @@ impl ControlPlane {
         if self.placement.loaded.load(Ordering::Acquire) {
             return Ok(());
         }
-        let store = self.store_ref()?;
+        let store = self.store();
         let rows = store.load_assignments().await?;
         let nodes = store.load_nodes().await?;
         let mut map = self.placement.assignments.write();
@@ -230,7 +95,7 @@ impl ControlPlane {
         let known_disk = self.placement.disks.lock().get(&request.node_id).cloned();
         let first_disk = known_disk.is_none() && !request.disk_id.is_empty();
         if first_disk {
-            self.store_ref()?
+            self.store()
                 .put_node_disk(&request.node_id, &request.disk_id)
                 .await?;
             self.placement
@@ -346,7 +211,7 @@ impl ControlPlane {
     /// replicas away.
     pub async fn set_draining(&self, node: &str, draining: bool) -> Result<(), ControlPlaneError> {
         self.load_placement().await?;
-        self.store_ref()?.set_node_draining(node, draining).await?;
+        self.store().set_node_draining(node, draining).await?;
         let mut set = self.placement.draining.lock();
         if draining {
             set.insert(node.to_string());

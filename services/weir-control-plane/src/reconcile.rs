@@ -144,7 +144,7 @@ impl ControlPlane {
         row: AssignmentRow,
         expected: Option<u64>,
     ) -> Result<bool, ControlPlaneError> {
-        let written = self.store_ref()?.cas_assignment(&row, expected).await?;
+        let written = self.store().cas_assignment(&row, expected).await?;
         if written {
             tracing::info!(stream_uid = row.stream_uid, shard = row.ordinal, leader = %row.leader,
                 replicas = ?row.replicas, rebuilding = ?row.rebuilding, generation = row.generation,
@@ -157,7 +157,7 @@ impl ControlPlane {
             // Someone else changed it: reload the truth before deciding again (swapped in
             // whole, so nobody reads a half-loaded placement meanwhile).
             let fresh: std::collections::HashMap<(i64, u64), AssignmentRow> = self
-                .store_ref()?
+                .store()
                 .load_assignments()
                 .await?
                 .into_iter()
@@ -276,7 +276,7 @@ impl ControlPlane {
         stale.sort_unstable();
         stale.dedup();
         for uid in stale {
-            self.store_ref()?.delete_assignments(uid).await?;
+            self.store().delete_assignments(uid).await?;
             self.placement
                 .assignments
                 .write()
@@ -319,7 +319,7 @@ impl ControlPlane {
                 }
                 changed += 1;
             }
-            self.store_ref()?.put_node_disk(&node, &disk).await?;
+            self.store().put_node_disk(&node, &disk).await?;
             self.placement.disks.lock().insert(node.clone(), disk);
             if let Some(state) = self.placement.nodes.lock().get_mut(&node) {
                 state.new_disk = None;

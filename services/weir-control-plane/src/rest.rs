@@ -309,6 +309,7 @@ impl IntoResponse for ApiError {
             ControlPlaneError::InUse(_) => StatusCode::CONFLICT,
             ControlPlaneError::LimitExceeded(_) => StatusCode::TOO_MANY_REQUESTS,
             ControlPlaneError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ControlPlaneError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
         if status.is_server_error() {
             tracing::error!(error = %self.0, "control plane request failed");

@@ -202,7 +202,7 @@ pub async fn shard_events(
 ) -> Result<Json<ShardEventList>, ApiError> {
     let (uid, ordinal) = crate::rest_tiering::parse_shard(&cp, &name, &id)?;
     let events = cp
-        .store_ref()?
+        .store()
         .shard_events(uid, ordinal)
         .await
         .map_err(ControlPlaneError::from)?;

@@ -18,6 +18,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use weir_auth::{bearer_token, Action};
+use weir_contracts::AuditLog as _;
 use weir_meta::{AuditEvent, AuditQuery, PrincipalRecord};
 
 use crate::rest::{body, ApiError, ErrorBody, ErrorDetail};
@@ -507,7 +508,7 @@ pub async fn audit(
         .into());
     }
     let events = cp
-        .store()?
+        .store()
         .query_audit(&AuditQuery {
             principal: params.principal,
             action: params.action,

@@ -1,43 +1,24 @@
 //! Stream lifecycle: validation, persistence, and the in-memory snapshot.
 
 use std::collections::{BTreeMap, HashMap};
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use parking_lot::RwLock;
 use tokio::sync::{broadcast, oneshot, Mutex};
 use weir_core::hash::parse_hash_key;
-use weir_core::{shard_id, shard_ordinal, stream_arn, Violations};
+use weir_core::{shard_id, shard_ordinal, Violations};
 use weir_meta::{
     ConsumerRecord, MetaError, MetaStore, ShardRecord, StreamMode, StreamRecord, StreamStatus,
 };
 
-use crate::error::ControlPlaneError;
 use crate::reshard::{self, ReshardPlan};
+use weir_contracts::{
+    CatalogSettings, ControlPlaneError, CreateStream, Limits, RetentionChange, ShardFence,
+    StreamCatalog, StreamEvent,
+};
 
 /// Most UpdateShardCount calls per stream in a rolling 24 hours (Kinesis: 10).
 pub const MAX_SCALINGS_PER_DAY: usize = 10;
-
-/// A boxed future, so [`ShardFence`] can be a trait object.
-pub type FenceFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send + 'a>>;
-
-/// The data plane's side of a reshard: stop writes to a shard that is closing and report
-/// where it ends. The control plane calls it before it records a shard as closed, so no
-/// acknowledged write can land beyond a closed shard's EndingSequenceNumber.
-pub trait ShardFence: Send + Sync + 'static {
-    /// Seals the shard's log; returns the offset one past its last record.
-    fn seal(&self, stream_uid: i64, ordinal: u64) -> FenceFuture<'_, u64>;
-    /// Reopens a shard whose reshard was abandoned.
-    fn unseal(&self, stream_uid: i64, ordinal: u64) -> FenceFuture<'_, ()>;
-    /// Prepares a shard to move to another node: seals it and, when tiering is on, rolls
-    /// and uploads its tail so the next owner can serve the whole history from the cold
-    /// tier. Returns the offset one past its last record.
-    fn hand_off(&self, stream_uid: i64, ordinal: u64) -> FenceFuture<'_, u64> {
-        self.seal(stream_uid, ordinal)
-    }
-}
 
 /// Resolves when a reshard has finished (the stream is ACTIVE again) or failed.
 pub struct ReshardTicket(oneshot::Receiver<Result<Arc<StreamRecord>, ControlPlaneError>>);
@@ -104,69 +85,14 @@ impl Default for ControlPlaneConfig {
     }
 }
 
-/// A request to create a stream.
-#[derive(Debug, Clone, Default)]
-pub struct CreateStream {
-    /// Stream name.
-    pub name: String,
-    /// Shard count for provisioned streams.
-    pub shard_count: Option<u32>,
-    /// Capacity mode; on-demand when neither mode nor shard count is given.
-    pub mode: Option<StreamMode>,
-    /// Retention; 24 h when absent.
-    pub retention_hours: Option<u32>,
-    /// Initial tags.
-    pub tags: BTreeMap<String, String>,
-    /// Replicas per shard (cluster mode); `None` takes the cluster default.
-    pub replication_factor: Option<u32>,
-}
-
-/// How a retention change relates to the current value (Kinesis has separate increase and
-/// decrease calls that refuse the wrong direction).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RetentionChange {
-    /// IncreaseStreamRetentionPeriod.
-    Increase,
-    /// DecreaseStreamRetentionPeriod.
-    Decrease,
-    /// REST: set to any valid value.
-    Set,
-}
-
-/// Something data planes must react to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StreamEvent {
-    /// A stream was deleted; its data may be removed.
-    Deleted {
-        /// Stream name.
-        name: String,
-        /// Incarnation that was deleted.
-        uid: i64,
-    },
-}
-
-/// Account limits and usage (DescribeLimits).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// Most open shards.
-    pub shard_limit: u32,
-    /// Open shards now.
-    pub open_shard_count: u32,
-    /// On-demand streams now.
-    pub on_demand_stream_count: u32,
-    /// Most on-demand streams.
-    pub on_demand_stream_limit: u32,
-}
-
 /// The control plane's stream service.
 pub struct ControlPlane {
-    /// `None` for a replica: a data-plane node's read-only copy of the snapshot.
-    store: Option<MetaStore>,
+    store: MetaStore,
     config: ControlPlaneConfig,
-    snapshot: RwLock<BTreeMap<String, Arc<StreamRecord>>>,
+    /// Every stream, written after the store has each change; what readers use.
+    catalog: Arc<StreamCatalog>,
     /// Serialises mutations so checks (limits, existence) and writes cannot interleave.
     pub(crate) mutation: Mutex<()>,
-    events: broadcast::Sender<StreamEvent>,
     fence: OnceLock<Arc<dyn ShardFence>>,
     /// Times of recent UpdateShardCount calls per stream, for the 10-per-24-hours limit.
     /// Kept in memory: a restart forgets them, which only makes the limit more lenient.
@@ -203,17 +129,20 @@ impl ControlPlane {
             store.set_status(&stream.name, StreamStatus::Active).await?;
             stream.status = StreamStatus::Active;
         }
-        let snapshot = streams
-            .into_iter()
-            .map(|s| (s.name.clone(), Arc::new(s)))
-            .collect();
-        let (events, _) = broadcast::channel(1024);
+        let catalog = Arc::new(StreamCatalog::new(CatalogSettings {
+            region: config.region.clone(),
+            account_id: config.account_id.clone(),
+            shard_limit: config.shard_limit,
+            on_demand_stream_limit: config.on_demand_stream_limit,
+        }));
+        for stream in streams {
+            catalog.put(Arc::new(stream));
+        }
         Ok(Arc::new(Self {
-            store: Some(store),
+            store,
             config,
-            snapshot: RwLock::new(snapshot),
+            catalog,
             mutation: Mutex::new(()),
-            events,
             fence: OnceLock::new(),
             scalings: parking_lot::Mutex::new(HashMap::new()),
             placement: crate::placement::Placement::default(),
@@ -222,41 +151,9 @@ impl ControlPlane {
         }))
     }
 
-    /// A read-only replica for a data-plane node: the snapshot is fed by
-    /// [`ControlPlane::replace_snapshot`] from the real control plane's heartbeat answers,
-    /// and every change is refused (nodes forward management calls instead).
-    pub fn replica(config: ControlPlaneConfig) -> Arc<Self> {
-        let (events, _) = broadcast::channel(1024);
-        Arc::new(Self {
-            store: None,
-            config,
-            snapshot: RwLock::new(BTreeMap::new()),
-            mutation: Mutex::new(()),
-            events,
-            fence: OnceLock::new(),
-            scalings: parking_lot::Mutex::new(HashMap::new()),
-            placement: crate::placement::Placement::default(),
-            tier_store: OnceLock::new(),
-            security: OnceLock::new(),
-        })
-    }
-
-    /// Replaces a replica's snapshot; publishes deletions of streams that disappeared.
-    pub fn replace_snapshot(&self, streams: Vec<StreamRecord>) {
-        let next: BTreeMap<String, Arc<StreamRecord>> = streams
-            .into_iter()
-            .map(|s| (s.name.clone(), Arc::new(s)))
-            .collect();
-        let mut snapshot = self.snapshot.write();
-        for (name, old) in snapshot.iter() {
-            if next.get(name).is_none_or(|n| n.uid != old.uid) {
-                let _ = self.events.send(StreamEvent::Deleted {
-                    name: name.clone(),
-                    uid: old.uid,
-                });
-            }
-        }
-        *snapshot = next;
+    /// The stream catalog readers use (the in-process data plane serves from it).
+    pub fn catalog(&self) -> &Arc<StreamCatalog> {
+        &self.catalog
     }
 
     /// Turns authentication on for every API served from this control plane.
@@ -274,14 +171,8 @@ impl ControlPlane {
         self.fence.get().cloned()
     }
 
-    pub(crate) fn store_ref(&self) -> Result<&MetaStore, ControlPlaneError> {
-        self.store()
-    }
-
-    pub(crate) fn store(&self) -> Result<&MetaStore, ControlPlaneError> {
-        self.store.as_ref().ok_or_else(|| {
-            ControlPlaneError::InvalidArgument("This node holds a read-only copy of the metadata; send changes to the control plane.".into())
-        })
+    pub(crate) fn store(&self) -> &MetaStore {
+        &self.store
     }
 
     /// Account settings.
@@ -291,34 +182,27 @@ impl ControlPlane {
 
     /// The ARN of a stream.
     pub fn arn(&self, name: &str) -> String {
-        stream_arn(&self.config.region, &self.config.account_id, name)
+        self.catalog.arn(name)
     }
 
     /// Receives deletions so data planes can drop local data.
     pub fn subscribe(&self) -> broadcast::Receiver<StreamEvent> {
-        self.events.subscribe()
+        self.catalog.subscribe()
     }
 
     /// The Kinesis "not found" error for `name`.
     pub fn not_found(&self, name: &str) -> ControlPlaneError {
-        ControlPlaneError::NotFound(format!(
-            "Stream {name} under account {} not found.",
-            self.config.account_id
-        ))
+        self.catalog.not_found(name)
     }
 
     /// The current state of a stream.
     pub fn stream(&self, name: &str) -> Result<Arc<StreamRecord>, ControlPlaneError> {
-        self.snapshot
-            .read()
-            .get(name)
-            .cloned()
-            .ok_or_else(|| self.not_found(name))
+        self.catalog.stream(name)
     }
 
-    /// Whether a stream incarnation exists (a scan of the snapshot, without copying it).
+    /// Whether a stream incarnation exists.
     pub fn has_stream_uid(&self, uid: i64) -> bool {
-        self.snapshot.read().values().any(|s| s.uid == uid)
+        self.catalog.has_stream_uid(uid)
     }
 
     /// Streams in name order after `exclusive_start`, at most `limit`; also says whether
@@ -328,33 +212,12 @@ impl ControlPlane {
         exclusive_start: Option<&str>,
         limit: usize,
     ) -> (Vec<Arc<StreamRecord>>, bool) {
-        let snapshot = self.snapshot.read();
-        let mut iter = snapshot
-            .range::<str, _>((
-                exclusive_start.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded),
-                std::ops::Bound::Unbounded,
-            ))
-            .map(|(_, s)| Arc::clone(s));
-        let page: Vec<_> = iter.by_ref().take(limit).collect();
-        let more = iter.next().is_some();
-        (page, more)
+        self.catalog.list_streams(exclusive_start, limit)
     }
 
     /// Account limits and usage.
     pub fn limits(&self) -> Limits {
-        let snapshot = self.snapshot.read();
-        Limits {
-            shard_limit: self.config.shard_limit,
-            open_shard_count: snapshot
-                .values()
-                .map(|s| s.open_shards().count() as u32)
-                .sum(),
-            on_demand_stream_count: snapshot
-                .values()
-                .filter(|s| s.mode == StreamMode::OnDemand)
-                .count() as u32,
-            on_demand_stream_limit: self.config.on_demand_stream_limit,
-        }
+        self.catalog.limits()
     }
 
     /// Creates a stream with evenly split shards.
@@ -394,7 +257,7 @@ impl ControlPlane {
         }
 
         let _guard = self.mutation.lock().await;
-        if self.snapshot.read().contains_key(&request.name) {
+        if self.catalog.contains(&request.name) {
             return Err(ControlPlaneError::InUse(format!(
                 "Stream {} under account {} already exists.",
                 request.name, self.config.account_id
@@ -441,7 +304,7 @@ impl ControlPlane {
             tiering: Default::default(),
             replication_factor: request.replication_factor.unwrap_or(0),
         };
-        match self.store()?.insert_stream(&stream).await {
+        match self.store().insert_stream(&stream).await {
             Ok(()) => {}
             Err(MetaError::AlreadyExists(name)) => {
                 return Err(ControlPlaneError::InUse(format!(
@@ -452,9 +315,7 @@ impl ControlPlane {
             Err(e) => return Err(e.into()),
         }
         let stream = Arc::new(stream);
-        self.snapshot
-            .write()
-            .insert(stream.name.clone(), Arc::clone(&stream));
+        self.catalog.put(Arc::clone(&stream));
         tracing::info!(stream = %stream.name, shards = shard_count, mode = mode.as_str(), "stream created");
         Ok(stream)
     }
@@ -463,21 +324,17 @@ impl ControlPlane {
     pub async fn delete_stream(&self, name: &str) -> Result<(), ControlPlaneError> {
         let _guard = self.mutation.lock().await;
         let stream = self.stream(name)?;
-        self.store()?.delete_stream(name).await?;
-        self.snapshot.write().remove(name);
+        self.store().delete_stream(name).await?;
+        self.catalog.remove(name);
         // The reaper deletes the objects; if this marking fails it finds them anyway, as
         // segments of a stream that no longer exists.
         if let Err(error) = self
-            .store()?
+            .store()
             .mark_stream_deleting(stream.uid, now_ms())
             .await
         {
             tracing::warn!(stream = %name, %error, "could not mark cold-tier segments for deletion");
         }
-        let _ = self.events.send(StreamEvent::Deleted {
-            name: name.to_string(),
-            uid: stream.uid,
-        });
         tracing::info!(stream = %name, "stream deleted");
         Ok(())
     }
@@ -521,7 +378,7 @@ impl ControlPlane {
                  retention period ({current} hours). Use IncreaseRetentionPeriod API."
             )));
         }
-        self.store()?.update_retention(name, hours).await?;
+        self.store().update_retention(name, hours).await?;
         self.replace(&stream, |s| s.retention_hours = hours)
     }
 
@@ -551,7 +408,7 @@ impl ControlPlane {
                 self.config.account_id
             )));
         }
-        self.store()?.put_tags(name, &tags).await?;
+        self.store().put_tags(name, &tags).await?;
         self.replace(&stream, |s| s.tags.extend(tags))
     }
 
@@ -563,7 +420,7 @@ impl ControlPlane {
     ) -> Result<Arc<StreamRecord>, ControlPlaneError> {
         let _guard = self.mutation.lock().await;
         let stream = self.stream(name)?;
-        self.store()?.remove_tags(name, &keys).await?;
+        self.store().remove_tags(name, &keys).await?;
         self.replace(&stream, |s| {
             for key in &keys {
                 s.tags.remove(key);
@@ -573,12 +430,7 @@ impl ControlPlane {
 
     /// The ARN of a registered consumer (`<stream arn>/consumer/<name>:<creation seconds>`).
     pub fn consumer_arn(&self, stream: &str, consumer: &ConsumerRecord) -> String {
-        format!(
-            "{}/consumer/{}:{}",
-            self.arn(stream),
-            consumer.name,
-            consumer.created_at_ms / 1000
-        )
+        self.catalog.consumer_arn(stream, consumer)
     }
 
     /// Registers a consumer of a stream.
@@ -603,7 +455,7 @@ impl ControlPlane {
             name: name.to_string(),
             created_at_ms: now_ms(),
         };
-        match self.store()?.insert_consumer(stream, &consumer).await {
+        match self.store().insert_consumer(stream, &consumer).await {
             Ok(()) => {}
             Err(MetaError::AlreadyExists(_)) => {
                 return Err(ControlPlaneError::InUse(format!(
@@ -628,7 +480,7 @@ impl ControlPlane {
     ) -> Result<(), ControlPlaneError> {
         let _guard = self.mutation.lock().await;
         let record = self.stream(stream)?;
-        if !self.store()?.delete_consumer(stream, name).await? {
+        if !self.store().delete_consumer(stream, name).await? {
             return Err(ControlPlaneError::NotFound(format!(
                 "Consumer {name} under stream {stream} not found for account {}.",
                 self.config.account_id
@@ -842,7 +694,7 @@ impl ControlPlane {
                     .into(),
             )
         })?;
-        self.store()?
+        self.store()
             .set_status(name, StreamStatus::Updating)
             .await?;
         self.replace(&stream, |s| s.status = StreamStatus::Updating)?;
@@ -898,7 +750,7 @@ impl ControlPlane {
                 next.status = StreamStatus::Active;
                 next.version += 1;
                 match self
-                    .store()?
+                    .store()
                     .apply_reshard(
                         name,
                         &closed,
@@ -910,9 +762,7 @@ impl ControlPlane {
                 {
                     Ok(()) => {
                         let next = Arc::new(next);
-                        self.snapshot
-                            .write()
-                            .insert(name.to_string(), Arc::clone(&next));
+                        self.catalog.put(Arc::clone(&next));
                         tracing::info!(stream = %name, open_shards = next.open_shards().count(), "reshard finished");
                         return Ok(next);
                     }
@@ -926,7 +776,7 @@ impl ControlPlane {
                 tracing::error!(stream = %name, shard = ordinal, %error, "could not reopen shard after a failed reshard");
             }
         }
-        let _ = self.store()?.set_status(name, StreamStatus::Active).await;
+        let _ = self.store().set_status(name, StreamStatus::Active).await;
         let _ = self.replace(&current, |s| s.status = StreamStatus::Active);
         result
     }
@@ -941,9 +791,7 @@ impl ControlPlane {
         change(&mut next);
         next.version += 1;
         let next = Arc::new(next);
-        self.snapshot
-            .write()
-            .insert(next.name.clone(), Arc::clone(&next));
+        self.catalog.put(Arc::clone(&next));
         Ok(next)
     }
 }

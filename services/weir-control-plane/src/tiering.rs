@@ -55,15 +55,12 @@ impl ControlPlane {
                 )));
             }
         }
-        Ok(self.store_ref()?.begin_upload(&segment).await?)
+        Ok(self.store().begin_upload(&segment).await?)
     }
 
     /// Moves a segment between tier states; false when it was not in `from`.
     pub async fn tier_transition(&self, change: TierTransition) -> Result<bool, ControlPlaneError> {
-        Ok(self
-            .store_ref()?
-            .transition_segment(change, now_ms())
-            .await?)
+        Ok(self.store().transition_segment(change, now_ms()).await?)
     }
 
     /// A shard's segments in offset order (tombstones included).
@@ -72,10 +69,7 @@ impl ControlPlane {
         stream_uid: i64,
         ordinal: u64,
     ) -> Result<Vec<TierSegment>, ControlPlaneError> {
-        Ok(self
-            .store_ref()?
-            .shard_segments(stream_uid, ordinal)
-            .await?)
+        Ok(self.store().shard_segments(stream_uid, ordinal).await?)
     }
 
     /// Changes a stream's local retention.
@@ -86,7 +80,7 @@ impl ControlPlane {
     ) -> Result<Arc<StreamRecord>, ControlPlaneError> {
         let _guard = self.mutation.lock().await;
         let stream = self.stream(name)?;
-        self.store()?.set_tiering(name, settings).await?;
+        self.store().set_tiering(name, settings).await?;
         self.replace(&stream, |s| s.tiering = settings)
     }
 
@@ -94,7 +88,7 @@ impl ControlPlane {
     /// them itself; this catches a crash between the two, so the reaper runs it once when
     /// it starts. Returns how many segments it marked.
     pub async fn reap_orphans(&self) -> Result<u64, ControlPlaneError> {
-        let store = self.store_ref()?;
+        let store = self.store();
         let live: std::collections::BTreeSet<i64> = self
             .list_streams(None, usize::MAX)
             .0
@@ -118,7 +112,7 @@ impl ControlPlane {
         let Some(bucket) = self.tier_store.get().cloned() else {
             return Ok(0);
         };
-        let store = self.store_ref()?;
+        let store = self.store();
         let streams = self.list_streams(None, usize::MAX).0;
         let now = now_ms();
         let mut gone_streams = std::collections::BTreeSet::new();

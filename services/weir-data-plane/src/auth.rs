@@ -1,13 +1,13 @@
 //! SigV4 authentication and per-operation authorization of Kinesis requests.
 //!
-//! Runs before dispatch when the control plane has security on. The signature covers
+//! Runs before dispatch when authentication is on. The signature covers
 //! method, path, query, signed headers and the body's SHA-256, so a tampered body fails
 //! like a wrong secret. The stream an operation touches comes from its body (StreamName,
 //! StreamARN or ConsumerARN) or, for GetRecords, from the signed shard iterator.
 
 use axum::http::{HeaderMap, Method, Uri};
 use weir_auth::{kinesis_action, Payload, SigV4Verifier, SignedRequest};
-use weir_control_plane::security::{Outcome, Security};
+use weir_contracts::{Guard, Outcome};
 
 use crate::gateway::DataPlane;
 use crate::protocol::Format;
@@ -17,7 +17,7 @@ use crate::KinesisError;
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn check(
     plane: &DataPlane,
-    security: &Security,
+    guard: &Guard,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
@@ -47,12 +47,12 @@ pub(crate) async fn check(
         payload: Payload::Bytes(body),
     };
     let verifier = SigV4Verifier::new("kinesis");
-    let lookup = |id: &str| security.credential(id);
+    let lookup = |id: &str| guard.access.credential(id);
     let action_name = kinesis_action(operation).map_or("kinesis:Unknown", |a| a.as_str());
     let verified = match verifier.verify(&request, std::time::SystemTime::now(), &lookup) {
         Ok(v) => v,
         Err(error) => {
-            security
+            guard
                 .audit
                 .record(
                     "-",
@@ -74,9 +74,12 @@ pub(crate) async fn check(
         return Ok(());
     };
     let stream = stream_of(plane, format, body);
-    if let Err(denied) = security.authorize(&verified.principal, action, stream.as_deref()) {
+    if let Err(denied) = guard
+        .access
+        .authorize(&verified.principal, action, stream.as_deref())
+    {
         let resource = match &stream {
-            Some(name) => plane.control_plane.arn(name),
+            Some(name) => plane.catalog.arn(name),
             None => "*".to_string(),
         };
         let message = format!(
@@ -84,7 +87,7 @@ pub(crate) async fn check(
             verified.principal,
             action.as_str()
         );
-        security
+        guard
             .audit
             .record(
                 &verified.principal,
@@ -99,7 +102,7 @@ pub(crate) async fn check(
     }
     if action.class() == weir_auth::OpClass::Manage {
         let resource = stream.as_deref().unwrap_or("*");
-        security
+        guard
             .audit
             .record(
                 &verified.principal,

@@ -14,8 +14,12 @@ use std::time::{Duration, Instant};
 use axum::response::{IntoResponse, Response};
 use parking_lot::RwLock;
 use serde::de::DeserializeOwned;
-use weir_control_plane::placement::{Assignment, HeartbeatReply, HeartbeatRequest, ShardReport};
-use weir_control_plane::ControlPlane;
+use tokio::sync::mpsc;
+use weir_auth::AccessTable;
+use weir_contracts::{
+    Assignment, AuditEvent, AuditFuture, AuditLog, HeartbeatReply, HeartbeatRequest, ShardReport,
+    StreamCatalog,
+};
 
 use crate::error::KinesisError;
 
@@ -132,7 +136,7 @@ impl Cluster {
     }
 
     /// One heartbeat: renews the lease and refreshes metadata and placement.
-    pub async fn heartbeat(&self, replica: &ControlPlane) -> Result<(), KinesisError> {
+    pub async fn heartbeat(&self, replica: &NodeMetadata) -> Result<(), KinesisError> {
         let sent = Instant::now();
         let disk_id = self.disk_id.read().clone();
         let reports = self.reports.lock().clone();
@@ -163,9 +167,9 @@ impl Cluster {
         }
         self.known_state
             .store(reply.state, std::sync::atomic::Ordering::Release);
-        replica.replace_snapshot(reply.streams);
-        if let (Some(auth), Some(security)) = (reply.auth, replica.security()) {
-            security.apply_snapshot(auth);
+        replica.catalog.replace(reply.streams);
+        if let (Some(auth), Some(access)) = (reply.auth, &replica.access) {
+            access.apply(auth);
         }
         let mut view = self.view.write();
         view.nodes = reply.nodes.into_iter().map(|n| (n.id, n.url)).collect();
@@ -193,26 +197,6 @@ impl Cluster {
     /// A fresh internal token for a request to the control plane or another node.
     pub fn internal_token(&self) -> String {
         weir_auth::internal_token(&self.secret, std::time::SystemTime::now())
-    }
-
-    /// An audit sink that forwards this node's events to the control plane.
-    pub fn audit_sink(self: &Arc<Self>) -> weir_control_plane::security::AuditSink {
-        let cluster = Arc::clone(self);
-        weir_control_plane::security::AuditSink::forwarding(move |event| {
-            let cluster = Arc::clone(&cluster);
-            Box::pin(async move {
-                let sent = cluster
-                    .http
-                    .post(format!("{}/internal/v1/audit", cluster.control_plane_url))
-                    .header(weir_auth::INTERNAL_HEADER, cluster.internal_token())
-                    .json(&event)
-                    .send()
-                    .await;
-                if let Err(error) = sent {
-                    tracing::warn!(%error, action = %event.action, "could not forward an audit event");
-                }
-            })
-        })
     }
 
     /// Whether this node may serve its shards now.
@@ -387,16 +371,75 @@ fn remote_error(bytes: &[u8]) -> KinesisError {
     }
 }
 
-/// Starts the heartbeat loop; it stops when the node is dropped.
-pub fn spawn_heartbeats(cluster: Arc<Cluster>, replica: Weak<ControlPlane>) {
+/// A node's copy of the metadata, replaced from every heartbeat answer.
+pub struct NodeMetadata {
+    /// Every stream.
+    pub catalog: Arc<StreamCatalog>,
+    /// Principals and keys, when authentication is on.
+    pub access: Option<Arc<AccessTable>>,
+}
+
+/// Starts the heartbeat loop; it stops when the node's catalog is dropped.
+pub fn spawn_heartbeats(
+    cluster: Arc<Cluster>,
+    catalog: Weak<StreamCatalog>,
+    access: Option<Arc<AccessTable>>,
+) {
     tokio::spawn(async move {
         loop {
-            let Some(cp) = replica.upgrade() else { return };
-            if let Err(error) = cluster.heartbeat(&cp).await {
+            let Some(catalog) = catalog.upgrade() else {
+                return;
+            };
+            let replica = NodeMetadata {
+                catalog,
+                access: access.clone(),
+            };
+            if let Err(error) = cluster.heartbeat(&replica).await {
                 tracing::warn!(%error, "heartbeat failed; this node stops serving when its lease runs out");
             }
-            drop(cp);
+            drop(replica);
             tokio::time::sleep(HEARTBEAT_INTERVAL).await;
         }
     });
+}
+
+/// Events waiting to be forwarded; beyond this the oldest caller waits (backpressure).
+const AUDIT_QUEUE: usize = 4096;
+
+/// This node's audit events, forwarded to the control plane (which writes the log)
+/// through a bounded queue.
+pub struct ForwardingAudit {
+    sender: mpsc::Sender<AuditEvent>,
+}
+
+impl ForwardingAudit {
+    /// Starts the forwarding task of `cluster`'s node.
+    pub fn spawn(cluster: Arc<Cluster>) -> Self {
+        let (sender, mut receiver) = mpsc::channel::<AuditEvent>(AUDIT_QUEUE);
+        tokio::spawn(async move {
+            while let Some(event) = receiver.recv().await {
+                let sent = cluster
+                    .http
+                    .post(format!("{}/internal/v1/audit", cluster.control_plane_url))
+                    .header(weir_auth::INTERNAL_HEADER, cluster.internal_token())
+                    .json(&event)
+                    .send()
+                    .await;
+                if let Err(error) = sent {
+                    tracing::warn!(%error, action = %event.action, "could not forward an audit event");
+                }
+            }
+        });
+        Self { sender }
+    }
+}
+
+impl AuditLog for ForwardingAudit {
+    fn record_event(&self, event: AuditEvent) -> AuditFuture<'_> {
+        Box::pin(async move {
+            if self.sender.send(event).await.is_err() {
+                tracing::error!("audit forwarding stopped");
+            }
+        })
+    }
 }

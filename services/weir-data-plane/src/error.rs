@@ -1,6 +1,6 @@
 //! Kinesis wire errors: one enum, one `__type` each, encoded in the request's format.
 
-use weir_control_plane::ControlPlaneError;
+use weir_contracts::ControlPlaneError;
 use weir_core::Violations;
 
 /// Every error the Kinesis API answers with.
@@ -95,6 +95,7 @@ impl From<ControlPlaneError> for KinesisError {
             ControlPlaneError::InUse(m) => Self::ResourceInUse(m),
             ControlPlaneError::InvalidArgument(m) => Self::InvalidArgument(m),
             ControlPlaneError::LimitExceeded(m) => Self::LimitExceeded(m),
+            ControlPlaneError::Unavailable(m) => Self::Unavailable(m),
             ControlPlaneError::Store(e) => {
                 tracing::error!(error = %e, "metadata store failure");
                 Self::Internal("Internal service failure.".into())

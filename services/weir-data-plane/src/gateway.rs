@@ -10,7 +10,9 @@ use axum::response::Response;
 use axum::routing::{any, get};
 use axum::Router;
 use sha2::Digest as _;
-use weir_control_plane::{ControlPlane, FenceFuture, ShardFence, StreamEvent};
+use weir_contracts::{
+    CatalogSettings, FenceFuture, Guard, Ports, ShardFence, StreamAdmin, StreamCatalog, StreamEvent,
+};
 use weir_storage::LogConfig;
 
 use crate::clock::{Clock, SystemClock};
@@ -20,7 +22,7 @@ use crate::iterator::IteratorCodec;
 use crate::ops;
 use crate::protocol::Format;
 use crate::shards::{LocalShard, ShardRegistry};
-use crate::tiering::{LocalCatalog, RemoteCatalog, TierCatalog, TierConfig, Tiering};
+use crate::tiering::{RemoteCatalog, TierCatalog, TierConfig, Tiering};
 
 /// Largest request body accepted: a 10 MiB PutRecords grows by a third in base64.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
@@ -78,9 +80,14 @@ impl DataPlaneConfig {
     }
 }
 
-/// A data-plane node: the control plane it asks, its shard logs, its clock.
+/// A data-plane node: the metadata it serves from, its shard logs, its clock.
 pub struct DataPlane {
-    pub(crate) control_plane: Arc<ControlPlane>,
+    /// Every stream (the control plane's own catalog, or a node's heartbeat copy).
+    pub(crate) catalog: Arc<StreamCatalog>,
+    /// Stream changes, when the control plane is in this process; a node forwards them.
+    admin: Option<Arc<dyn StreamAdmin>>,
+    /// Authentication, when it is on.
+    guard: Option<Guard>,
     pub(crate) shards: Arc<ShardRegistry>,
     pub(crate) iterators: IteratorCodec,
     pub(crate) clock: Arc<dyn Clock>,
@@ -112,15 +119,15 @@ impl DataPlane {
     /// Builds a node and starts its background work (deletions, retention). The iterator
     /// key lives in the data folder so iterators survive a restart.
     pub async fn start(
-        control_plane: Arc<ControlPlane>,
+        ports: Ports,
         config: DataPlaneConfig,
         clock: Arc<dyn Clock>,
     ) -> Result<Arc<Self>, KinesisError> {
-        Self::start_with(control_plane, config, clock, None).await
+        Self::start_with(ports, config, clock, None).await
     }
 
     async fn start_with(
-        control_plane: Arc<ControlPlane>,
+        ports: Ports,
         config: DataPlaneConfig,
         clock: Arc<dyn Clock>,
         cluster: Option<Arc<Cluster>>,
@@ -138,27 +145,37 @@ impl DataPlane {
                 IteratorCodec::with_key(load_or_create_key(&config.data_dir.join("iterator.key"))?)
             }
         };
-        let tiering = config.tier.as_ref().map(|setup| {
-            let catalog: Arc<dyn TierCatalog> = match &cluster {
-                Some(cluster) => Arc::new(RemoteCatalog(Arc::clone(cluster))),
-                None => Arc::new(LocalCatalog(Arc::clone(&control_plane))),
-            };
-            Arc::new(Tiering::new(
+        let tier_catalog: Option<Arc<dyn TierCatalog>> = match (&cluster, &ports.tier) {
+            (Some(cluster), _) => Some(Arc::new(RemoteCatalog(Arc::clone(cluster)))),
+            (None, local) => local.clone(),
+        };
+        let tiering = match (&config.tier, tier_catalog) {
+            (Some(setup), Some(catalog)) => Some(Arc::new(Tiering::new(
                 Arc::clone(&setup.store),
                 catalog,
                 setup.config.clone(),
-            ))
-        });
+            ))),
+            (Some(_), None) => {
+                return Err(KinesisError::Internal(
+                    "the cold tier is configured but no tier catalog was given".into(),
+                ))
+            }
+            (None, _) => None,
+        };
         let shards = Arc::new(ShardRegistry::new(
             &config.data_dir,
             config.log.clone(),
             tiering.clone(),
             cluster.is_some(),
         ));
-        control_plane.attach_fence(Arc::new(RegistryFence(Arc::clone(&shards))));
+        if let Some(admin) = &ports.admin {
+            admin.attach_fence(Arc::new(RegistryFence(Arc::clone(&shards))));
+        }
         let plane = Arc::new(Self {
             shards,
-            control_plane,
+            catalog: ports.catalog,
+            admin: ports.admin,
+            guard: ports.guard,
             iterators,
             clock,
             config,
@@ -184,10 +201,10 @@ impl DataPlane {
 
     /// Convenience for tests: the system clock.
     pub async fn start_default(
-        control_plane: Arc<ControlPlane>,
+        ports: Ports,
         config: DataPlaneConfig,
     ) -> Result<Arc<Self>, KinesisError> {
-        Self::start(control_plane, config, Arc::new(SystemClock)).await
+        Self::start(ports, config, Arc::new(SystemClock)).await
     }
 
     /// Starts a node of a cluster: its metadata is a replica fed by heartbeats to the
@@ -198,15 +215,17 @@ impl DataPlane {
         clock: Arc<dyn Clock>,
         auth: Option<weir_auth::MasterKey>,
     ) -> Result<Arc<Self>, KinesisError> {
-        let replica = ControlPlane::replica(weir_control_plane::ControlPlaneConfig::default());
-        if let Some(master) = auth {
-            // Principals and sealed keys arrive with every heartbeat; this node verifies
-            // signatures itself and forwards its audit events to the control plane.
-            replica.attach_security(weir_control_plane::security::Security::replica(
-                master,
-                cluster.audit_sink(),
-            ));
-        }
+        // Streams, principals and sealed keys arrive with every heartbeat; this node
+        // verifies signatures itself and forwards its audit events to the control plane.
+        let catalog = Arc::new(StreamCatalog::new(CatalogSettings::default()));
+        let guard = auth.map(|master| Guard {
+            access: Arc::new(weir_auth::AccessTable::new(master)),
+            audit: Arc::new(crate::cluster::ForwardingAudit::spawn(Arc::clone(&cluster))),
+        });
+        let replica = crate::cluster::NodeMetadata {
+            catalog: Arc::clone(&catalog),
+            access: guard.as_ref().map(|g| Arc::clone(&g.access)),
+        };
         std::fs::create_dir_all(&config.data_dir).map_err(|e| {
             KinesisError::Internal(format!(
                 "cannot create data folder {}: {e}",
@@ -221,14 +240,14 @@ impl DataPlane {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        let plane = Self::start_with(
-            Arc::clone(&replica),
-            config,
-            clock,
-            Some(Arc::clone(&cluster)),
-        )
-        .await?;
-        crate::cluster::spawn_heartbeats(cluster, Arc::downgrade(&replica));
+        let ports = Ports {
+            catalog: Arc::clone(&catalog),
+            admin: None,
+            tier: None,
+            guard,
+        };
+        let plane = Self::start_with(ports, config, clock, Some(Arc::clone(&cluster))).await?;
+        crate::cluster::spawn_heartbeats(cluster, Arc::downgrade(&catalog), replica.access);
         Ok(plane)
     }
 
@@ -304,12 +323,32 @@ impl DataPlane {
 
     /// Whether a stream incarnation exists, as this node's metadata says.
     pub(crate) fn knows_stream(&self, uid: i64) -> bool {
-        self.control_plane.has_stream_uid(uid)
+        self.catalog.has_stream_uid(uid)
+    }
+
+    /// Who makes stream changes: the control plane in this process. A node of a cluster
+    /// forwards management calls before they get here, so reaching this there is a bug
+    /// reported as a retryable failure rather than a panic.
+    pub(crate) fn admin(&self) -> Result<&dyn StreamAdmin, KinesisError> {
+        self.admin.as_deref().ok_or_else(|| {
+            KinesisError::Unavailable(
+                "This node holds a read-only copy of the metadata; the call must go to the control plane. Retry."
+                    .into(),
+            )
+        })
+    }
+
+    /// This node's copy of the metadata, for an immediate heartbeat.
+    pub(crate) fn metadata(&self) -> crate::cluster::NodeMetadata {
+        crate::cluster::NodeMetadata {
+            catalog: Arc::clone(&self.catalog),
+            access: self.guard.as_ref().map(|g| Arc::clone(&g.access)),
+        }
     }
 
     /// Incarnations of every existing stream: shard data of any other uid is garbage.
     fn live_uids(&self) -> Vec<i64> {
-        self.control_plane
+        self.catalog
             .list_streams(None, usize::MAX)
             .0
             .iter()
@@ -398,7 +437,7 @@ fn load_or_create_key(path: &std::path::Path) -> Result<[u8; 32], KinesisError> 
 }
 
 async fn watch_deletions(plane: Arc<DataPlane>) {
-    let mut events = plane.control_plane.subscribe();
+    let mut events = plane.catalog.subscribe();
     loop {
         match events.recv().await {
             Ok(StreamEvent::Deleted { name, uid }) => {
@@ -425,7 +464,7 @@ async fn enforce_retention(plane: std::sync::Weak<DataPlane>) {
         let Some(plane) = plane.upgrade() else { return };
         let now = plane.clock.now_ms();
         let retention: std::collections::HashMap<i64, u32> = plane
-            .control_plane
+            .catalog
             .list_streams(None, usize::MAX)
             .0
             .iter()
@@ -462,10 +501,10 @@ pub fn router(plane: Arc<DataPlane>) -> Router {
         )
         .layer(DefaultBodyLimit::max(64 * 1024 * 1024))
         .with_state(Arc::clone(&plane));
-    if let Some(secret) = &plane.config.cluster_secret {
+    if plane.config.cluster_secret.is_some() {
         seal_route = seal_route.layer(axum::middleware::from_fn_with_state(
-            Arc::new(secret.as_bytes().to_vec()),
-            weir_control_plane::internal::require_internal_token,
+            Arc::clone(&plane),
+            internal_only,
         ));
     }
     router_at(Arc::clone(&plane), "/")
@@ -478,6 +517,24 @@ pub fn router(plane: Arc<DataPlane>) -> Router {
             })
             .with_state(plane),
         )
+}
+
+/// Lets through only calls carrying this cluster's internal token: the replica, seal and
+/// fence endpoints change shard state and are for the control plane and leaders alone.
+async fn internal_only(
+    State(plane): State<Arc<DataPlane>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if plane.internal_request(request.headers()) {
+        return next.run(request).await;
+    }
+    tracing::warn!(path = %request.uri().path(), "internal call without a valid cluster token refused");
+    let mut refused = Response::new(axum::body::Body::from(
+        "This endpoint is internal to a Weir cluster: a valid x-weir-internal-auth token is required.",
+    ));
+    *refused.status_mut() = axum::http::StatusCode::UNAUTHORIZED;
+    refused
 }
 
 /// The Kinesis API alone at `path` (the control plane serves the management calls nodes
@@ -575,9 +632,9 @@ async fn handle(State(plane): State<Arc<DataPlane>>, request: axum::extract::Req
         )));
     };
     let internal = plane.internal_request(&headers);
-    if let Some(security) = plane.control_plane.security().filter(|_| !internal) {
+    if let Some(guard) = plane.guard.as_ref().filter(|_| !internal) {
         if let Err(error) = crate::auth::check(
-            &plane, &security, &method, &uri, &headers, &body, operation, format, &source,
+            &plane, guard, &method, &uri, &headers, &body, operation, format, &source,
         )
         .await
         {
@@ -592,7 +649,7 @@ async fn handle(State(plane): State<Arc<DataPlane>>, request: axum::extract::Req
                 .await;
             // Read-your-writes: refresh this node's metadata before answering.
             if response.status().is_success() {
-                let _ = cluster.heartbeat(&plane.control_plane).await;
+                let _ = cluster.heartbeat(&plane.metadata()).await;
             }
             return response;
         }

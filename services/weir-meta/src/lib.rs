@@ -5,16 +5,15 @@
 //! `migrations/`. Every multi-row change runs in one transaction, so a failed request never
 //! leaves a half-created stream behind.
 
-mod model;
 mod placement;
 mod security;
 mod store;
 mod tiering;
 
-pub use model::{
-    ConsumerRecord, ShardRecord, StreamMode, StreamRecord, StreamStatus, TierSegment, TierState,
-    TierTransition, TieringSettings,
-};
 pub use placement::{AssignmentRow, ShardEvent};
 pub use security::{AccessKeyRecord, AuditEvent, AuditQuery, PrincipalRecord};
 pub use store::{MetaError, MetaStore};
+pub use weir_contracts::{
+    ConsumerRecord, ShardRecord, StreamMode, StreamRecord, StreamStatus, TierSegment, TierState,
+    TierTransition, TieringSettings,
+};

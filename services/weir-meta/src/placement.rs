@@ -219,3 +219,17 @@ impl MetaStore {
             .collect()
     }
 }
+
+/// A stored row as nodes receive it.
+impl From<&AssignmentRow> for weir_contracts::Assignment {
+    fn from(row: &AssignmentRow) -> Self {
+        Self {
+            stream_uid: row.stream_uid,
+            ordinal: row.ordinal,
+            node: row.leader.clone(),
+            generation: row.generation,
+            replicas: row.replicas.clone(),
+            rebuilding: row.rebuilding.clone(),
+        }
+    }
+}

@@ -3,55 +3,11 @@
 //! Secrets are stored only as ciphertext sealed by a master key that lives outside the
 //! database; this module never sees a plaintext secret.
 
-use serde::{Deserialize, Serialize};
 use sqlx::Row;
+pub use weir_auth::{AccessKeyRecord, PrincipalRecord};
+pub use weir_contracts::AuditEvent;
 
 use crate::store::{MetaError, MetaStore};
-
-/// A user or service account.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PrincipalRecord {
-    /// Unique name.
-    pub name: String,
-    /// `user` or `service`.
-    pub kind: String,
-    /// Creation time.
-    pub created_at_ms: i64,
-    /// `(role, stream pattern)` pairs.
-    pub bindings: Vec<(String, String)>,
-}
-
-/// An access key; the secret is sealed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AccessKeyRecord {
-    /// The public id (`WKIA...`).
-    pub access_key_id: String,
-    /// Who it belongs to.
-    pub principal: String,
-    /// The secret, encrypted with the master key.
-    pub secret_sealed: String,
-    /// Creation time.
-    pub created_at_ms: i64,
-}
-
-/// One audit event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditEvent {
-    /// When.
-    pub at_ms: i64,
-    /// Who (`-` when unauthenticated).
-    pub principal: String,
-    /// What (`weir:WriteStreams`, `kinesis:PutRecord`, `auth:Token`, ...).
-    pub action: String,
-    /// On what (`stream/orders`, a path).
-    pub resource: String,
-    /// From where (peer address).
-    pub source: String,
-    /// `allowed`, `denied`, `unauthenticated` or `failed`.
-    pub result: String,
-    /// Details: the HTTP status or why it was refused.
-    pub detail: String,
-}
 
 /// Filters of an audit query; `None` matches anything.
 #[derive(Debug, Clone, Default)]

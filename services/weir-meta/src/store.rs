@@ -7,7 +7,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Row};
 use weir_core::HashRange;
 
-use crate::model::{ConsumerRecord, ShardRecord, StreamMode, StreamRecord, StreamStatus};
+use weir_contracts::{ConsumerRecord, ShardRecord, StreamMode, StreamRecord, StreamStatus};
 
 /// Why a metadata operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -427,4 +427,12 @@ fn parse_hash(text: &str) -> Result<u128, MetaError> {
 
 fn opt_u64(value: Option<i64>) -> Result<Option<u64>, MetaError> {
     value.map(to_u64).transpose()
+}
+
+/// A store failure seen through the control-plane contract: nothing was changed, and the
+/// caller may retry.
+impl From<MetaError> for weir_contracts::ControlPlaneError {
+    fn from(error: MetaError) -> Self {
+        Self::Store(error.to_string())
+    }
 }

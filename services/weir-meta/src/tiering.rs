@@ -2,8 +2,8 @@
 
 use sqlx::Row;
 
-use crate::model::{TierSegment, TierState, TierTransition, TieringSettings};
 use crate::store::{to_u64, MetaError, MetaStore};
+use weir_contracts::{TierSegment, TierState, TierTransition, TieringSettings};
 
 const COLUMNS: &str =
     "stream_uid, ordinal, base_offset, end_offset, generation, first_timestamp_ms, \

@@ -470,7 +470,7 @@ impl Stack {
             }
             None => None,
         };
-        let data_plane = DataPlane::start_default(Arc::clone(&control_plane), config).await?;
+        let data_plane = DataPlane::start_default(control_plane.ports(), config).await?;
         Ok(Self {
             control_plane,
             data_plane,

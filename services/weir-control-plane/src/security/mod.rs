@@ -8,18 +8,19 @@
 
 mod audit;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use parking_lot::RwLock;
 use weir_auth::{
-    AccessKey, AccessKeyId, Action, Binding, Credential, Denied, EncryptedSecret, JwtError,
-    KeyRing, MasterKey, Role, SecretAccessKey, TokenVerifier,
+    AccessKey, AccessTable, Action, AuthSnapshot, Credential, Denied, JwtError, KeyRing, MasterKey,
+    Role, SecretAccessKey, TokenVerifier,
 };
+use weir_contracts::AuditLog;
 use weir_meta::{AccessKeyRecord, MetaStore, PrincipalRecord};
 
-pub use audit::{AuditSink, Outcome};
+pub use audit::AuditSink;
+pub use weir_contracts::Outcome;
 
 use crate::ControlPlaneError;
 
@@ -44,55 +45,22 @@ pub enum AuthFailure {
     BadCredentials,
 }
 
-/// What nodes need to verify Kinesis requests themselves: principals with bindings, and
-/// access keys still sealed (nodes hold the master key to open them). Sent with every
-/// heartbeat answer.
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
-pub struct AuthSnapshot {
-    /// Every principal.
-    pub principals: Vec<PrincipalRecord>,
-    /// Every access key, secret sealed.
-    pub keys: Vec<AccessKeyRecord>,
-}
-
-/// The security state of a deployment (or a node's replica of it).
+/// The security state of a deployment.
 pub struct Security {
-    /// `None` on a node: its state comes from heartbeats.
-    store: Option<MetaStore>,
-    sealed_keys: RwLock<Vec<AccessKeyRecord>>,
-    master: MasterKey,
+    store: MetaStore,
+    /// Principals and opened keys; nodes receive copies of it with heartbeats.
+    access: Arc<AccessTable>,
     keyring: RwLock<KeyRing>,
     verifier: RwLock<TokenVerifier>,
-    principals: RwLock<HashMap<String, Principal>>,
-    credentials: RwLock<HashMap<String, Credential>>,
     /// Where audit events go.
-    pub audit: AuditSink,
+    pub audit: Arc<AuditSink>,
 }
 
 impl std::fmt::Debug for Security {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Security")
-            .field("principals", &self.principals.read().len())
+            .field("access", &self.access)
             .finish_non_exhaustive()
-    }
-}
-
-/// A principal as stored, with its bindings parsed once (every request checks them).
-struct Principal {
-    record: PrincipalRecord,
-    bindings: Vec<Binding>,
-}
-
-impl Principal {
-    fn new(record: PrincipalRecord) -> Self {
-        let bindings = record
-            .bindings
-            .iter()
-            .filter_map(|(role, pattern)| {
-                Some(Binding::new(role.parse::<Role>().ok()?, pattern.clone()))
-            })
-            .collect();
-        Self { record, bindings }
     }
 }
 
@@ -133,16 +101,13 @@ impl Security {
         let security = Arc::new(Self {
             verifier: RwLock::new(keyring.verifier()),
             keyring: RwLock::new(keyring),
-            audit: AuditSink::new(store.clone()),
-            store: Some(store),
-            sealed_keys: RwLock::new(Vec::new()),
-            master,
-            principals: RwLock::new(HashMap::new()),
-            credentials: RwLock::new(HashMap::new()),
+            audit: Arc::new(AuditSink::new(store.clone())),
+            store,
+            access: Arc::new(AccessTable::new(master)),
         });
         security.reload().await?;
         let mut bootstrap = None;
-        if security.principals.read().is_empty() {
+        if security.access.principals().is_empty() {
             security
                 .create_principal(BOOTSTRAP_ADMIN, "user", vec![("admin".into(), "*".into())])
                 .await?;
@@ -157,88 +122,32 @@ impl Security {
         Ok((security, bootstrap))
     }
 
-    /// A node's replica: verifies SigV4 and authorizes with state from
-    /// [`Security::apply_snapshot`]; audit events go to `audit`.
-    pub fn replica(master: MasterKey, audit: AuditSink) -> Arc<Self> {
-        let keyring = KeyRing::generate(ISSUER, TOKEN_LIFETIME, SystemTime::now());
-        Arc::new(Self {
-            store: None,
-            sealed_keys: RwLock::new(Vec::new()),
-            master,
-            verifier: RwLock::new(keyring.verifier()),
-            keyring: RwLock::new(keyring),
-            principals: RwLock::new(HashMap::new()),
-            credentials: RwLock::new(HashMap::new()),
-            audit,
-        })
+    /// The access table requests are checked against (and nodes receive copies of).
+    pub fn access(&self) -> &Arc<AccessTable> {
+        &self.access
+    }
+
+    /// The audit log, for the in-process data plane.
+    pub fn audit_log(&self) -> Arc<dyn AuditLog> {
+        self.audit.clone()
     }
 
     /// What nodes need, for heartbeat answers.
     pub fn snapshot(&self) -> AuthSnapshot {
-        AuthSnapshot {
-            principals: self.principals(),
-            keys: self.sealed_keys.read().clone(),
-        }
-    }
-
-    /// Replaces a replica's principals and keys.
-    pub fn apply_snapshot(&self, snapshot: AuthSnapshot) {
-        self.install(snapshot.principals, snapshot.keys);
-    }
-
-    fn store(&self) -> Result<&MetaStore, ControlPlaneError> {
-        self.store.as_ref().ok_or_else(|| {
-            ControlPlaneError::InvalidArgument(
-                "This node holds a read-only copy of the security state; send changes to the control plane.".into(),
-            )
-        })
-    }
-
-    fn install(&self, principals: Vec<PrincipalRecord>, keys: Vec<AccessKeyRecord>) {
-        let mut credentials = HashMap::new();
-        for key in &keys {
-            match self.unseal_key(key) {
-                Ok(credential) => {
-                    credentials.insert(key.access_key_id.clone(), credential);
-                }
-                Err(error) => {
-                    tracing::error!(access_key_id = %key.access_key_id, %error, "cannot decrypt an access key; it will be refused");
-                }
-            }
-        }
-        *self.principals.write() = principals
-            .into_iter()
-            .map(|p| (p.name.clone(), Principal::new(p)))
-            .collect();
-        *self.credentials.write() = credentials;
-        *self.sealed_keys.write() = keys;
+        self.access.snapshot()
     }
 
     /// Rereads principals and keys from the store.
     pub async fn reload(&self) -> Result<(), ControlPlaneError> {
-        let principals = self.store()?.load_principals().await?;
-        let keys = self.store()?.load_access_keys().await?;
-        self.install(principals, keys);
+        let principals = self.store.load_principals().await?;
+        let keys = self.store.load_access_keys().await?;
+        self.access.install(principals, keys);
         Ok(())
-    }
-
-    fn unseal_key(&self, key: &AccessKeyRecord) -> Result<Credential, ControlPlaneError> {
-        let id: AccessKeyId = key.access_key_id.parse().map_err(store_error)?;
-        let sealed: EncryptedSecret = key.secret_sealed.parse().map_err(store_error)?;
-        let secret = self
-            .master
-            .decrypt_secret(&id, &sealed)
-            .map_err(store_error)?;
-        Ok(Credential {
-            principal: key.principal.clone(),
-            secret_access_key: secret,
-            session_token: None,
-        })
     }
 
     /// The credential of an access key, for SigV4 verification.
     pub fn credential(&self, access_key_id: &str) -> Option<Credential> {
-        self.credentials.read().get(access_key_id).cloned()
+        self.access.credential(access_key_id)
     }
 
     /// Checks `principal` may perform `action` (on `stream`, when the action is about one).
@@ -248,15 +157,13 @@ impl Security {
         action: Action,
         stream: Option<&str>,
     ) -> Result<(), Denied> {
-        let principals = self.principals.read();
-        let bindings = principals.get(principal).map_or(&[][..], |p| &p.bindings);
-        weir_auth::authorize(principal, bindings, action, stream)
+        self.access.authorize(principal, action, stream)
     }
 
     /// Verifies a bearer token and that its principal still exists; returns the principal.
     pub fn verify_token(&self, token: &str) -> Result<String, AuthFailure> {
         let claims = self.verifier.read().verify(token, SystemTime::now())?;
-        if !self.principals.read().contains_key(&claims.sub) {
+        if !self.access.contains(&claims.sub) {
             return Err(AuthFailure::UnknownPrincipal(claims.sub));
         }
         Ok(claims.sub)
@@ -293,39 +200,24 @@ impl Security {
             ring.prune(now);
             let kid = ring.rotate(now).to_string();
             (
-                ring.seal(&self.master).map_err(store_error)?,
+                ring.seal(self.access.master()).map_err(store_error)?,
                 kid,
                 ring.verifier(),
             )
         };
-        self.store()?.put_auth_state(KEYRING_STATE, &sealed).await?;
+        self.store.put_auth_state(KEYRING_STATE, &sealed).await?;
         *self.verifier.write() = verifier;
         Ok(kid)
     }
 
     /// Every principal.
     pub fn principals(&self) -> Vec<PrincipalRecord> {
-        let mut list: Vec<_> = self
-            .principals
-            .read()
-            .values()
-            .map(|p| p.record.clone())
-            .collect();
-        list.sort_by(|a, b| a.name.cmp(&b.name));
-        list
+        self.access.principals()
     }
 
     /// Access key ids of a principal.
     pub fn key_ids(&self, principal: &str) -> Vec<String> {
-        let mut ids: Vec<String> = self
-            .credentials
-            .read()
-            .iter()
-            .filter(|(_, c)| c.principal == principal)
-            .map(|(id, _)| id.clone())
-            .collect();
-        ids.sort();
-        ids
+        self.access.key_ids(principal)
     }
 
     /// Creates a principal.
@@ -342,7 +234,7 @@ impl Security {
             created_at_ms: crate::service::now_ms(),
             bindings,
         };
-        match self.store()?.insert_principal(&record).await {
+        match self.store.insert_principal(&record).await {
             Err(weir_meta::MetaError::AlreadyExists(_)) => {
                 return Err(ControlPlaneError::InUse(format!(
                     "Principal {name} already exists."
@@ -350,9 +242,7 @@ impl Security {
             }
             other => other?,
         }
-        self.principals
-            .write()
-            .insert(name.to_string(), Principal::new(record.clone()));
+        self.access.put_principal(record.clone());
         Ok(record)
     }
 
@@ -363,37 +253,33 @@ impl Security {
         bindings: Vec<(String, String)>,
     ) -> Result<PrincipalRecord, ControlPlaneError> {
         validate_bindings(&bindings)?;
-        if !self.store()?.set_bindings(name, &bindings).await? {
+        if !self.store.set_bindings(name, &bindings).await? {
             return Err(ControlPlaneError::NotFound(format!(
                 "Principal {name} does not exist."
             )));
         }
-        let mut principals = self.principals.write();
-        let principal = principals.get_mut(name).ok_or_else(|| {
+        let mut record = self.access.principal(name).ok_or_else(|| {
             ControlPlaneError::NotFound(format!("Principal {name} does not exist."))
         })?;
-        let mut record = principal.record.clone();
         record.bindings = bindings;
-        *principal = Principal::new(record.clone());
+        self.access.put_principal(record.clone());
         Ok(record)
     }
 
     /// Deletes a principal and its keys; its tokens stop working at once.
     pub async fn delete_principal(&self, name: &str) -> Result<(), ControlPlaneError> {
-        if !self.store()?.delete_principal(name).await? {
+        if !self.store.delete_principal(name).await? {
             return Err(ControlPlaneError::NotFound(format!(
                 "Principal {name} does not exist."
             )));
         }
-        self.principals.write().remove(name);
-        self.credentials.write().retain(|_, c| c.principal != name);
-        self.sealed_keys.write().retain(|k| k.principal != name);
+        self.access.remove_principal(name);
         Ok(())
     }
 
     /// Issues a new access key for a principal; the secret is returned only here.
     pub async fn create_key(&self, principal: &str) -> Result<AccessKey, ControlPlaneError> {
-        if !self.principals.read().contains_key(principal) {
+        if !self.access.contains(principal) {
             return Err(ControlPlaneError::NotFound(format!(
                 "Principal {principal} does not exist."
             )));
@@ -405,7 +291,8 @@ impl Security {
 
     async fn store_key(&self, principal: &str, key: &AccessKey) -> Result<(), ControlPlaneError> {
         let sealed = self
-            .master
+            .access
+            .master()
             .encrypt_secret(&key.id, &key.secret)
             .map_err(store_error)?;
         let record = AccessKeyRecord {
@@ -414,10 +301,9 @@ impl Security {
             secret_sealed: sealed.to_string(),
             created_at_ms: crate::service::now_ms(),
         };
-        self.store()?.insert_access_key(&record).await?;
-        self.sealed_keys.write().push(record);
-        self.credentials.write().insert(
-            key.id.to_string(),
+        self.store.insert_access_key(&record).await?;
+        self.access.add_key(
+            record,
             Credential {
                 principal: principal.to_string(),
                 secret_access_key: SecretAccessKey::new(key.secret.expose()),
@@ -429,13 +315,12 @@ impl Security {
 
     /// Revokes an access key.
     pub async fn delete_key(&self, principal: &str, id: &str) -> Result<(), ControlPlaneError> {
-        if !self.store()?.delete_access_key(principal, id).await? {
+        if !self.store.delete_access_key(principal, id).await? {
             return Err(ControlPlaneError::NotFound(format!(
                 "Access key {id} of {principal} does not exist."
             )));
         }
-        self.credentials.write().remove(id);
-        self.sealed_keys.write().retain(|k| k.access_key_id != id);
+        self.access.remove_key(id);
         Ok(())
     }
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use weir_control_plane::{ConsumerRecord, StreamRecord};
+use weir_contracts::{ConsumerRecord, StreamRecord};
 use weir_core::{stream_name_from_arn, Violations};
 
 use super::Empty;
@@ -32,10 +32,10 @@ fn shape(
 ) -> Consumer {
     Consumer {
         consumer_name: consumer.name.clone(),
-        consumer_arn: plane.control_plane.consumer_arn(&stream.name, consumer),
+        consumer_arn: plane.catalog.consumer_arn(&stream.name, consumer),
         consumer_status: "ACTIVE",
         consumer_creation_timestamp: Timestamp(consumer.created_at_ms),
-        stream_arn: with_stream.then(|| plane.control_plane.arn(&stream.name)),
+        stream_arn: with_stream.then(|| plane.catalog.arn(&stream.name)),
     }
 }
 
@@ -102,9 +102,9 @@ pub async fn register(
         violations.stream_name(name, "consumerName");
     }
     KinesisError::validation(violations)?;
-    let stream = plane.control_plane.stream(&stream.unwrap_or_default())?;
+    let stream = plane.catalog.stream(&stream.unwrap_or_default())?;
     let consumer = plane
-        .control_plane
+        .admin()?
         .register_consumer(
             &stream.name,
             req.consumer_name.as_deref().unwrap_or_default(),
@@ -160,7 +160,7 @@ fn find(
     req: &ConsumerRef,
 ) -> Result<(Arc<StreamRecord>, ConsumerRecord), KinesisError> {
     let (stream_name, name, second) = req.resolve()?;
-    let stream = plane.control_plane.stream(&stream_name)?;
+    let stream = plane.catalog.stream(&stream_name)?;
     let consumer = stream
         .consumers
         .get(&name)
@@ -169,7 +169,7 @@ fn find(
         .ok_or_else(|| {
             KinesisError::ResourceNotFound(format!(
                 "Consumer {name} under stream {stream_name} not found for account {}.",
-                plane.control_plane.config().account_id
+                plane.catalog.settings().account_id
             ))
         })?;
     Ok((stream, consumer))
@@ -185,7 +185,7 @@ pub async fn describe(plane: &DataPlane, req: ConsumerRef) -> Result<DescribeOut
 pub async fn deregister(plane: &DataPlane, req: ConsumerRef) -> Result<Empty, KinesisError> {
     let (stream, consumer) = find(plane, &req)?;
     plane
-        .control_plane
+        .admin()?
         .deregister_consumer(&stream.name, &consumer.name)
         .await?;
     Ok(Empty {})
@@ -215,7 +215,7 @@ pub async fn list(plane: &DataPlane, req: ListInput) -> Result<ListOutput, Kines
         violations.range(max, "maxResults", Some(1), Some(10000));
     }
     KinesisError::validation(violations)?;
-    let stream = plane.control_plane.stream(&stream.unwrap_or_default())?;
+    let stream = plane.catalog.stream(&stream.unwrap_or_default())?;
     let after = req.next_token.clone();
     let limit = req.max_results.unwrap_or(100) as usize;
     let mut iter = stream

@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use axum::response::Response;
 use serde::Serialize;
-use weir_control_plane::StreamRecord;
+use weir_contracts::StreamRecord;
 use weir_core::{stream_name_from_arn, Violations};
 
 use crate::error::KinesisError;
@@ -150,5 +150,5 @@ pub fn stream_for(
     let name = selector.check(&mut violations);
     KinesisError::validation(violations)?;
     let name = selector.resolve(name)?;
-    Ok(plane.control_plane.stream(&name)?)
+    Ok(plane.catalog.stream(&name)?)
 }

@@ -74,7 +74,7 @@ pub async fn get_shard_iterator(
             KinesisError::ResourceNotFound(format!(
                 "Shard {id} in stream {} under account {} does not exist",
                 stream.name,
-                plane.control_plane.config().account_id
+                plane.catalog.settings().account_id
             ))
         })?;
     let deadline = tokio::time::Instant::now() + RESHARD_WAIT;
@@ -135,7 +135,7 @@ pub async fn get_shard_iterator(
                 ))
             })?;
             let seq = SequenceNumber::parse(&text)
-                .ok_or_else(|| KinesisError::InvalidArgument(format!("StartingSequenceNumber {text} used in GetShardIterator on shard {} in stream {} under account {} is invalid.", shard_id(shard.ordinal), stream.name, plane.control_plane.config().account_id)))?;
+                .ok_or_else(|| KinesisError::InvalidArgument(format!("StartingSequenceNumber {text} used in GetShardIterator on shard {} in stream {} under account {} is invalid.", shard_id(shard.ordinal), stream.name, plane.catalog.settings().account_id)))?;
             if seq.shard_ordinal() != shard.ordinal {
                 return Err(KinesisError::InvalidArgument(format!(
                     "Invalid StartingSequenceNumber. It encodes {}, while it was used in a call to a shard with {}",
@@ -263,9 +263,9 @@ pub async fn get_records(
             iterator.issued_ms, now
         )));
     }
-    let stream = plane.control_plane.stream(&iterator.stream)?;
+    let stream = plane.catalog.stream(&iterator.stream)?;
     if stream.uid != iterator.stream_uid {
-        return Err(plane.control_plane.not_found(&iterator.stream).into());
+        return Err(plane.catalog.not_found(&iterator.stream).into());
     }
     if let Some(arn) = &req.stream_arn {
         if weir_core::stream_name_from_arn(arn) != Some(stream.name.as_str()) {

@@ -2,7 +2,7 @@
 //! retry rules shared with reads ([`super::reads`]).
 
 use serde::{Deserialize, Serialize};
-use weir_control_plane::{ShardRecord, StreamRecord};
+use weir_contracts::{ShardRecord, StreamRecord};
 use weir_core::hash::parse_hash_key;
 use weir_core::{partition_key_hash, shard_id, SequenceNumber, Violations};
 use weir_storage::NewRecord;
@@ -62,7 +62,7 @@ async fn settle(plane: &DataPlane) {
     ))
     .await;
     if let Some(cluster) = plane.cluster() {
-        let _ = cluster.heartbeat(&plane.control_plane).await;
+        let _ = cluster.heartbeat(&plane.metadata()).await;
     }
 }
 
@@ -288,7 +288,7 @@ pub async fn put_record(
             Ok(done) => break done,
             Err(Retry::Yes) if tokio::time::Instant::now() < deadline => {
                 settle(plane).await;
-                stream = plane.control_plane.stream(&stream.name)?;
+                stream = plane.catalog.stream(&stream.name)?;
             }
             Err(Retry::Yes) => {
                 return Err(KinesisError::Unavailable(
@@ -557,7 +557,7 @@ pub async fn put_records(
         if !pending.is_empty() {
             pending.sort_by_key(|(position, _, _)| *position);
             settle(plane).await;
-            stream = plane.control_plane.stream(&stream.name)?;
+            stream = plane.catalog.stream(&stream.name)?;
         }
     }
     Ok(PutRecordsOutput {

@@ -44,7 +44,7 @@ pub async fn split_shard(plane: &DataPlane, req: SplitShardInput) -> Result<Empt
     }
     let stream = stream_for(plane, &stream_ref!(req), violations)?;
     plane
-        .control_plane
+        .admin()?
         .split_shard(
             &stream.name,
             req.shard_to_split.as_deref().unwrap_or_default(),
@@ -76,7 +76,7 @@ pub async fn merge_shards(plane: &DataPlane, req: MergeShardsInput) -> Result<Em
     }
     let stream = stream_for(plane, &stream_ref!(req), violations)?;
     plane
-        .control_plane
+        .admin()?
         .merge_shards(
             &stream.name,
             req.shard_to_merge.as_deref().unwrap_or_default(),
@@ -129,11 +129,11 @@ pub async fn update_shard_count(
     let target = req.target_shard_count.unwrap_or_default();
     let current = stream.open_shards().count();
     plane
-        .control_plane
-        .start_update_shard_count(&stream.name, target.clamp(0, i64::from(u32::MAX)) as u32)
+        .admin()?
+        .update_shard_count(&stream.name, target.clamp(0, i64::from(u32::MAX)) as u32)
         .await?;
     Ok(UpdateShardCountOutput {
-        stream_arn: plane.control_plane.arn(&stream.name),
+        stream_arn: plane.catalog.arn(&stream.name),
         stream_name: stream.name.clone(),
         current_shard_count: current,
         target_shard_count: target,

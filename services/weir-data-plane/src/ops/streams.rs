@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use weir_control_plane::{CreateStream, RetentionChange, ShardRecord, StreamMode, StreamRecord};
+use weir_contracts::{CreateStream, RetentionChange, ShardRecord, StreamMode, StreamRecord};
 use weir_core::{shard_id, shard_ordinal, SequenceNumber, Violations};
 
 use super::{stream_for, Empty};
@@ -76,7 +76,7 @@ pub async fn create_stream(
         ));
     }
     plane
-        .control_plane
+        .admin()?
         .create_stream(CreateStream {
             name: req.stream_name.unwrap_or_default(),
             shard_count: req.shard_count.map(|c| c.min(i64::from(u32::MAX)) as u32),
@@ -102,7 +102,7 @@ pub async fn delete_stream(
     req: DeleteStreamInput,
 ) -> Result<Empty, KinesisError> {
     let stream = stream_for(plane, &stream_ref!(req), Violations::new())?;
-    plane.control_plane.delete_stream(&stream.name).await?;
+    plane.admin()?.delete_stream(&stream.name).await?;
     Ok(Empty {})
 }
 
@@ -223,7 +223,7 @@ pub async fn describe_stream(
     Ok(DescribeStreamOutput {
         stream_description: StreamDescription {
             stream_name: stream.name.clone(),
-            stream_arn: plane.control_plane.arn(&stream.name),
+            stream_arn: plane.catalog.arn(&stream.name),
             stream_status: stream.status.as_str(),
             stream_mode_details: StreamModeOut {
                 stream_mode: stream.mode.as_str(),
@@ -278,7 +278,7 @@ pub async fn describe_stream_summary(
     Ok(DescribeStreamSummaryOutput {
         stream_description_summary: StreamDescriptionSummary {
             stream_name: stream.name.clone(),
-            stream_arn: plane.control_plane.arn(&stream.name),
+            stream_arn: plane.catalog.arn(&stream.name),
             stream_status: stream.status.as_str(),
             stream_mode_details: StreamModeOut {
                 stream_mode: stream.mode.as_str(),
@@ -348,7 +348,7 @@ pub async fn list_streams(
         None => req.exclusive_start_stream_name.clone(),
     };
     let limit = req.limit.unwrap_or(100) as usize;
-    let (page, more) = plane.control_plane.list_streams(after.as_deref(), limit);
+    let (page, more) = plane.catalog.list_streams(after.as_deref(), limit);
     let next_token = if more {
         page.last().map(|s| encode_token(&s.name))
     } else {
@@ -362,7 +362,7 @@ pub async fn list_streams(
             .iter()
             .map(|s| StreamSummary {
                 stream_name: s.name.clone(),
-                stream_arn: plane.control_plane.arn(&s.name),
+                stream_arn: plane.catalog.arn(&s.name),
                 stream_status: s.status.as_str(),
                 stream_mode_details: StreamModeOut {
                     stream_mode: s.mode.as_str(),
@@ -447,7 +447,7 @@ pub async fn list_shards(
                     "NextToken {token} is not a valid ListShards token."
                 ))
             })?;
-        let stream = plane.control_plane.stream(&decoded.stream)?;
+        let stream = plane.catalog.stream(&decoded.stream)?;
         // Clients send the filter with the first page only; the token carries it on.
         (
             stream,
@@ -582,7 +582,7 @@ async fn change_retention(
         .unwrap_or_default()
         .clamp(0, i64::from(u32::MAX)) as u32;
     plane
-        .control_plane
+        .admin()?
         .update_retention(&stream.name, hours, change)
         .await?;
     Ok(Empty {})
@@ -627,7 +627,7 @@ pub async fn add_tags(plane: &DataPlane, req: AddTagsInput) -> Result<Empty, Kin
     }
     let stream = stream_for(plane, &stream_ref!(req), violations)?;
     plane
-        .control_plane
+        .admin()?
         .add_tags(&stream.name, req.tags.unwrap_or_default())
         .await?;
     Ok(Empty {})
@@ -665,7 +665,7 @@ pub async fn remove_tags(plane: &DataPlane, req: RemoveTagsInput) -> Result<Empt
     }
     let stream = stream_for(plane, &stream_ref!(req), violations)?;
     plane
-        .control_plane
+        .admin()?
         .remove_tags(&stream.name, req.tag_keys.unwrap_or_default())
         .await?;
     Ok(Empty {})
@@ -743,7 +743,7 @@ pub async fn describe_limits(
     plane: &DataPlane,
     _req: DescribeLimitsInput,
 ) -> Result<DescribeLimitsOutput, KinesisError> {
-    let limits = plane.control_plane.limits();
+    let limits = plane.catalog.limits();
     Ok(DescribeLimitsOutput {
         shard_limit: limits.shard_limit,
         open_shard_count: limits.open_shard_count,

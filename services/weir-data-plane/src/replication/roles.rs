@@ -5,7 +5,7 @@
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use weir_control_plane::placement::{FollowerReport, ShardReport};
+use weir_contracts::{FollowerReport, ShardReport};
 
 use super::LeaderSession;
 use crate::cluster::Cluster;

@@ -64,4 +64,4 @@ pub enum ReplicateReply {
     },
 }
 
-pub use weir_control_plane::placement::{FenceReply, FenceRequest};
+pub use weir_contracts::{FenceReply, FenceRequest};

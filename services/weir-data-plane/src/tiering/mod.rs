@@ -12,7 +12,6 @@
 //! local log's first offset finds the segment holding it, fetches that segment's index
 //! once, and ranged-GETs an aligned block of whole batches, through a bounded cache.
 
-mod catalog;
 mod remote;
 
 use std::collections::HashMap;
@@ -23,12 +22,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
-use weir_control_plane::{TierSegment, TierState};
+use weir_contracts::{TierSegment, TierState};
 use weir_storage::{decode_range, parse_index, IndexEntry, SealedSegment, StoredRecord};
 use weir_tier::{layout, Backoff, BlockCache, ObjectStore};
 
-pub use catalog::{CatalogFuture, LocalCatalog, TierCatalog};
 pub use remote::RemoteCatalog;
+pub use weir_contracts::TierCatalog;
 
 use crate::shards::LocalShard;
 use crate::KinesisError;
@@ -514,7 +513,7 @@ pub(crate) async fn run_uploader(plane: std::sync::Weak<crate::DataPlane>) {
 /// behind by a restart (an upload interrupted by a crash) are uploaded without waiting
 /// for a client to touch the shard. Runs once, when the uploader starts.
 async fn reopen_local_shards(plane: &crate::DataPlane) {
-    for stream in plane.control_plane.list_streams(None, usize::MAX).0.iter() {
+    for stream in plane.catalog.list_streams(None, usize::MAX).0.iter() {
         for shard in &stream.shards {
             if plane.shards.has_local(stream.uid, shard.ordinal) {
                 let _ = plane.locate(stream.uid, shard.ordinal).await;
@@ -526,8 +525,8 @@ async fn reopen_local_shards(plane: &crate::DataPlane) {
 /// One pass over every open local shard; returns the first failure.
 pub(crate) async fn upload_pass(plane: &crate::DataPlane, tiering: &Tiering) -> Option<String> {
     let _pass = tiering.pass.lock().await;
-    let streams: HashMap<i64, weir_control_plane::TieringSettings> = plane
-        .control_plane
+    let streams: HashMap<i64, weir_contracts::TieringSettings> = plane
+        .catalog
         .list_streams(None, usize::MAX)
         .0
         .iter()

@@ -1,9 +1,9 @@
 //! Control-plane errors, named after the Kinesis exceptions they become on the wire.
 
 use weir_core::Violations;
-use weir_meta::MetaError;
 
-/// Why a control-plane operation was refused or failed.
+/// Why a control-plane operation was refused or failed. `Store` and `Unavailable` changed
+/// nothing and may be retried; the others are refusals.
 #[derive(Debug, thiserror::Error)]
 pub enum ControlPlaneError {
     /// Input broke a documented constraint (Kinesis ValidationException).
@@ -22,8 +22,11 @@ pub enum ControlPlaneError {
     #[error("{0}")]
     LimitExceeded(String),
     /// The metadata store failed; nothing was changed (InternalFailure).
-    #[error(transparent)]
-    Store(#[from] MetaError),
+    #[error("{0}")]
+    Store(String),
+    /// The control plane could not be reached from a node; nothing was changed.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl ControlPlaneError {
@@ -36,6 +39,12 @@ impl ControlPlaneError {
             Self::InvalidArgument(_) => "InvalidArgumentException",
             Self::LimitExceeded(_) => "LimitExceededException",
             Self::Store(_) => "InternalFailure",
+            Self::Unavailable(_) => "ServiceUnavailable",
         }
+    }
+
+    /// Whether the same request may succeed if sent again unchanged.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Store(_) | Self::Unavailable(_))
     }
 }

@@ -42,7 +42,7 @@ async fn node(dir: &std::path::Path, bucket: &std::path::Path) -> Node {
             ..TierConfig::default()
         },
     });
-    let plane = DataPlane::start(Arc::clone(&cp), config, Arc::new(SystemClock))
+    let plane = DataPlane::start(cp.ports(), config, Arc::new(SystemClock))
         .await
         .unwrap();
     Node {

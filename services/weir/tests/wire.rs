@@ -31,7 +31,7 @@ async fn node() -> Node {
     .unwrap();
     let clock = Arc::new(ManualClock::new());
     let plane = DataPlane::start(
-        cp,
+        cp.ports(),
         DataPlaneConfig::new(dir.path().join("data")),
         clock.clone(),
     )

@@ -1,0 +1,36 @@
+//! The contracts between Weir's control plane and data plane.
+//!
+//! Neither plane depends on the other: both depend on this crate. It holds
+//! - the metadata model ([`StreamRecord`], [`ShardRecord`], tier segments, consumers);
+//! - the cluster protocol's messages ([`HeartbeatRequest`], [`HeartbeatReply`], fences);
+//! - the interfaces the control plane offers the data plane ([`StreamAdmin`],
+//!   [`TierCatalog`]) and the one it needs back ([`ShardFence`]);
+//! - the [`StreamCatalog`] every process reads streams from, and the [`Ports`] bundle a
+//!   data plane is started with;
+//! - audit events and the [`AuditLog`] they go to;
+//! - [`ControlPlaneError`], the one error type of these calls.
+
+mod admin;
+mod audit;
+mod catalog;
+mod cluster;
+mod error;
+mod model;
+mod ports;
+
+pub use admin::{
+    AdminFuture, CreateStream, FenceFuture, Limits, RetentionChange, ShardFence, StreamAdmin,
+    StreamEvent, TierCatalog,
+};
+pub use audit::{AuditEvent, AuditFuture, AuditLog, Outcome};
+pub use catalog::{CatalogSettings, StreamCatalog};
+pub use cluster::{
+    Assignment, FenceReply, FenceRequest, FollowerReport, HeartbeatReply, HeartbeatRequest,
+    NodeInfo, ShardReport,
+};
+pub use error::ControlPlaneError;
+pub use model::{
+    ConsumerRecord, ShardRecord, StreamMode, StreamRecord, StreamStatus, TierSegment, TierState,
+    TierTransition, TieringSettings,
+};
+pub use ports::{Guard, Ports};
