@@ -5,6 +5,8 @@
 #      run writes to the shard's owner and two go through a non-owner that forwards.
 # Needs target/release/weir (cargo build --release -p weir). Results: target/bench-results/cluster-*.json
 set -euo pipefail
+# Benchmarks measure the engine, not Kinesis's per-shard quotas: run unthrottled.
+export WEIR_SHARD_LIMITS=off
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 WEIR="$ROOT/target/release/weir"
 RESULTS="$ROOT/target/bench-results"

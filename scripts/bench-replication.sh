@@ -21,6 +21,8 @@
 # Results: target/bench-results/replication-*.json and a markdown table on stdout (also in
 # target/bench-results/replication.md).
 set -euo pipefail
+# Benchmarks measure the engine, not Kinesis's per-shard quotas: run unthrottled.
+export WEIR_SHARD_LIMITS=off
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 WEIR=${WEIR_BIN:-$ROOT/target/release/weir}

@@ -23,6 +23,8 @@
 # each run, after a sync, default 5),
 # WEIR_BIN (default target/release/weir), KINESALITE_SPEC (npm spec, default "kinesalite").
 set -euo pipefail
+# Benchmarks measure the engine, not Kinesis's per-shard quotas: run unthrottled.
+export WEIR_SHARD_LIMITS=off
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"

@@ -13,12 +13,17 @@
 #   WEIR_TEST_POSTGRES_URL  kept if set (then no local Postgres is set up);
 #                           default postgres://postgres@127.0.0.1:5432/postgres
 #   WEIR_BIN                binary for the end-to-end suites (default target/debug/weir)
+#   WEIR_SHARD_LIMITS       per-shard limits of the servers the suites start (default off)
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
 
 export DEBIAN_FRONTEND=noninteractive
+# Most suites write bursts far beyond Kinesis's per-shard limits to test other things;
+# the servers they start run unthrottled. The throttling tests pass --shard-limits
+# themselves, which overrides this.
+export WEIR_SHARD_LIMITS="${WEIR_SHARD_LIMITS:-off}"
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 VENV="$REPO/.venv-tests"
 JS_DIR="$REPO/tests/js"

@@ -439,6 +439,7 @@ impl<'a> Run<'a> {
                 retention_hours: Some(spec.retention_hours),
                 tags,
                 replication_factor: None,
+                shard_limits: None,
             })
             .await?;
         self.expected

@@ -25,6 +25,8 @@ pub struct CreateStream {
     pub tags: BTreeMap<String, String>,
     /// Replicas per shard (cluster mode); `None` takes the cluster default.
     pub replication_factor: Option<u32>,
+    /// The stream's own per-shard limits; `None` takes the deployment's default.
+    pub shard_limits: Option<crate::ShardLimits>,
 }
 
 /// How a retention change relates to the current value (Kinesis has separate increase and

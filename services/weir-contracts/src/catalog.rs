@@ -10,15 +10,19 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use parking_lot::RwLock;
+use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
-use crate::{ConsumerRecord, ControlPlaneError, Limits, StreamEvent, StreamMode, StreamRecord};
+use crate::{
+    ConsumerRecord, ControlPlaneError, Limits, ShardLimits, StreamEvent, StreamMode, StreamRecord,
+};
 
 /// Deletion events a slow subscriber may fall behind by before it must rescan.
 const EVENT_BUFFER: usize = 1024;
 
-/// Account-level facts the catalog reports (in ARNs, messages and DescribeLimits).
-#[derive(Debug, Clone)]
+/// Account-level facts the catalog reports (in ARNs, messages and DescribeLimits), and
+/// the defaults streams take. The control plane's are sent to nodes with heartbeats.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CatalogSettings {
     /// Region used in ARNs.
     pub region: String,
@@ -28,6 +32,9 @@ pub struct CatalogSettings {
     pub shard_limit: u32,
     /// Most on-demand streams.
     pub on_demand_stream_limit: u32,
+    /// Per-shard limits of streams that do not set their own.
+    #[serde(default)]
+    pub shard_limits: ShardLimits,
 }
 
 impl Default for CatalogSettings {
@@ -37,13 +44,14 @@ impl Default for CatalogSettings {
             account_id: weir_core::ACCOUNT_ID_DEFAULT.into(),
             shard_limit: 500,
             on_demand_stream_limit: 50,
+            shard_limits: ShardLimits::KINESIS,
         }
     }
 }
 
 /// Every stream by name, and the deletions since a subscriber started listening.
 pub struct StreamCatalog {
-    settings: CatalogSettings,
+    settings: RwLock<CatalogSettings>,
     streams: RwLock<BTreeMap<String, Arc<StreamRecord>>>,
     events: broadcast::Sender<StreamEvent>,
 }
@@ -61,20 +69,33 @@ impl StreamCatalog {
     pub fn new(settings: CatalogSettings) -> Self {
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         Self {
-            settings,
+            settings: RwLock::new(settings),
             streams: RwLock::new(BTreeMap::new()),
             events,
         }
     }
 
     /// Account settings.
-    pub fn settings(&self) -> &CatalogSettings {
-        &self.settings
+    pub fn settings(&self) -> CatalogSettings {
+        self.settings.read().clone()
+    }
+
+    /// Replaces the settings (a node adopts the control plane's from a heartbeat).
+    pub fn set_settings(&self, settings: CatalogSettings) {
+        *self.settings.write() = settings;
+    }
+
+    /// The per-shard limits that apply to `stream`.
+    pub fn shard_limits(&self, stream: &StreamRecord) -> ShardLimits {
+        stream
+            .shard_limits
+            .unwrap_or_else(|| self.settings.read().shard_limits)
     }
 
     /// The ARN of a stream.
     pub fn arn(&self, name: &str) -> String {
-        weir_core::stream_arn(&self.settings.region, &self.settings.account_id, name)
+        let settings = self.settings.read();
+        weir_core::stream_arn(&settings.region, &settings.account_id, name)
     }
 
     /// The ARN of a registered consumer (`<stream arn>/consumer/<name>:<creation seconds>`).
@@ -91,7 +112,7 @@ impl StreamCatalog {
     pub fn not_found(&self, name: &str) -> ControlPlaneError {
         ControlPlaneError::NotFound(format!(
             "Stream {name} under account {} not found.",
-            self.settings.account_id
+            self.settings.read().account_id
         ))
     }
 
@@ -136,9 +157,10 @@ impl StreamCatalog {
 
     /// Account limits and usage.
     pub fn limits(&self) -> Limits {
+        let settings = self.settings.read();
         let streams = self.streams.read();
         Limits {
-            shard_limit: self.settings.shard_limit,
+            shard_limit: settings.shard_limit,
             open_shard_count: streams
                 .values()
                 .map(|s| s.open_shards().count() as u32)
@@ -147,7 +169,7 @@ impl StreamCatalog {
                 .values()
                 .filter(|s| s.mode == StreamMode::OnDemand)
                 .count() as u32,
-            on_demand_stream_limit: self.settings.on_demand_stream_limit,
+            on_demand_stream_limit: settings.on_demand_stream_limit,
         }
     }
 

@@ -99,6 +99,10 @@ pub struct HeartbeatReply {
     pub assignments: Vec<Assignment>,
     /// Every stream (the node's replica of the metadata).
     pub streams: Vec<StreamRecord>,
+    /// The control plane's account settings and stream defaults (absent from older
+    /// control planes: the node keeps its own).
+    #[serde(default)]
+    pub settings: Option<crate::CatalogSettings>,
     /// Principals and sealed keys, when authentication is on.
     #[serde(default)]
     pub auth: Option<weir_auth::AuthSnapshot>,

@@ -15,6 +15,7 @@ mod audit;
 mod catalog;
 mod cluster;
 mod error;
+mod limits;
 mod model;
 mod ports;
 
@@ -29,6 +30,7 @@ pub use cluster::{
     NodeInfo, ShardReport,
 };
 pub use error::ControlPlaneError;
+pub use limits::{ShardLimits, ShardTraffic};
 pub use model::{
     ConsumerRecord, ShardRecord, StreamMode, StreamRecord, StreamStatus, TierSegment, TierState,
     TierTransition, TieringSettings,

@@ -129,6 +129,9 @@ pub struct StreamRecord {
     /// Replicas per shard; 0 takes the cluster's default (min(3, nodes)).
     #[serde(default)]
     pub replication_factor: u32,
+    /// This stream's own per-shard limits; `None` takes the deployment's default.
+    #[serde(default)]
+    pub shard_limits: Option<crate::ShardLimits>,
 }
 
 /// Per-stream local retention: a sealed segment already in the cold tier is dropped from

@@ -7,6 +7,7 @@
 //! written to the metadata store first and then to an in-memory snapshot that readers use,
 //! so the hot path never waits on the database.
 
+mod capacity;
 pub mod internal;
 mod moves;
 pub mod node_client;
@@ -18,6 +19,7 @@ mod service;
 pub mod tiering;
 
 pub mod rest;
+mod rest_capacity;
 mod rest_cluster;
 pub mod rest_security;
 mod rest_tiering;
@@ -28,7 +30,7 @@ pub use service::{
 };
 pub use weir_contracts::{
     ConsumerRecord, ControlPlaneError, CreateStream, FenceFuture, Limits, RetentionChange,
-    ShardFence, ShardRecord, StreamEvent, StreamMode, StreamRecord, StreamStatus, TierSegment,
-    TierState, TierTransition, TieringSettings,
+    ShardFence, ShardLimits, ShardRecord, StreamEvent, StreamMode, StreamRecord, StreamStatus,
+    TierSegment, TierState, TierTransition, TieringSettings,
 };
 pub use weir_meta::MetaStore;

@@ -143,6 +143,7 @@ impl ControlPlane {
         assignments.sort_by_key(|a| (a.stream_uid, a.ordinal));
         let mut reply = HeartbeatReply {
             auth: self.security().map(|s| s.snapshot()),
+            settings: Some(self.catalog().settings()),
             lease_ms: if granted { lease.as_millis() as u64 } else { 0 },
             nodes: self.live_nodes(),
             assignments,
@@ -161,6 +162,7 @@ impl ControlPlane {
             reply.assignments.clear();
             reply.streams.clear();
             reply.auth = None;
+            reply.settings = None;
             reply.unchanged = true;
         }
         Ok(reply)
@@ -247,6 +249,7 @@ fn state_digest(reply: &HeartbeatReply) -> u64 {
         &reply.assignments,
         &reply.streams,
         &reply.auth,
+        &reply.settings,
     );
     serde_json::to_vec(&parts)
         .unwrap_or_default()

@@ -248,6 +248,7 @@ mod tests {
             consumers: BTreeMap::new(),
             tiering: Default::default(),
             replication_factor: 0,
+            shard_limits: None,
         }
     }
 

@@ -34,6 +34,9 @@ use crate::{
         add_tags,
         remove_tag,
         list_shards,
+        crate::rest_capacity::get_shard_limits,
+        crate::rest_capacity::set_shard_limits,
+        crate::rest_capacity::clear_shard_limits,
         crate::rest_tiering::get_tiering,
         crate::rest_tiering::set_tiering,
         crate::rest_tiering::list_segments,
@@ -63,6 +66,8 @@ use crate::{
         TagsBody,
         ErrorBody,
         ErrorDetail,
+        crate::rest_capacity::ShardLimitsBody,
+        crate::rest_capacity::ShardLimitsView,
         crate::rest_tiering::TieringBody,
         crate::rest_tiering::SegmentView,
         crate::rest_tiering::SegmentList,
@@ -104,6 +109,12 @@ pub fn router(control_plane: Arc<ControlPlane>) -> Router {
         .route("/v1/streams/{name}/tags", get(get_tags).put(add_tags))
         .route("/v1/streams/{name}/tags/{key}", delete(remove_tag))
         .route("/v1/streams/{name}/shards", get(list_shards))
+        .route(
+            "/v1/streams/{name}/shard-limits",
+            get(crate::rest_capacity::get_shard_limits)
+                .put(crate::rest_capacity::set_shard_limits)
+                .delete(crate::rest_capacity::clear_shard_limits),
+        )
         .route(
             "/v1/streams/{name}/tiering",
             get(crate::rest_tiering::get_tiering).put(crate::rest_tiering::set_tiering),
@@ -185,6 +196,9 @@ pub struct CreateStreamBody {
     /// Replicas per shard, 1-5 (cluster mode); the cluster default (3, capped by the
     /// number of nodes) when absent.
     pub replication_factor: Option<u32>,
+    /// The stream's own per-shard throughput limits; the deployment's default
+    /// (`--shard-limits`) when absent.
+    pub shard_limits: Option<crate::rest_capacity::ShardLimitsBody>,
 }
 
 /// A stream as the REST API shows it.
@@ -380,6 +394,7 @@ async fn create_stream(
             retention_hours: request.retention_hours,
             tags: request.tags,
             replication_factor: request.replication_factor,
+            shard_limits: request.shard_limits.map(Into::into),
         })
         .await?;
     Ok((StatusCode::CREATED, Json(view(&cp, &stream))))

@@ -14,7 +14,7 @@ use weir_meta::{
 use crate::reshard::{self, ReshardPlan};
 use weir_contracts::{
     CatalogSettings, ControlPlaneError, CreateStream, Limits, RetentionChange, ShardFence,
-    StreamCatalog, StreamEvent,
+    ShardLimits, StreamCatalog, StreamEvent,
 };
 
 /// Most UpdateShardCount calls per stream in a rolling 24 hours (Kinesis: 10).
@@ -68,6 +68,8 @@ pub struct ControlPlaneConfig {
     /// How long a replica's node may stay away before the replica is re-created on
     /// another node.
     pub replace_after: Duration,
+    /// Per-shard throughput limits of streams that set none.
+    pub shard_limits: ShardLimits,
 }
 
 impl Default for ControlPlaneConfig {
@@ -81,6 +83,7 @@ impl Default for ControlPlaneConfig {
             lease_timeout: Duration::from_secs(3),
             replication_factor: 3,
             replace_after: Duration::from_secs(60),
+            shard_limits: ShardLimits::KINESIS,
         }
     }
 }
@@ -134,6 +137,7 @@ impl ControlPlane {
             account_id: config.account_id.clone(),
             shard_limit: config.shard_limit,
             on_demand_stream_limit: config.on_demand_stream_limit,
+            shard_limits: config.shard_limits,
         }));
         for stream in streams {
             catalog.put(Arc::new(stream));
@@ -303,6 +307,7 @@ impl ControlPlane {
             consumers: BTreeMap::new(),
             tiering: Default::default(),
             replication_factor: request.replication_factor.unwrap_or(0),
+            shard_limits: request.shard_limits,
         };
         match self.store().insert_stream(&stream).await {
             Ok(()) => {}

@@ -167,6 +167,9 @@ impl Cluster {
         }
         self.known_state
             .store(reply.state, std::sync::atomic::Ordering::Release);
+        if let Some(settings) = reply.settings {
+            replica.catalog.set_settings(settings);
+        }
         replica.catalog.replace(reply.streams);
         if let (Some(auth), Some(access)) = (reply.auth, &replica.access) {
             access.apply(auth);
@@ -367,6 +370,7 @@ fn remote_error(bytes: &[u8]) -> KinesisError {
         "InvalidArgumentException" => KinesisError::InvalidArgument(message),
         "ExpiredIteratorException" => KinesisError::ExpiredIterator(message),
         "LimitExceededException" => KinesisError::LimitExceeded(message),
+        "ProvisionedThroughputExceededException" => KinesisError::Throttled(message),
         _ => KinesisError::Internal(message),
     }
 }

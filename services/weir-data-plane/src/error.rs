@@ -33,6 +33,9 @@ pub enum KinesisError {
     /// Quota exceeded.
     #[error("{0}")]
     LimitExceeded(String),
+    /// The shard's throughput limit was reached; the caller should back off and retry.
+    #[error("{0}")]
+    Throttled(String),
     /// Something broke on our side; the request may be retried.
     #[error("{0}")]
     Internal(String),
@@ -60,6 +63,7 @@ impl KinesisError {
             Self::ExpiredIterator(_) => "ExpiredIteratorException",
             Self::ExpiredNextToken(_) => "ExpiredNextTokenException",
             Self::LimitExceeded(_) => "LimitExceededException",
+            Self::Throttled(_) => "ProvisionedThroughputExceededException",
             Self::Internal(_) | Self::Unavailable(_) => "InternalFailure",
             Self::Auth(type_name, _) => type_name,
         }
@@ -79,6 +83,13 @@ impl KinesisError {
             Self::Serialization(_) => "Message",
             _ => "message",
         }
+    }
+
+    /// Kinesis's ProvisionedThroughputExceededException for a shard.
+    pub fn throttled(shard: &str, stream: &str, account_id: &str) -> Self {
+        Self::Throttled(format!(
+            "Rate exceeded for shard {shard} in stream {stream} under account {account_id}."
+        ))
     }
 
     /// Shorthand for a validation error with one violation list.

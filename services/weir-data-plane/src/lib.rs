@@ -12,6 +12,7 @@ pub mod clock;
 pub mod cluster;
 pub mod error;
 pub mod iterator;
+pub mod meter;
 pub mod protocol;
 pub mod replication;
 pub mod shards;

@@ -96,6 +96,8 @@ pub struct LocalShard {
     sealed_generation: AtomicU64,
     /// Serialises writes of the `promised` file.
     promise_file: parking_lot::Mutex<()>,
+    /// Throughput limits and counters of the shard while this node serves it.
+    pub(crate) meter: crate::meter::ShardMeter,
 }
 
 impl std::ops::Deref for LocalShard {
@@ -656,6 +658,7 @@ impl ShardRegistry {
                 replica_lock: Mutex::new(()),
                 sealed_generation: AtomicU64::new(0),
                 promise_file: parking_lot::Mutex::new(()),
+                meter: Default::default(),
             })
         })
         .await

@@ -7,7 +7,9 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Row};
 use weir_core::HashRange;
 
-use weir_contracts::{ConsumerRecord, ShardRecord, StreamMode, StreamRecord, StreamStatus};
+use weir_contracts::{
+    ConsumerRecord, ShardLimits, ShardRecord, StreamMode, StreamRecord, StreamStatus,
+};
 
 /// Why a metadata operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -71,7 +73,8 @@ impl MetaStore {
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO streams (name, uid, mode, status, retention_hours, created_at_ms, next_shard_ordinal, version, \
-             local_retention_bytes, local_retention_ms, replication_factor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             local_retention_bytes, local_retention_ms, replication_factor, limit_write_bytes, limit_write_records, \
+             limit_read_calls, limit_read_bytes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .bind(&stream.name)
         .bind(stream.uid)
@@ -84,6 +87,10 @@ impl MetaStore {
         .bind(stream.tiering.local_retention_bytes.map(|v| v as i64))
         .bind(stream.tiering.local_retention_ms.map(|v| v as i64))
         .bind(i64::from(stream.replication_factor))
+        .bind(stream.shard_limits.map(|l| l.write_bytes_per_sec as i64))
+        .bind(stream.shard_limits.map(|l| l.write_records_per_sec as i64))
+        .bind(stream.shard_limits.map(|l| l.read_calls_per_sec as i64))
+        .bind(stream.shard_limits.map(|l| l.read_bytes_per_sec as i64))
         .execute(&mut *tx)
         .await;
         if let Err(error) = inserted {
@@ -238,6 +245,27 @@ impl MetaStore {
         Ok(())
     }
 
+    /// Sets (or with `None` clears) a stream's own per-shard limits; false when the
+    /// stream does not exist.
+    pub async fn set_shard_limits(
+        &self,
+        name: &str,
+        limits: Option<ShardLimits>,
+    ) -> Result<bool, MetaError> {
+        let done = sqlx::query(
+            "UPDATE streams SET limit_write_bytes = $1, limit_write_records = $2, limit_read_calls = $3, \
+             limit_read_bytes = $4, version = version + 1 WHERE name = $5",
+        )
+        .bind(limits.map(|l| l.write_bytes_per_sec as i64))
+        .bind(limits.map(|l| l.write_records_per_sec as i64))
+        .bind(limits.map(|l| l.read_calls_per_sec as i64))
+        .bind(limits.map(|l| l.read_bytes_per_sec as i64))
+        .bind(name)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Forgets the assignments of a deleted stream.
     pub async fn delete_assignments(&self, uid: i64) -> Result<(), MetaError> {
         sqlx::query("DELETE FROM shard_assignments WHERE stream_uid = $1")
@@ -251,7 +279,8 @@ impl MetaStore {
     pub async fn load_streams(&self) -> Result<Vec<StreamRecord>, MetaError> {
         let rows = sqlx::query(
             "SELECT name, uid, mode, status, retention_hours, created_at_ms, next_shard_ordinal, version, \
-             local_retention_bytes, local_retention_ms, replication_factor FROM streams ORDER BY name",
+             local_retention_bytes, local_retention_ms, replication_factor, limit_write_bytes, limit_write_records, \
+             limit_read_calls, limit_read_bytes FROM streams ORDER BY name",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -278,6 +307,7 @@ impl MetaStore {
                     local_retention_ms: opt_u64(row.try_get("local_retention_ms")?)?,
                 },
                 replication_factor: to_u32(row.try_get("replication_factor")?)?,
+                shard_limits: shard_limits(&row)?,
                 name,
             });
         }
@@ -427,6 +457,29 @@ fn parse_hash(text: &str) -> Result<u128, MetaError> {
 
 fn opt_u64(value: Option<i64>) -> Result<Option<u64>, MetaError> {
     value.map(to_u64).transpose()
+}
+
+/// A stream's own limits: all four columns set, or none (the deployment's default).
+fn shard_limits(row: &sqlx::any::AnyRow) -> Result<Option<ShardLimits>, MetaError> {
+    let columns = [
+        "limit_write_bytes",
+        "limit_write_records",
+        "limit_read_calls",
+        "limit_read_bytes",
+    ];
+    let mut values = [0u64; 4];
+    for (value, column) in values.iter_mut().zip(columns) {
+        match opt_u64(row.try_get(column)?)? {
+            Some(v) => *value = v,
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(ShardLimits {
+        write_bytes_per_sec: values[0],
+        write_records_per_sec: values[1],
+        read_calls_per_sec: values[2],
+        read_bytes_per_sec: values[3],
+    }))
 }
 
 /// A store failure seen through the control-plane contract: nothing was changed, and the

@@ -63,6 +63,14 @@ pub struct Tuning {
     /// another node (milliseconds).
     #[arg(long, default_value_t = 60_000)]
     replace_after_ms: u64,
+    /// Per-shard throughput limits of streams that set none: `kinesis` (1 MiB/s and 1,000
+    /// records/s written; 5 GetRecords/s and 2 MiB/s read), `off`, or a list such as
+    /// `write-records=100,read-calls=5` (per second; 0 turns one off; names left out keep
+    /// Kinesis's value). Over a limit, writes and reads answer
+    /// ProvisionedThroughputExceededException, as Kinesis does.
+    #[arg(long, env = "WEIR_SHARD_LIMITS", default_value = "kinesis",
+          value_parser = crate::limit_args::parse_shard_limits)]
+    shard_limits: weir_contracts::ShardLimits,
     #[command(flatten)]
     tier: crate::tier_args::TierArgs,
 }
@@ -439,6 +447,7 @@ impl Stack {
                 lease_timeout: std::time::Duration::from_millis(tuning.lease_timeout_ms),
                 replication_factor: tuning.replication_factor.max(1),
                 replace_after: std::time::Duration::from_millis(tuning.replace_after_ms),
+                shard_limits: tuning.shard_limits,
                 ..ControlPlaneConfig::default()
             },
         )

@@ -301,9 +301,19 @@ pub async fn get_records(
         };
         wait_if_transient(plane, error, deadline).await?;
     };
+    let shard_limits = plane.catalog.shard_limits(&stream);
+    if !log.meter.admit_read(&shard_limits, now) {
+        return Err(super::records::throttled(plane, &stream, shard.ordinal));
+    }
     let limit = req.limit.unwrap_or(MAX_GET_RECORDS as i64) as usize;
     let from = log.offset_of(iterator.offset);
     let stored = log.read_any(from, limit, MAX_GET_BYTES).await?;
+    let bytes: usize = stored
+        .iter()
+        .map(|r| r.data.len() + r.partition_key.len())
+        .sum();
+    log.meter
+        .read(&shard_limits, stored.len() as u64, bytes as u64);
     let reader = Arc::clone(&log);
     let ordinal = shard.ordinal;
     // Shaping up to 10,000 records is CPU work: keep it off the runtime's worker threads.

@@ -55,6 +55,45 @@ pub(super) async fn wait_if_transient(
     }
 }
 
+/// Splits one shard's part of a PutRecords into the records its write allowance admits
+/// (kept in order) and the request positions of those it refuses.
+#[allow(clippy::type_complexity)]
+fn admit(
+    meter: &crate::meter::ShardMeter,
+    limits: &weir_contracts::ShardLimits,
+    positions: Vec<(usize, u128)>,
+    records: Vec<NewRecord>,
+    now_ms: i64,
+) -> (Vec<(usize, u128)>, Vec<NewRecord>, Vec<usize>) {
+    let sizes: Vec<usize> = records
+        .iter()
+        .map(|r| r.data.len() + r.partition_key.len())
+        .collect();
+    let admitted = meter.admit_writes(limits, &sizes, now_ms);
+    if admitted.iter().all(|ok| *ok) {
+        return (positions, records, Vec::new());
+    }
+    let (mut kept_positions, mut kept_records, mut refused) = (Vec::new(), Vec::new(), Vec::new());
+    for ((position, record), ok) in positions.into_iter().zip(records).zip(admitted) {
+        if ok {
+            kept_positions.push(position);
+            kept_records.push(record);
+        } else {
+            refused.push(position.0);
+        }
+    }
+    (kept_positions, kept_records, refused)
+}
+
+/// Kinesis's answer when a shard's write (or read) allowance is spent.
+pub(super) fn throttled(plane: &DataPlane, stream: &StreamRecord, ordinal: u64) -> KinesisError {
+    KinesisError::throttled(
+        &shard_id(ordinal),
+        &stream.name,
+        &plane.catalog.settings().account_id,
+    )
+}
+
 /// Waits a moment and refreshes this node's view of placement and metadata.
 async fn settle(plane: &DataPlane) {
     tokio::time::sleep(std::time::Duration::from_millis(
@@ -107,6 +146,8 @@ enum Outcome {
     Unavailable(String),
     /// Failed for good.
     Failed(String),
+    /// Every record was over the shard's throughput limit; nothing was written.
+    Nothing,
 }
 
 /// One shard's part of a PutRecords: the shard, each record's (request position, hash key),
@@ -251,16 +292,26 @@ pub async fn put_record(
     let (ordinal, position) = loop {
         let ordinal = route(&stream, hash)?.ordinal;
         let attempt = match plane.locate(stream.uid, ordinal).await {
-            Ok(Located::Local(log)) => log
-                .append(vec![record.clone()], plane.clock.now_ms())
-                .await
-                .map(|ack| (ordinal, log.position(ack.base_offset)))
-                .map_err(|error| match error {
-                    // The shard closed under us: the record belongs to a child once the
-                    // reshard is recorded. Wait for the new layout and route again.
-                    WriteError::Sealed => Retry::Yes,
-                    other => retry_if_transient(plane, other.into()),
-                }),
+            Ok(Located::Local(log)) => {
+                let now = plane.clock.now_ms();
+                let limits = plane.catalog.shard_limits(&stream);
+                let size = record.data.len() + record.partition_key.len();
+                if !log.meter.admit_writes(&limits, &[size], now)[0] {
+                    return Err(throttled(plane, &stream, ordinal));
+                }
+                log.append(vec![record.clone()], now)
+                    .await
+                    .map(|ack| {
+                        log.meter.wrote(1, size as u64);
+                        (ordinal, log.position(ack.base_offset))
+                    })
+                    .map_err(|error| match error {
+                        // The shard closed under us: the record belongs to a child once the
+                        // reshard is recorded. Wait for the new layout and route again.
+                        WriteError::Sealed => Retry::Yes,
+                        other => retry_if_transient(plane, other.into()),
+                    })
+            }
             Ok(Located::Remote(url, generation)) => {
                 let body = serde_json::json!({
                     "StreamName": stream.name,
@@ -434,19 +485,43 @@ pub async fn put_records(
         // One append per shard, all shards concurrently; each is one group-committed batch.
         // Shards held by other nodes get one forwarded PutRecords each.
         let mut tasks = tokio::task::JoinSet::new();
+        let limits = plane.catalog.shard_limits(&stream);
         for (ordinal, positions, records) in by_shard {
             let located = plane.locate(stream.uid, ordinal).await;
             let cluster = plane.cluster().cloned();
             let stream_name = stream.name.clone();
             tasks.spawn(async move {
+                let (mut positions, mut records) = (positions, records);
+                let mut refused = Vec::new();
                 let outcome = match located {
-                    Ok(Located::Local(log)) => match log.append(records.clone(), now).await {
-                        Ok(ack) => Outcome::Appended(log.position(ack.base_offset)),
-                        Err(WriteError::Sealed) => Outcome::Retry,
-                        Err(WriteError::Unavailable(_)) if may_retry_transient => Outcome::Retry,
-                        Err(WriteError::Unavailable(reason)) => Outcome::Unavailable(reason),
-                        Err(error) => Outcome::Failed(KinesisError::from(error).to_string()),
-                    },
+                    Ok(Located::Local(log)) => {
+                        (positions, records, refused) =
+                            admit(&log.meter, &limits, positions, records, now);
+                        let bytes: usize = records
+                            .iter()
+                            .map(|r| r.data.len() + r.partition_key.len())
+                            .sum();
+                        if records.is_empty() {
+                            Outcome::Nothing
+                        } else {
+                            match log.append(records.clone(), now).await {
+                                Ok(ack) => {
+                                    log.meter.wrote(records.len() as u64, bytes as u64);
+                                    Outcome::Appended(log.position(ack.base_offset))
+                                }
+                                Err(WriteError::Sealed) => Outcome::Retry,
+                                Err(WriteError::Unavailable(_)) if may_retry_transient => {
+                                    Outcome::Retry
+                                }
+                                Err(WriteError::Unavailable(reason)) => {
+                                    Outcome::Unavailable(reason)
+                                }
+                                Err(error) => {
+                                    Outcome::Failed(KinesisError::from(error).to_string())
+                                }
+                            }
+                        }
+                    }
                     Ok(Located::Remote(url, generation)) => {
                         let entries: Vec<serde_json::Value> = records
                             .iter()
@@ -484,13 +559,25 @@ pub async fn put_records(
                     Err(KinesisError::Unavailable(reason)) => Outcome::Unavailable(reason),
                     Err(error) => Outcome::Failed(error.to_string()),
                 };
-                (ordinal, positions, records, outcome)
+                (ordinal, positions, records, outcome, refused)
             });
         }
         while let Some(joined) = tasks.join_next().await {
-            let (ordinal, positions, records, outcome) =
+            let (ordinal, positions, records, outcome, refused) =
                 joined.map_err(|e| KinesisError::Internal(format!("append task failed: {e}")))?;
+            if !refused.is_empty() {
+                let message = throttled(plane, &stream, ordinal).to_string();
+                failed += refused.len();
+                for position in refused {
+                    results[position] = PutRecordsResultEntry {
+                        error_code: Some("ProvisionedThroughputExceededException".into()),
+                        error_message: Some(message.clone()),
+                        ..Default::default()
+                    };
+                }
+            }
             match outcome {
+                Outcome::Nothing => {}
                 Outcome::Appended(first) => {
                     let id = shard_id(ordinal);
                     for (i, (position, _)) in positions.into_iter().enumerate() {

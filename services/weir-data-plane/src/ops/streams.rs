@@ -84,6 +84,7 @@ pub async fn create_stream(
             retention_hours: None,
             tags: req.tags.unwrap_or_default(),
             replication_factor: None,
+            shard_limits: None,
         })
         .await?;
     Ok(Empty {})
