@@ -166,3 +166,37 @@ def test_limits_hold_on_every_node_of_a_cluster(weir_cluster_factory):
                 assert entry["ErrorCode"] == "ProvisionedThroughputExceededException"
                 assert entry["ErrorMessage"] == rate_exceeded(stream)
     assert 20 <= admitted <= 30, admitted  # three meters would have admitted all 45
+
+
+def test_a_node_refuses_requests_beyond_its_in_flight_limit_instead_of_queueing(weir_factory):
+    import socket
+    from urllib.parse import urlparse
+
+    server = weir_factory("inflight", extra_args=("--max-in-flight", "2"))
+    client = server.client()
+    stream = new_stream(client, "inflight")
+    url = urlparse(server.kinesis_url)
+    # Two clients that send their headers and then stall mid-body hold both permits.
+    stalled = []
+    for _ in range(2):
+        s = socket.create_connection((url.hostname, url.port))
+        s.sendall(b"POST / HTTP/1.1\r\nHost: weir\r\nContent-Type: application/x-amz-json-1.1\r\n"
+                  b"X-Amz-Target: Kinesis_20131202.ListStreams\r\nContent-Length: 100\r\n\r\n{")
+        stalled.append(s)
+    time.sleep(0.5)
+    with pytest.raises(ClientError) as raised:
+        client.put_record(StreamName=stream, Data=b"x", PartitionKey="k")
+    error = raised.value.response["Error"]
+    assert error["Code"] == "ProvisionedThroughputExceededException"
+    assert "limit of 2 requests" in error["Message"], error
+    for s in stalled:
+        s.close()
+    # The permits come back when the stalled requests go away.
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.put_record(StreamName=stream, Data=b"x", PartitionKey="k")
+            break
+        except ClientError:
+            assert time.monotonic() < deadline, "permits were not released"
+            time.sleep(0.2)

@@ -115,8 +115,15 @@ impl From<ControlPlaneError> for KinesisError {
     }
 }
 
+/// The answer when too many writes wait on one shard.
+pub const SHARD_QUEUE_FULL: &str =
+    "Rate exceeded: too many writes are waiting on this shard. Slow down and retry.";
+
 impl From<weir_storage::StorageError> for KinesisError {
     fn from(error: weir_storage::StorageError) -> Self {
+        if matches!(error, weir_storage::StorageError::QueueFull) {
+            return Self::Throttled(SHARD_QUEUE_FULL.into());
+        }
         tracing::error!(%error, "storage failure");
         Self::Internal("Internal service failure.".into())
     }

@@ -31,6 +31,9 @@ const TARGET_PREFIX: &str = "Kinesis_20131202.";
 /// Longest a hand-off may spend uploading a shard's tail before the move is abandoned.
 const HAND_OFF_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Default of [`DataPlaneConfig::max_in_flight`].
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
+
 /// Settings of a data-plane node.
 #[derive(Debug, Clone)]
 pub struct DataPlaneConfig {
@@ -46,6 +49,9 @@ pub struct DataPlaneConfig {
     pub cluster_secret: Option<String>,
     /// The cold tier, when tiering is on.
     pub tier: Option<TierSetup>,
+    /// Most Kinesis requests served at once; beyond it requests are refused with a
+    /// throttle rather than queued.
+    pub max_in_flight: usize,
 }
 
 /// The cold tier a node uploads to: the bucket (or folder) and the node's settings.
@@ -76,6 +82,7 @@ impl DataPlaneConfig {
             retention_interval: Duration::from_secs(60),
             cluster_secret: None,
             tier: None,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
         }
     }
 }
@@ -96,6 +103,8 @@ pub struct DataPlane {
     pub(crate) cluster: Option<Arc<Cluster>>,
     /// The cold tier, when tiering is on.
     pub(crate) tiering: Option<Arc<Tiering>>,
+    /// Permits for requests being served ([`DataPlaneConfig::max_in_flight`]).
+    in_flight: Arc<tokio::sync::Semaphore>,
 }
 
 /// Where a shard's records are read and written for a request.
@@ -172,6 +181,7 @@ impl DataPlane {
             admin.attach_fence(Arc::new(RegistryFence(Arc::clone(&shards))));
         }
         let plane = Arc::new(Self {
+            in_flight: Arc::new(tokio::sync::Semaphore::new(config.max_in_flight.max(1))),
             shards,
             catalog: ports.catalog,
             admin: ports.admin,
@@ -614,6 +624,14 @@ async fn handle(State(plane): State<Arc<DataPlane>>, request: axum::extract::Req
             "The Kinesis API takes POST / with an X-Amz-Target header.".into(),
         ));
     }
+    // Held until the answer is built: bodies being read count too, so memory stays
+    // bounded by the limit times the largest body.
+    let Ok(_in_flight) = Arc::clone(&plane.in_flight).try_acquire_owned() else {
+        return format.error(&KinesisError::Throttled(format!(
+            "Rate exceeded: this node is serving its limit of {} requests at once. Slow down and retry.",
+            plane.config.max_in_flight
+        )));
+    };
     let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(bytes) => bytes,
         Err(_) => {

@@ -23,4 +23,6 @@ mod ops;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::KinesisError;
-pub use gateway::{router, router_at, DataPlane, DataPlaneConfig, TierSetup};
+pub use gateway::{
+    router, router_at, DataPlane, DataPlaneConfig, TierSetup, DEFAULT_MAX_IN_FLIGHT,
+};

@@ -31,6 +31,10 @@ pub enum StorageError {
     /// The shard was closed by a reshard; the write belongs to one of its children.
     #[error("shard is sealed by a reshard")]
     Sealed,
+    /// The shard's append queue is full: too many writes are waiting for this shard.
+    /// Nothing was written; the caller should back off and retry.
+    #[error("shard append queue is full")]
+    QueueFull,
     /// The log was closed (the shard was deleted or the node is shutting down).
     #[error("shard log is closed")]
     Closed,

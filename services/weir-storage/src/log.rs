@@ -22,7 +22,8 @@ pub struct LogConfig {
     /// fsync before acknowledging. Only benchmarks turn this off; the durability contract
     /// depends on it.
     pub fsync: bool,
-    /// Depth of the bounded append queue; callers wait (backpressure) when it is full.
+    /// Depth of the bounded append queue; an append finding it full is refused
+    /// ([`crate::StorageError::QueueFull`]).
     pub queue_depth: usize,
 }
 
@@ -263,14 +264,18 @@ impl ShardLog {
         }
         let sender = self.sender.lock().clone().ok_or(StorageError::Closed)?;
         let (reply, answer) = oneshot::channel();
+        // A full queue is refused, not waited on: every waiter would hold its batch in
+        // memory, without bound. The caller answers with a throttle.
         sender
-            .send(WriterRequest::Append(AppendRequest {
+            .try_send(WriterRequest::Append(AppendRequest {
                 records,
                 timestamp_ms,
                 reply,
             }))
-            .await
-            .map_err(|_| StorageError::Closed)?;
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => StorageError::QueueFull,
+                mpsc::error::TrySendError::Closed(_) => StorageError::Closed,
+            })?;
         answer.await.map_err(|_| StorageError::Closed)?
     }
 

@@ -316,3 +316,61 @@ fn tiering_hooks_roll_list_drop_and_start_at_an_offset() {
         "existing segments win over start_offset"
     );
 }
+
+#[test]
+fn a_full_append_queue_refuses_instead_of_queueing_and_stores_only_what_it_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let log = ShardLog::open(
+        dir.path(),
+        LogConfig {
+            queue_depth: 1,
+            ..LogConfig::default()
+        },
+    )
+    .unwrap();
+    let log = std::sync::Arc::new(log);
+    let payload = vec![7u8; 256 * 1024];
+    // Twenty appends at once: the writer thread takes one batch at a time and fsyncs it,
+    // so the one-deep queue fills and the rest are refused at once.
+    let outcomes = rt.block_on(async {
+        let mut tasks = Vec::new();
+        for i in 0..20u32 {
+            let log = std::sync::Arc::clone(&log);
+            let batch = vec![record(&format!("k{i}"), &payload)];
+            tasks.push(tokio::spawn(async move { log.append(batch, 1000).await }));
+        }
+        let mut outcomes = Vec::new();
+        for (i, task) in tasks.into_iter().enumerate() {
+            outcomes.push((i, task.await.unwrap()));
+        }
+        outcomes
+    });
+    let acknowledged: Vec<usize> = outcomes
+        .iter()
+        .filter(|(_, r)| r.is_ok())
+        .map(|(i, _)| *i)
+        .collect();
+    let refused = outcomes
+        .iter()
+        .filter(|(_, r)| matches!(r, Err(weir_storage::StorageError::QueueFull)))
+        .count();
+    assert!(!acknowledged.is_empty(), "{outcomes:?}");
+    assert!(refused > 0, "a one-deep queue took twenty batches at once");
+    assert_eq!(
+        acknowledged.len() + refused,
+        20,
+        "only QueueFull may fail: {outcomes:?}"
+    );
+    // Tasks on two threads reach the queue in any order: compare what, not in which order.
+    let mut stored: Vec<String> = log
+        .read(0, 100, usize::MAX)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.partition_key)
+        .collect();
+    stored.sort();
+    let mut expected: Vec<String> = acknowledged.iter().map(|i| format!("k{i}")).collect();
+    expected.sort();
+    assert_eq!(stored, expected);
+}

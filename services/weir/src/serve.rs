@@ -71,6 +71,10 @@ pub struct Tuning {
     #[arg(long, env = "WEIR_SHARD_LIMITS", default_value = "kinesis",
           value_parser = crate::limit_args::parse_shard_limits)]
     shard_limits: weir_contracts::ShardLimits,
+    /// Most Kinesis requests a node serves at once; more are refused with
+    /// ProvisionedThroughputExceededException instead of queueing without bound.
+    #[arg(long, env = "WEIR_MAX_IN_FLIGHT", default_value_t = weir_data_plane::DEFAULT_MAX_IN_FLIGHT)]
+    max_in_flight: usize,
     #[command(flatten)]
     tier: crate::tier_args::TierArgs,
 }
@@ -127,6 +131,10 @@ pub struct DataPlaneArgs {
     /// Roll shard segments at this size in bytes.
     #[arg(long, default_value_t = 64 * 1024 * 1024)]
     segment_bytes: u64,
+    /// Most Kinesis requests this node serves at once; more are refused with
+    /// ProvisionedThroughputExceededException instead of queueing without bound.
+    #[arg(long, env = "WEIR_MAX_IN_FLIGHT", default_value_t = weir_data_plane::DEFAULT_MAX_IN_FLIGHT)]
+    max_in_flight: usize,
     /// Verify SigV4 signatures and permissions here (the control plane has --auth on);
     /// needs the deployment's master key in WEIR_MASTER_KEY or --master-key-file.
     #[arg(long)]
@@ -356,6 +364,7 @@ pub async fn data_plane(args: DataPlaneArgs) -> anyhow::Result<()> {
     )?);
     let mut config = DataPlaneConfig::new(&args.data_dir);
     config.log.segment_bytes = args.segment_bytes;
+    config.max_in_flight = args.max_in_flight;
     config.cluster_secret = Some(args.cluster_secret);
     config.tier = args.tier.open(&args.data_dir).await?;
     let master = if args.auth {
@@ -467,6 +476,7 @@ impl Stack {
         }
         let mut config = DataPlaneConfig::new(data_dir);
         config.log.segment_bytes = tuning.segment_bytes;
+        config.max_in_flight = tuning.max_in_flight;
         config.cluster_secret = cluster_secret.map(str::to_string);
         config.tier = tuning.tier.open(data_dir).await?;
         if let Some(setup) = &config.tier {

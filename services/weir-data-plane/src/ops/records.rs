@@ -510,6 +510,11 @@ pub async fn put_records(
                                     Outcome::Appended(log.position(ack.base_offset))
                                 }
                                 Err(WriteError::Sealed) => Outcome::Retry,
+                                Err(WriteError::Storage(weir_storage::StorageError::QueueFull)) => {
+                                    refused.extend(positions.drain(..).map(|(p, _)| p));
+                                    records.clear();
+                                    Outcome::Nothing
+                                }
                                 Err(WriteError::Unavailable(_)) if may_retry_transient => {
                                     Outcome::Retry
                                 }
