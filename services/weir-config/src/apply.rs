@@ -440,6 +440,8 @@ impl<'a> Run<'a> {
                 tags,
                 replication_factor: None,
                 shard_limits: None,
+                max_record_size_kib: None,
+                warm_throughput_mibps: None,
             })
             .await?;
         self.expected

@@ -27,6 +27,10 @@ pub struct CreateStream {
     pub replication_factor: Option<u32>,
     /// The stream's own per-shard limits; `None` takes the deployment's default.
     pub shard_limits: Option<crate::ShardLimits>,
+    /// Largest record accepted, in KiB (1024-10240); 1024 when absent.
+    pub max_record_size_kib: Option<u32>,
+    /// Write throughput (MiB/s) an on-demand stream keeps ready.
+    pub warm_throughput_mibps: Option<u32>,
 }
 
 /// How a retention change relates to the current value (Kinesis has separate increase and
@@ -140,8 +144,38 @@ pub trait StreamAdmin: Send + Sync + 'static {
     ) -> AdminFuture<'a, ()>;
     /// UpdateShardCount: starts the reshard.
     fn update_shard_count<'a>(&'a self, name: &'a str, target: u32) -> AdminFuture<'a, ()>;
+    /// UpdateStreamMode: the stream turns UPDATING, then ACTIVE in the new mode.
+    fn update_stream_mode<'a>(&'a self, name: &'a str, mode: StreamMode) -> AdminFuture<'a, ()>;
+    /// UpdateStreamWarmThroughput (on-demand streams).
+    fn update_warm_throughput<'a>(
+        &'a self,
+        name: &'a str,
+        mibps: u32,
+    ) -> AdminFuture<'a, Arc<StreamRecord>>;
+    /// UpdateMaxRecordSize.
+    fn update_max_record_size<'a>(&'a self, name: &'a str, kib: u32) -> AdminFuture<'a, ()>;
     /// Gives the control plane the data plane's side of reshards (sealing shard logs).
     fn attach_fence(&self, fence: Arc<dyn ShardFence>);
+    /// Gives the control plane the traffic of the shards this process serves (the
+    /// autoscaler's input when there is no cluster to report it).
+    fn attach_traffic(&self, source: Arc<dyn TrafficSource>);
+}
+
+/// One shard's traffic counters, as the process serving it reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ShardTrafficReport {
+    /// Stream incarnation.
+    pub stream_uid: i64,
+    /// Shard ordinal.
+    pub ordinal: u64,
+    /// Counters since this process started serving it.
+    pub traffic: crate::ShardTraffic,
+}
+
+/// The shards a process serves and their traffic so far.
+pub trait TrafficSource: Send + Sync + 'static {
+    /// Every shard this process leads, with its counters.
+    fn shard_traffic(&self) -> Vec<ShardTrafficReport>;
 }
 
 /// The tier-state records a node reads and writes. The control plane owns them (they

@@ -66,6 +66,9 @@ pub struct ShardReport {
     /// A leader's followers.
     #[serde(default)]
     pub followers: Vec<FollowerReport>,
+    /// A leader's traffic counters (the autoscaler's input).
+    #[serde(default)]
+    pub traffic: Option<crate::ShardTraffic>,
 }
 
 /// A node's heartbeat.

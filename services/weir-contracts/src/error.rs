@@ -18,6 +18,10 @@ pub enum ControlPlaneError {
     /// The request is well-formed but not acceptable (InvalidArgumentException).
     #[error("{0}")]
     InvalidArgument(String),
+    /// The operation does not apply to the stream's capacity mode (Kinesis answers
+    /// ValidationException, "not supported for the stream's capacity mode").
+    #[error("{0}")]
+    NotSupported(String),
     /// A quota would be exceeded (LimitExceededException).
     #[error("{0}")]
     LimitExceeded(String),
@@ -37,6 +41,7 @@ impl ControlPlaneError {
             Self::NotFound(_) => "ResourceNotFoundException",
             Self::InUse(_) => "ResourceInUseException",
             Self::InvalidArgument(_) => "InvalidArgumentException",
+            Self::NotSupported(_) => "ValidationException",
             Self::LimitExceeded(_) => "LimitExceededException",
             Self::Store(_) => "InternalFailure",
             Self::Unavailable(_) => "ServiceUnavailable",

@@ -20,8 +20,8 @@ mod model;
 mod ports;
 
 pub use admin::{
-    AdminFuture, CreateStream, FenceFuture, Limits, RetentionChange, ShardFence, StreamAdmin,
-    StreamEvent, TierCatalog,
+    AdminFuture, CreateStream, FenceFuture, Limits, RetentionChange, ShardFence,
+    ShardTrafficReport, StreamAdmin, StreamEvent, TierCatalog, TrafficSource,
 };
 pub use audit::{AuditEvent, AuditFuture, AuditLog, Outcome};
 pub use catalog::{CatalogSettings, StreamCatalog};
@@ -33,6 +33,6 @@ pub use error::ControlPlaneError;
 pub use limits::{ShardLimits, ShardTraffic};
 pub use model::{
     ConsumerRecord, ShardRecord, StreamMode, StreamRecord, StreamStatus, TierSegment, TierState,
-    TierTransition, TieringSettings,
+    TierTransition, TieringSettings, DEFAULT_MAX_RECORD_SIZE_KIB,
 };
 pub use ports::{Guard, Ports};

@@ -132,6 +132,23 @@ pub struct StreamRecord {
     /// This stream's own per-shard limits; `None` takes the deployment's default.
     #[serde(default)]
     pub shard_limits: Option<crate::ShardLimits>,
+    /// Largest record accepted, in KiB (UpdateMaxRecordSize: 1024-10240).
+    #[serde(default = "default_max_record_size_kib")]
+    pub max_record_size_kib: u32,
+    /// Write throughput an on-demand stream keeps ready, in MiB/s (0: none).
+    #[serde(default)]
+    pub warm_throughput_mibps: u32,
+    /// When the capacity mode was last changed (ms since the epoch), newest last; Kinesis
+    /// allows two changes in a rolling 24 hours.
+    #[serde(default)]
+    pub mode_changes_ms: Vec<i64>,
+}
+
+/// Kinesis's default largest record: 1 MiB.
+pub const DEFAULT_MAX_RECORD_SIZE_KIB: u32 = 1024;
+
+fn default_max_record_size_kib() -> u32 {
+    DEFAULT_MAX_RECORD_SIZE_KIB
 }
 
 /// Per-stream local retention: a sealed segment already in the cold tier is dropped from

@@ -7,6 +7,7 @@
 //! written to the metadata store first and then to an in-memory snapshot that readers use,
 //! so the hot path never waits on the database.
 
+pub mod autoscale;
 mod capacity;
 pub mod internal;
 mod moves;

@@ -239,6 +239,19 @@ impl ControlPlane {
     }
 }
 
+impl Placement {
+    /// Every report of a shard from the node leading it (live nodes only).
+    pub(crate) fn leader_reports(&self) -> Vec<ShardReport> {
+        let now = Instant::now();
+        self.nodes
+            .lock()
+            .values()
+            .filter(|n| n.expires > now)
+            .flat_map(|n| n.reports.iter().filter(|r| r.leading).cloned())
+            .collect()
+    }
+}
+
 /// A digest of what a heartbeat answer tells a node (everything but the lease), so an
 /// answer can say "unchanged" instead of repeating the whole cluster every 500 ms.
 fn state_digest(reply: &HeartbeatReply) -> u64 {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use weir_contracts::{
     AdminFuture, ConsumerRecord, CreateStream, Guard, Ports, RetentionChange, ShardFence,
-    StreamAdmin, StreamRecord, TierCatalog, TierSegment, TierTransition,
+    StreamAdmin, StreamMode, StreamRecord, TierCatalog, TierSegment, TierTransition, TrafficSource,
 };
 
 use crate::ControlPlane;
@@ -111,8 +111,28 @@ impl StreamAdmin for Local {
         })
     }
 
+    fn update_stream_mode<'a>(&'a self, name: &'a str, mode: StreamMode) -> AdminFuture<'a, ()> {
+        Box::pin(async move { self.0.update_stream_mode(name, mode).await.map(drop) })
+    }
+
+    fn update_warm_throughput<'a>(
+        &'a self,
+        name: &'a str,
+        mibps: u32,
+    ) -> AdminFuture<'a, Arc<StreamRecord>> {
+        Box::pin(self.0.update_warm_throughput(name, mibps))
+    }
+
+    fn update_max_record_size<'a>(&'a self, name: &'a str, kib: u32) -> AdminFuture<'a, ()> {
+        Box::pin(async move { self.0.update_max_record_size(name, kib).await.map(drop) })
+    }
+
     fn attach_fence(&self, fence: Arc<dyn ShardFence>) {
         self.0.attach_fence(fence);
+    }
+
+    fn attach_traffic(&self, source: Arc<dyn TrafficSource>) {
+        let _ = self.0.autoscale.traffic.set(source);
     }
 }
 

@@ -127,6 +127,58 @@ pub fn merge(
     b.plan
 }
 
+/// The autoscaler's change: splits each of `splits` at the middle of its range and
+/// merges each pair of `merges` (adjacent open shards), in one plan.
+pub fn rescale(
+    stream: &StreamRecord,
+    splits: &[u64],
+    merges: &[(u64, u64)],
+    now_ms: i64,
+) -> ReshardPlan {
+    let mut b = Builder::new(stream, now_ms);
+    let splittable = splits
+        .iter()
+        .filter_map(|o| stream.shard(*o))
+        .filter(|s| s.hash_range.end > s.hash_range.start);
+    for shard in splittable {
+        let range = shard.hash_range;
+        let middle = range.start + (range.end - range.start) / 2 + 1;
+        b.create(
+            HashRange {
+                start: range.start,
+                end: middle - 1,
+            },
+            Some(shard.ordinal),
+            None,
+        );
+        b.create(
+            HashRange {
+                start: middle,
+                end: range.end,
+            },
+            Some(shard.ordinal),
+            None,
+        );
+        b.close(shard.ordinal);
+    }
+    for (first, second) in merges {
+        let (Some(a), Some(c)) = (stream.shard(*first), stream.shard(*second)) else {
+            continue;
+        };
+        b.create(
+            HashRange {
+                start: a.hash_range.start.min(c.hash_range.start),
+                end: a.hash_range.end.max(c.hash_range.end),
+            },
+            Some(a.ordinal),
+            Some(c.ordinal),
+        );
+        b.close(a.ordinal);
+        b.close(c.ordinal);
+    }
+    b.plan
+}
+
 /// Moves the stream to `target` open shards of equal width.
 pub fn uniform_scaling(stream: &StreamRecord, target: u32, now_ms: i64) -> ReshardPlan {
     let mut b = Builder::new(stream, now_ms);
@@ -249,6 +301,9 @@ mod tests {
             tiering: Default::default(),
             replication_factor: 0,
             shard_limits: None,
+            max_record_size_kib: 1024,
+            warm_throughput_mibps: 0,
+            mode_changes_ms: Vec::new(),
         }
     }
 

@@ -37,6 +37,9 @@ use crate::{
         crate::rest_capacity::get_shard_limits,
         crate::rest_capacity::set_shard_limits,
         crate::rest_capacity::clear_shard_limits,
+        crate::rest_capacity::set_shard_count,
+        crate::rest_capacity::set_mode,
+        crate::rest_capacity::scaling_events,
         crate::rest_tiering::get_tiering,
         crate::rest_tiering::set_tiering,
         crate::rest_tiering::list_segments,
@@ -68,6 +71,10 @@ use crate::{
         ErrorDetail,
         crate::rest_capacity::ShardLimitsBody,
         crate::rest_capacity::ShardLimitsView,
+        crate::rest_capacity::ShardCountBody,
+        crate::rest_capacity::ModeBody,
+        crate::rest_capacity::ScalingEventView,
+        crate::rest_capacity::ScalingEventList,
         crate::rest_tiering::TieringBody,
         crate::rest_tiering::SegmentView,
         crate::rest_tiering::SegmentList,
@@ -114,6 +121,18 @@ pub fn router(control_plane: Arc<ControlPlane>) -> Router {
             get(crate::rest_capacity::get_shard_limits)
                 .put(crate::rest_capacity::set_shard_limits)
                 .delete(crate::rest_capacity::clear_shard_limits),
+        )
+        .route(
+            "/v1/streams/{name}/shard-count",
+            put(crate::rest_capacity::set_shard_count),
+        )
+        .route(
+            "/v1/streams/{name}/mode",
+            put(crate::rest_capacity::set_mode),
+        )
+        .route(
+            "/v1/streams/{name}/scaling-events",
+            get(crate::rest_capacity::scaling_events),
         )
         .route(
             "/v1/streams/{name}/tiering",
@@ -316,9 +335,9 @@ impl From<ControlPlaneError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self.0 {
-            ControlPlaneError::Validation(_) | ControlPlaneError::InvalidArgument(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            ControlPlaneError::Validation(_)
+            | ControlPlaneError::InvalidArgument(_)
+            | ControlPlaneError::NotSupported(_) => StatusCode::BAD_REQUEST,
             ControlPlaneError::NotFound(_) => StatusCode::NOT_FOUND,
             ControlPlaneError::InUse(_) => StatusCode::CONFLICT,
             ControlPlaneError::LimitExceeded(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -343,7 +362,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn view(control_plane: &ControlPlane, stream: &StreamRecord) -> StreamView {
+pub(crate) fn view(control_plane: &ControlPlane, stream: &StreamRecord) -> StreamView {
     StreamView {
         name: stream.name.clone(),
         arn: control_plane.arn(&stream.name),
@@ -395,6 +414,8 @@ async fn create_stream(
             tags: request.tags,
             replication_factor: request.replication_factor,
             shard_limits: request.shard_limits.map(Into::into),
+            max_record_size_kib: None,
+            warm_throughput_mibps: None,
         })
         .await?;
     Ok((StatusCode::CREATED, Json(view(&cp, &stream))))

@@ -108,3 +108,136 @@ pub async fn clear_shard_limits(
     let stream = cp.set_shard_limits(&name, None).await?;
     Ok(Json(limits_view(&cp, &stream)))
 }
+
+/// A provisioned stream's new shard count (UpdateShardCount's rules: at most double, at
+/// least half).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShardCountBody {
+    /// Open shards wanted.
+    #[schema(minimum = 1)]
+    pub shard_count: u32,
+}
+
+/// Reshard a provisioned stream to a shard count; the stream is UPDATING until done.
+#[utoipa::path(put, path = "/v1/streams/{name}/shard-count", params(("name" = String, Path)),
+    request_body = ShardCountBody,
+    responses((status = 202, body = crate::rest::StreamView), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn set_shard_count(
+    State(cp): State<Arc<ControlPlane>>,
+    Path(name): Path<String>,
+    payload: Result<Json<ShardCountBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<(axum::http::StatusCode, Json<crate::rest::StreamView>), ApiError> {
+    let request = body(payload)?;
+    cp.start_update_shard_count(&name, request.shard_count)
+        .await?;
+    let stream = cp.stream(&name)?;
+    Ok((
+        axum::http::StatusCode::ACCEPTED,
+        Json(crate::rest::view(&cp, &stream)),
+    ))
+}
+
+/// A stream's capacity mode.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModeBody {
+    /// `PROVISIONED` or `ON_DEMAND`.
+    #[schema(pattern = "^(PROVISIONED|ON_DEMAND)$")]
+    pub mode: String,
+    /// For ON_DEMAND: write throughput (MiB/s) to keep ready.
+    #[schema(minimum = 0)]
+    pub warm_throughput_mibps: Option<u32>,
+}
+
+/// Switch a stream's capacity mode (twice per rolling 24 hours, as in Kinesis).
+#[utoipa::path(put, path = "/v1/streams/{name}/mode", params(("name" = String, Path)),
+    request_body = ModeBody,
+    responses((status = 202, body = crate::rest::StreamView), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn set_mode(
+    State(cp): State<Arc<ControlPlane>>,
+    Path(name): Path<String>,
+    payload: Result<Json<ModeBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<(axum::http::StatusCode, Json<crate::rest::StreamView>), ApiError> {
+    let request = body(payload)?;
+    let mode = weir_contracts::StreamMode::parse(&request.mode).ok_or_else(|| {
+        ApiError(crate::ControlPlaneError::InvalidArgument(format!(
+            "Invalid mode {:?}: use PROVISIONED or ON_DEMAND.",
+            request.mode
+        )))
+    })?;
+    let mut stream = cp.update_stream_mode(&name, mode).await?;
+    if let Some(mibps) = request.warm_throughput_mibps {
+        stream = cp.update_warm_throughput(&name, mibps).await?;
+    }
+    Ok((
+        axum::http::StatusCode::ACCEPTED,
+        Json(crate::rest::view(&cp, &stream)),
+    ))
+}
+
+/// One decision of the autoscaler.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ScalingEventView {
+    /// When (ms since the epoch).
+    pub at_ms: i64,
+    /// `split`, `merge` or `warm`.
+    pub action: String,
+    /// Open shards before.
+    pub from_shards: u32,
+    /// Open shards after.
+    pub to_shards: u32,
+    /// Why.
+    pub reason: String,
+    /// Measured write rates per shard id: bytes_per_sec, records_per_sec,
+    /// throttled_per_sec, utilisation.
+    #[schema(value_type = Object)]
+    pub rates: serde_json::Value,
+}
+
+/// A stream's scaling decisions, newest first.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ScalingEventList {
+    /// The decisions.
+    pub events: Vec<ScalingEventView>,
+}
+
+/// Options of the scaling-events list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct EventsQuery {
+    /// Most events returned (1-1000, default 100).
+    pub limit: Option<u32>,
+}
+
+/// Why an on-demand stream changed size: every autoscaler decision with its reason and
+/// the rates it measured.
+#[utoipa::path(get, path = "/v1/streams/{name}/scaling-events", params(("name" = String, Path), EventsQuery),
+    responses((status = 200, body = ScalingEventList), (status = 404, body = ErrorBody)))]
+pub async fn scaling_events(
+    State(cp): State<Arc<ControlPlane>>,
+    Path(name): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<EventsQuery>,
+) -> Result<Json<ScalingEventList>, ApiError> {
+    let stream = cp.stream(&name)?;
+    let limit = i64::from(query.limit.unwrap_or(100).clamp(1, 1000));
+    let rows = cp
+        .store()
+        .scaling_events(stream.uid, limit)
+        .await
+        .map_err(|e| ApiError(e.into()))?;
+    Ok(Json(ScalingEventList {
+        events: rows
+            .into_iter()
+            .map(|r| ScalingEventView {
+                at_ms: r.at_ms,
+                action: r.action,
+                from_shards: r.from_shards,
+                to_shards: r.to_shards,
+                reason: r.reason,
+                rates: serde_json::from_str(&r.detail).unwrap_or_default(),
+            })
+            .collect(),
+    }))
+}

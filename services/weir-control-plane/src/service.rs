@@ -106,6 +106,8 @@ pub struct ControlPlane {
     pub(crate) tier_store: OnceLock<Arc<dyn weir_tier::ObjectStore>>,
     /// Principals, keys and tokens, when authentication is on.
     security: OnceLock<Arc<crate::security::Security>>,
+    /// The autoscaler's wake-up and traffic source.
+    pub(crate) autoscale: crate::autoscale::task::Hooks,
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -152,6 +154,7 @@ impl ControlPlane {
             placement: crate::placement::Placement::default(),
             tier_store: OnceLock::new(),
             security: OnceLock::new(),
+            autoscale: Default::default(),
         }))
     }
 
@@ -284,6 +287,20 @@ impl ControlPlane {
                 limits.on_demand_stream_limit, self.config.account_id
             )));
         }
+        if request.warm_throughput_mibps.is_some_and(|m| m > 0) && mode != StreamMode::OnDemand {
+            return Err(ControlPlaneError::NotSupported(format!(
+                "Warm throughput is not supported for stream {} under account {} because it is in PROVISIONED \
+                 capacity mode.",
+                request.name, self.config.account_id
+            )));
+        }
+        if let Some(kib) = request.max_record_size_kib {
+            if !crate::capacity::MAX_RECORD_SIZE_KIB_RANGE.contains(&kib) {
+                return Err(ControlPlaneError::InvalidArgument(format!(
+                    "MaxRecordSizeInKiB {kib} is out of range: use 1024 to 10240."
+                )));
+            }
+        }
         if let Some(rf) = request.replication_factor {
             if !(1..=5).contains(&rf) {
                 return Err(ControlPlaneError::InvalidArgument(format!(
@@ -308,6 +325,11 @@ impl ControlPlane {
             tiering: Default::default(),
             replication_factor: request.replication_factor.unwrap_or(0),
             shard_limits: request.shard_limits,
+            max_record_size_kib: request
+                .max_record_size_kib
+                .unwrap_or(weir_contracts::DEFAULT_MAX_RECORD_SIZE_KIB),
+            warm_throughput_mibps: request.warm_throughput_mibps.unwrap_or(0),
+            mode_changes_ms: Vec::new(),
         };
         match self.store().insert_stream(&stream).await {
             Ok(()) => {}
@@ -331,6 +353,9 @@ impl ControlPlane {
         let stream = self.stream(name)?;
         self.store().delete_stream(name).await?;
         self.catalog.remove(name);
+        if let Err(error) = self.store().delete_scaling_events(stream.uid).await {
+            tracing::warn!(stream = %name, %error, "could not forget the stream's scaling events");
+        }
         // The reaper deletes the objects; if this marking fails it finds them anyway, as
         // segments of a stream that no longer exists.
         if let Err(error) = self
@@ -653,7 +678,7 @@ impl ControlPlane {
     /// seals the closing shards, records the new layout in one transaction and turns the
     /// stream ACTIVE. If sealing or the transaction fails, the sealed shards are reopened
     /// and the stream returns to ACTIVE unchanged, so no half-done reshard is left.
-    async fn begin_reshard(
+    pub(crate) async fn begin_reshard(
         self: &Arc<Self>,
         name: &str,
         user_initiated: bool,
@@ -669,9 +694,11 @@ impl ControlPlane {
             )));
         }
         if user_initiated && stream.mode == StreamMode::OnDemand {
-            return Err(ControlPlaneError::InvalidArgument(format!(
-                "Stream {name} is in ON_DEMAND mode: Weir manages its shards. Switch it to PROVISIONED to reshard \
-                 by hand."
+            return Err(ControlPlaneError::NotSupported(format!(
+                "This operation is not supported for stream {name} under account {} because it is in ON_DEMAND \
+                 capacity mode: its shards scale by themselves. Switch it to PROVISIONED (UpdateStreamMode) to \
+                 reshard by hand.",
+                self.config.account_id
             )));
         }
         let plan = build(self, &stream)?;

@@ -33,6 +33,10 @@ pub enum KinesisError {
     /// Quota exceeded.
     #[error("{0}")]
     LimitExceeded(String),
+    /// The operation does not apply to the stream's capacity mode (ValidationException
+    /// with a message, as Kinesis sends it).
+    #[error("{0}")]
+    NotSupported(String),
     /// The shard's throughput limit was reached; the caller should back off and retry.
     #[error("{0}")]
     Throttled(String),
@@ -64,6 +68,7 @@ impl KinesisError {
             Self::ExpiredNextToken(_) => "ExpiredNextTokenException",
             Self::LimitExceeded(_) => "LimitExceededException",
             Self::Throttled(_) => "ProvisionedThroughputExceededException",
+            Self::NotSupported(_) => "ValidationException",
             Self::Internal(_) | Self::Unavailable(_) => "InternalFailure",
             Self::Auth(type_name, _) => type_name,
         }
@@ -106,6 +111,7 @@ impl From<ControlPlaneError> for KinesisError {
             ControlPlaneError::InUse(m) => Self::ResourceInUse(m),
             ControlPlaneError::InvalidArgument(m) => Self::InvalidArgument(m),
             ControlPlaneError::LimitExceeded(m) => Self::LimitExceeded(m),
+            ControlPlaneError::NotSupported(m) => Self::NotSupported(m),
             ControlPlaneError::Unavailable(m) => Self::Unavailable(m),
             ControlPlaneError::Store(e) => {
                 tracing::error!(error = %e, "metadata store failure");

@@ -41,7 +41,9 @@ pub struct DataPlaneConfig {
     pub data_dir: PathBuf,
     /// Storage tuning.
     pub log: LogConfig,
-    /// Largest record (data plus partition key), Kinesis's default 1 MiB.
+    /// Largest record (data plus partition key) any stream may take, checked before the
+    /// stream is looked up: 10 MiB, UpdateMaxRecordSize's ceiling. Each stream's own
+    /// limit (1 MiB by default) is checked after.
     pub max_record_bytes: usize,
     /// How often retention runs.
     pub retention_interval: Duration,
@@ -78,7 +80,7 @@ impl DataPlaneConfig {
         Self {
             data_dir: data_dir.into(),
             log: LogConfig::default(),
-            max_record_bytes: 1024 * 1024,
+            max_record_bytes: 10 * 1024 * 1024,
             retention_interval: Duration::from_secs(60),
             cluster_secret: None,
             tier: None,
@@ -179,6 +181,7 @@ impl DataPlane {
         ));
         if let Some(admin) = &ports.admin {
             admin.attach_fence(Arc::new(RegistryFence(Arc::clone(&shards))));
+            admin.attach_traffic(Arc::new(RegistryTraffic(Arc::downgrade(&shards))));
         }
         let plane = Arc::new(Self {
             in_flight: Arc::new(tokio::sync::Semaphore::new(config.max_in_flight.max(1))),
@@ -412,6 +415,29 @@ impl ShardFence for RegistryFence {
                 .map_err(|e| e.to_string())?;
             shard.unseal().await.map(|_| ()).map_err(|e| e.to_string())
         })
+    }
+}
+
+/// The traffic of the shards this process serves, for the in-process autoscaler. Weak, so
+/// the control plane holding it does not keep a stopped data plane's shards alive.
+struct RegistryTraffic(std::sync::Weak<ShardRegistry>);
+
+impl weir_contracts::TrafficSource for RegistryTraffic {
+    fn shard_traffic(&self) -> Vec<weir_contracts::ShardTrafficReport> {
+        let Some(shards) = self.0.upgrade() else {
+            return Vec::new();
+        };
+        shards
+            .open_shards()
+            .into_iter()
+            .map(
+                |((stream_uid, ordinal), shard)| weir_contracts::ShardTrafficReport {
+                    stream_uid,
+                    ordinal,
+                    traffic: shard.meter.traffic(),
+                },
+            )
+            .collect()
     }
 }
 

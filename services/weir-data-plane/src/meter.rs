@@ -63,7 +63,11 @@ impl ShardMeter {
             .refill(records_rate, records_rate as f64, now_ms);
         let mut admitted = Vec::with_capacity(sizes.len());
         for &size in sizes {
-            let bytes_ok = bytes_rate == 0 || state.write_bytes.tokens >= size as f64;
+            // A record bigger than a second's allowance (UpdateMaxRecordSize allows up to
+            // 10 MiB) goes through on a full allowance and leaves the shard in debt for as
+            // many seconds as it is big, as Kinesis meters large records.
+            let needed = (size as f64).min(bytes_rate as f64);
+            let bytes_ok = bytes_rate == 0 || state.write_bytes.tokens >= needed;
             let record_ok = records_rate == 0 || state.write_records.tokens >= 1.0;
             let ok = bytes_ok && record_ok;
             if ok {
@@ -162,6 +166,15 @@ mod tests {
         // The full second's allowance is back after a second, not before.
         assert_eq!(meter.admit_writes(&SMALL, &[1000], 500), vec![false]);
         assert_eq!(meter.admit_writes(&SMALL, &[1000], 1_900), vec![true]);
+    }
+
+    #[test]
+    fn a_record_bigger_than_a_second_of_allowance_goes_through_and_leaves_debt() {
+        let meter = ShardMeter::default();
+        assert_eq!(meter.admit_writes(&SMALL, &[2500], 0), vec![true]);
+        // 1,500 bytes of debt: nothing fits until 1.5 s later, and a full second after.
+        assert_eq!(meter.admit_writes(&SMALL, &[1], 1_000), vec![false]);
+        assert_eq!(meter.admit_writes(&SMALL, &[1], 1_600), vec![true]);
     }
 
     #[test]

@@ -6,13 +6,15 @@
 //! leaves a half-created stream behind.
 
 mod placement;
+mod scaling;
 mod security;
 mod store;
 mod tiering;
 
 pub use placement::{AssignmentRow, ShardEvent};
+pub use scaling::ScalingEventRow;
 pub use security::{AccessKeyRecord, AuditEvent, AuditQuery, PrincipalRecord};
-pub use store::{MetaError, MetaStore};
+pub use store::{CapacitySetting, MetaError, MetaStore};
 pub use weir_contracts::{
     ConsumerRecord, ShardRecord, StreamMode, StreamRecord, StreamStatus, TierSegment, TierState,
     TierTransition, TieringSettings,

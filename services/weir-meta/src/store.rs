@@ -28,6 +28,15 @@ pub enum MetaError {
     AlreadyExists(String),
 }
 
+/// An integer capacity setting of a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CapacitySetting {
+    /// The largest record accepted, in KiB.
+    MaxRecordSizeKib,
+    /// The write throughput an on-demand stream keeps warm, in MiB/s.
+    WarmThroughputMibps,
+}
+
 /// The metadata store, over SQLite or Postgres.
 #[derive(Clone, Debug)]
 pub struct MetaStore {
@@ -74,7 +83,8 @@ impl MetaStore {
         let inserted = sqlx::query(
             "INSERT INTO streams (name, uid, mode, status, retention_hours, created_at_ms, next_shard_ordinal, version, \
              local_retention_bytes, local_retention_ms, replication_factor, limit_write_bytes, limit_write_records, \
-             limit_read_calls, limit_read_bytes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+             limit_read_calls, limit_read_bytes, max_record_size_kib, warm_throughput_mibps, mode_changes) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
         )
         .bind(&stream.name)
         .bind(stream.uid)
@@ -91,6 +101,9 @@ impl MetaStore {
         .bind(stream.shard_limits.map(|l| l.write_records_per_sec as i64))
         .bind(stream.shard_limits.map(|l| l.read_calls_per_sec as i64))
         .bind(stream.shard_limits.map(|l| l.read_bytes_per_sec as i64))
+        .bind(i64::from(stream.max_record_size_kib))
+        .bind(i64::from(stream.warm_throughput_mibps))
+        .bind(join_times(&stream.mode_changes_ms))
         .execute(&mut *tx)
         .await;
         if let Err(error) = inserted {
@@ -266,6 +279,49 @@ impl MetaStore {
         Ok(done.rows_affected() > 0)
     }
 
+    /// Changes a stream's capacity mode and status, recording when (Kinesis limits how
+    /// often the mode may change).
+    pub async fn set_stream_mode(
+        &self,
+        name: &str,
+        mode: StreamMode,
+        status: StreamStatus,
+        changes_ms: &[i64],
+    ) -> Result<bool, MetaError> {
+        let done = sqlx::query(
+            "UPDATE streams SET mode = $1, status = $2, mode_changes = $3, version = version + 1 WHERE name = $4",
+        )
+        .bind(mode.as_str())
+        .bind(status.as_str())
+        .bind(join_times(changes_ms))
+        .bind(name)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Sets one integer capacity setting of a stream (`max_record_size_kib` or
+    /// `warm_throughput_mibps`).
+    pub async fn set_stream_capacity(
+        &self,
+        name: &str,
+        setting: CapacitySetting,
+        value: u32,
+    ) -> Result<bool, MetaError> {
+        let column = match setting {
+            CapacitySetting::MaxRecordSizeKib => "max_record_size_kib",
+            CapacitySetting::WarmThroughputMibps => "warm_throughput_mibps",
+        };
+        let done = sqlx::query(&format!(
+            "UPDATE streams SET {column} = $1, version = version + 1 WHERE name = $2"
+        ))
+        .bind(i64::from(value))
+        .bind(name)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Forgets the assignments of a deleted stream.
     pub async fn delete_assignments(&self, uid: i64) -> Result<(), MetaError> {
         sqlx::query("DELETE FROM shard_assignments WHERE stream_uid = $1")
@@ -280,7 +336,8 @@ impl MetaStore {
         let rows = sqlx::query(
             "SELECT name, uid, mode, status, retention_hours, created_at_ms, next_shard_ordinal, version, \
              local_retention_bytes, local_retention_ms, replication_factor, limit_write_bytes, limit_write_records, \
-             limit_read_calls, limit_read_bytes FROM streams ORDER BY name",
+             limit_read_calls, limit_read_bytes, max_record_size_kib, warm_throughput_mibps, mode_changes \
+             FROM streams ORDER BY name",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -308,6 +365,9 @@ impl MetaStore {
                 },
                 replication_factor: to_u32(row.try_get("replication_factor")?)?,
                 shard_limits: shard_limits(&row)?,
+                max_record_size_kib: to_u32(row.try_get("max_record_size_kib")?)?,
+                warm_throughput_mibps: to_u32(row.try_get("warm_throughput_mibps")?)?,
+                mode_changes_ms: split_times(&row.try_get::<String, _>("mode_changes")?)?,
                 name,
             });
         }
@@ -457,6 +517,25 @@ fn parse_hash(text: &str) -> Result<u128, MetaError> {
 
 fn opt_u64(value: Option<i64>) -> Result<Option<u64>, MetaError> {
     value.map(to_u64).transpose()
+}
+
+/// Times as stored in one text column: comma-separated milliseconds.
+fn join_times(times: &[i64]) -> String {
+    times
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn split_times(text: &str) -> Result<Vec<i64>, MetaError> {
+    text.split(',')
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            t.parse()
+                .map_err(|_| MetaError::Invalid(format!("time {t:?} in mode_changes")))
+        })
+        .collect()
 }
 
 /// A stream's own limits: all four columns set, or none (the deployment's default).

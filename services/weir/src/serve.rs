@@ -77,6 +77,8 @@ pub struct Tuning {
     max_in_flight: usize,
     #[command(flatten)]
     tier: crate::tier_args::TierArgs,
+    #[command(flatten)]
+    scaling: crate::scaling_args::ScalingArgs,
 }
 
 /// Options of `weir control-plane`.
@@ -474,6 +476,7 @@ impl Stack {
             ));
             weir_control_plane::reconcile::spawn_reconciler(&control_plane, nodes);
         }
+        weir_control_plane::autoscale::spawn_autoscaler(&control_plane, tuning.scaling.policy());
         let mut config = DataPlaneConfig::new(data_dir);
         config.log.segment_bytes = tuning.segment_bytes;
         config.max_in_flight = tuning.max_in_flight;

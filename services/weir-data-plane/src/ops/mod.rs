@@ -11,6 +11,7 @@ macro_rules! stream_ref {
     };
 }
 
+mod capacity;
 pub(crate) mod consumers;
 mod reads;
 mod records;
@@ -55,6 +56,9 @@ pub async fn dispatch(
         "ListTagsForStream" => op!(streams::list_tags),
         "RemoveTagsFromStream" => op!(streams::remove_tags),
         "DescribeLimits" => op!(streams::describe_limits),
+        "UpdateStreamMode" => op!(capacity::update_stream_mode),
+        "UpdateStreamWarmThroughput" => op!(capacity::update_warm_throughput),
+        "UpdateMaxRecordSize" => op!(capacity::update_max_record_size),
         "PutRecord" => op!(records::put_record),
         "PutRecords" => op!(records::put_records),
         "GetShardIterator" => op!(reads::get_shard_iterator),

@@ -217,6 +217,28 @@ fn check_record(
     }
 }
 
+/// Each record against the stream's own largest record (MaxRecordSizeInKiB), in the
+/// words of the model's length constraint. `(member path, data bytes, key bytes)`.
+fn check_sizes(
+    stream: &StreamRecord,
+    records: impl Iterator<Item = (String, usize, usize)>,
+) -> Result<(), KinesisError> {
+    let max = stream.max_record_size_kib as usize * 1024;
+    let mut violations = Violations::new();
+    for (path, data, key) in records {
+        if data + key > max {
+            violations.push(
+                Some(&format!(
+                    "java.nio.HeapByteBuffer[pos=0 lim={data} cap={data}]"
+                )),
+                &format!("{path}data"),
+                &format!("have length less than or equal to {max}"),
+            );
+        }
+    }
+    KinesisError::validation(violations)
+}
+
 /// The hash key a record routes by.
 fn hash_key(partition_key: &str, explicit: Option<&str>) -> Result<u128, KinesisError> {
     match explicit {
@@ -281,6 +303,14 @@ pub async fn put_record(
         violations.pattern(seq, "sequenceNumberForOrdering", ok, "0|([1-9]\\d{0,128})");
     }
     let stream = stream_for(plane, &stream_ref!(req), violations)?;
+    check_sizes(
+        &stream,
+        std::iter::once((
+            String::new(),
+            req.data.as_ref().map_or(0, |d| d.0.len()),
+            req.partition_key.as_ref().map_or(0, String::len),
+        )),
+    )?;
     let key = req.partition_key.unwrap_or_default();
     let hash = hash_key(&key, req.explicit_hash_key.as_deref())?;
     let record = NewRecord {
@@ -439,6 +469,16 @@ pub async fn put_records(
     }
     let stream = stream_for(plane, &stream_ref!(req), violations)?;
     let entries = req.records.unwrap_or_default();
+    check_sizes(
+        &stream,
+        entries.iter().enumerate().map(|(i, r)| {
+            (
+                format!("records.{}.member.", i + 1),
+                r.data.as_ref().map_or(0, |d| d.0.len()),
+                r.partition_key.as_ref().map_or(0, String::len),
+            )
+        }),
+    )?;
     let total: usize = entries
         .iter()
         .map(|r| {

@@ -11,12 +11,6 @@ use crate::error::KinesisError;
 use crate::gateway::DataPlane;
 use crate::protocol::Timestamp;
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct StreamModeDetails {
-    stream_mode: Option<String>,
-}
-
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct StreamModeOut {
@@ -28,8 +22,10 @@ pub struct StreamModeOut {
 pub struct CreateStreamInput {
     stream_name: Option<String>,
     shard_count: Option<i64>,
-    stream_mode_details: Option<StreamModeDetails>,
+    stream_mode_details: Option<super::capacity::StreamModeDetails>,
     tags: Option<BTreeMap<String, String>>,
+    warm_throughput_mi_bps: Option<i64>,
+    max_record_size_in_ki_b: Option<i64>,
 }
 
 pub async fn create_stream(
@@ -41,26 +37,15 @@ pub async fn create_stream(
     if let Some(count) = req.shard_count {
         violations.range(count, "shardCount", Some(1), None);
     }
-    let mode = match req.stream_mode_details.as_ref() {
-        None => None,
-        Some(details) => match details.stream_mode.as_deref() {
-            None => {
-                violations.required::<String>(&None, "streamModeDetails.streamMode");
-                None
-            }
-            Some(text) => {
-                let mode = StreamMode::parse(text);
-                if mode.is_none() {
-                    violations.push(
-                        Some(text),
-                        "streamModeDetails.streamMode",
-                        "satisfy enum value set: [PROVISIONED, ON_DEMAND]",
-                    );
-                }
-                mode
-            }
-        },
-    };
+    let mode = super::capacity::parse_mode(
+        req.stream_mode_details.as_ref(),
+        &mut violations,
+        "streamModeDetails",
+    );
+    super::capacity::check_max_record_size(req.max_record_size_in_ki_b, &mut violations);
+    if let Some(mibps) = req.warm_throughput_mi_bps {
+        violations.range(mibps, "warmThroughputMiBps", Some(0), None);
+    }
     if let Some(tags) = &req.tags {
         if tags.is_empty() {
             violations.push(Some("{}"), "tags", "have length greater than or equal to 1");
@@ -85,6 +70,11 @@ pub async fn create_stream(
             tags: req.tags.unwrap_or_default(),
             replication_factor: None,
             shard_limits: None,
+            max_record_size_kib: req.max_record_size_in_ki_b.map(|k| k as u32),
+            warm_throughput_mibps: req
+                .warm_throughput_mi_bps
+                .filter(|m| *m > 0)
+                .map(|m| m.min(i64::from(u32::MAX)) as u32),
         })
         .await?;
     Ok(Empty {})
@@ -263,6 +253,9 @@ pub struct StreamDescriptionSummary {
     encryption_type: &'static str,
     open_shard_count: usize,
     consumer_count: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    warm_throughput: Option<super::capacity::WarmThroughputOut>,
+    max_record_size_in_ki_b: u32,
 }
 
 #[derive(Debug, Serialize)]
@@ -292,6 +285,9 @@ pub async fn describe_stream_summary(
             encryption_type: "NONE",
             open_shard_count: stream.open_shards().count(),
             consumer_count: stream.consumers.len(),
+            warm_throughput: (stream.mode == StreamMode::OnDemand)
+                .then(|| super::capacity::warm_throughput(plane, &stream)),
+            max_record_size_in_ki_b: stream.max_record_size_kib,
         },
     })
 }

@@ -127,7 +127,9 @@ fn reports(plane: &DataPlane) -> Vec<ShardReport> {
         .into_iter()
         .map(|((uid, ordinal), shard)| {
             let session = shard.session().filter(|s| !s.is_fenced());
+            let traffic = session.is_some().then(|| shard.meter.traffic());
             ShardReport {
+                traffic,
                 stream_uid: uid,
                 ordinal,
                 generation: shard.generation(),
