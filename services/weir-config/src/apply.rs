@@ -383,6 +383,21 @@ impl<'a> Run<'a> {
                 let live = self.plan.observed.get(name).cloned().flatten();
                 for attribute in &change.attributes {
                     match attribute.name.as_str() {
+                        "mode" => {
+                            self.check(name)?;
+                            cp.update_stream_mode(name, spec.mode)
+                                .await
+                                .map_err(&fail)?;
+                            events(ApplyEvent::Progress {
+                                address: change.address.clone(),
+                                message: format!(
+                                    "mode set to {}; waiting for the stream to be ACTIVE",
+                                    spec.mode.as_str()
+                                ),
+                            });
+                            wait_active(cp, name).await.map_err(&fail)?;
+                            self.seen(name);
+                        }
                         "retention_hours" => {
                             self.check(name)?;
                             let record = cp
@@ -571,4 +586,23 @@ fn topological<'a>(changes: &[&'a ResourceChange]) -> Vec<&'a ResourceChange> {
         }
     }
     order
+}
+
+/// Waits for a stream changing its capacity mode to be ACTIVE again (the next changes
+/// need it), for as long as the control plane's reshard delay plus a minute.
+async fn wait_active(cp: &ControlPlane, name: &str) -> Result<(), ControlPlaneError> {
+    let deadline = tokio::time::Instant::now()
+        + cp.config().reshard_delay
+        + std::time::Duration::from_secs(60);
+    loop {
+        if cp.stream(name)?.status == weir_control_plane::StreamStatus::Active {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err(ControlPlaneError::InUse(format!(
+                "stream {name:?} did not become ACTIVE after changing its capacity mode"
+            )));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }

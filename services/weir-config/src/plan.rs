@@ -187,7 +187,6 @@ pub fn compute(
         observed: BTreeMap::new(),
         conflicts: Vec::new(),
         created: BTreeSet::new(),
-        replaced: BTreeSet::new(),
     };
     if !destroy {
         for spec in &config.streams {
@@ -238,7 +237,6 @@ struct Builder<'a> {
     observed: BTreeMap<String, Option<LiveStream>>,
     conflicts: Vec<Diagnostic>,
     created: BTreeSet<String>,
-    replaced: BTreeSet<String>,
 }
 
 fn stream_attributes(spec: &StreamSpec) -> Vec<AttributeChange> {
@@ -325,22 +323,21 @@ impl Builder<'_> {
 
         let last = live.last_applied();
         let desired_mode = spec.mode.as_str();
-        let replace = live.mode != desired_mode;
         let mut attributes = Vec::new();
-        let mut destructive = replace;
-        let mut notes = Vec::new();
+        let mut destructive = false;
+        let notes = Vec::new();
         let mut total = 5; // mode, name, retention_hours, shard_count, tags
-        if replace {
+        if live.mode != desired_mode {
             let mut change = changed("mode", json!(live.mode), json!(desired_mode));
-            change.forces_replacement = true;
+            change.note = Some(
+                "changed in place (UpdateStreamMode; Kinesis allows two changes per 24 hours)"
+                    .into(),
+            );
             if let Some(last) = last.as_ref().filter(|l| l.mode != live.mode) {
                 change.last_applied = Some(json!(last.mode));
                 self.drifted(&address, "mode", &live.mode, &last.mode);
             }
             attributes.push(change);
-            notes.push(format!(
-                "Weir cannot change a stream's capacity mode in place: the stream is deleted with all its records and created again as {desired_mode}"
-            ));
         }
         if live.retention_hours != spec.retention_hours {
             let mut change = changed(
@@ -348,7 +345,7 @@ impl Builder<'_> {
                 json!(live.retention_hours),
                 json!(spec.retention_hours),
             );
-            if spec.retention_hours < live.retention_hours && !replace {
+            if spec.retention_hours < live.retention_hours {
                 change.note = Some(format!(
                     "records older than {} hours will be deleted",
                     spec.retention_hours
@@ -378,7 +375,7 @@ impl Builder<'_> {
                     live_count.map_or(Json::Null, |n| json!(n)),
                     json!(count),
                 );
-                if let (Some(from), false) = (live_count, replace) {
+                if let Some(from) = live_count {
                     let steps = reshard_steps(from, count);
                     if steps.len() > 1 {
                         let path: Vec<String> = std::iter::once(from)
@@ -422,31 +419,12 @@ impl Builder<'_> {
         if attributes.is_empty() {
             return;
         }
-        if replace {
-            self.replaced.insert(spec.name.clone());
-            let foreign: Vec<&str> = live
-                .consumers
-                .iter()
-                .filter(|c| !live.consumers_owned_by(self.owner).contains(*c))
-                .map(String::as_str)
-                .collect();
-            if !foreign.is_empty() {
-                notes.push(format!(
-                    "also deregisters consumers this config does not manage: {}",
-                    foreign.join(", ")
-                ));
-            }
-        }
         self.changes.push(ResourceChange {
             address,
             kind: ResourceKind::Stream,
             name: spec.name.clone(),
             stream: None,
-            action: if replace {
-                Action::Replace
-            } else {
-                Action::Update
-            },
+            action: Action::Update,
             unchanged_attributes: total - attributes.len().min(total),
             attributes,
             depends_on,
@@ -495,20 +473,6 @@ impl Builder<'_> {
         };
         let registered = live.consumers.contains(&spec.name);
         let ours = live.consumers_owned_by(self.owner).contains(&spec.name);
-        if self.replaced.contains(&spec.stream_name) {
-            if registered {
-                self.changes.push(create(
-                    Action::Replace,
-                    vec![format!(
-                        "replaced because its stream, stream.{}, is replaced",
-                        spec.stream_label
-                    )],
-                ));
-            } else {
-                self.changes.push(create(Action::Create, Vec::new()));
-            }
-            return;
-        }
         match (registered, ours) {
             (true, true) => {}
             (true, false) => self.conflicts.push(self.config.diagnostic(

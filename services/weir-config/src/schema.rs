@@ -686,8 +686,9 @@ fn decode_stream(
     });
     let mode = field(evaluator, block, Kind::Stream, "mode", &mut deps, |v| {
         let text = string(v)?;
-        StreamMode::parse(&text)
-            .ok_or_else(|| format!("{text:?} is not a mode: use \"PROVISIONED\" or \"ON_DEMAND\""))
+        StreamMode::parse(&text.to_ascii_uppercase()).ok_or_else(|| {
+            format!("{text:?} is not a mode: use \"PROVISIONED\" or \"ON_DEMAND\" (any case)")
+        })
     });
     let shard_count = field(
         evaluator,

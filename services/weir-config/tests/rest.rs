@@ -378,34 +378,34 @@ async fn removing_a_stream_from_the_config_prunes_only_that_stream() {
 }
 
 #[tokio::test]
-async fn a_mode_change_replaces_the_stream_and_its_consumers() {
+async fn a_mode_change_happens_in_place_keeping_the_stream_and_its_consumers() {
     let h = Harness::new().await;
     let v1 = vec![file(
         "s.hcl",
         "config_name = \"modes\"\nstream \"events\" {\n  shard_count = 2\n}\nconsumer \"reader\" {\n  stream = stream.events\n}\n",
     )];
     h.apply(&v1, json!({})).await;
+    let before = h.control_plane.stream("events").expect("events");
     let v2 = vec![file(
         "s.hcl",
-        "config_name = \"modes\"\nstream \"events\" {\n  mode = \"ON_DEMAND\"\n}\nconsumer \"reader\" {\n  stream = stream.events\n}\n",
+        "config_name = \"modes\"\nstream \"events\" {\n  mode = \"on_demand\"\n}\nconsumer \"reader\" {\n  stream = stream.events\n}\n",
     )];
     let plan = h.plan(&v2, json!({})).await;
     let rendered = plan["rendered"].as_str().unwrap_or_default();
-    assert!(rendered.contains("-/+ stream \"events\" {"), "{rendered}");
+    assert!(rendered.contains("~ stream \"events\" {"), "{rendered}");
     assert!(
-        rendered.contains("~ mode = \"PROVISIONED\" -> \"ON_DEMAND\" # forces replacement"),
+        rendered.contains("~ mode = \"PROVISIONED\" -> \"ON_DEMAND\""),
         "{rendered}"
     );
-    assert!(rendered.contains("-/+ consumer \"reader\" {"), "{rendered}");
+    assert!(!rendered.contains("forces replacement"), "{rendered}");
     assert!(
-        rendered.contains("Plan: 2 to add, 0 to change, 2 to destroy."),
+        rendered.contains("Plan: 0 to add, 1 to change, 0 to destroy."),
         "{rendered}"
     );
-    let (status, _) = h.post("/v1/apply", &json!({ "files": v2 })).await;
-    assert_eq!(status, StatusCode::CONFLICT, "replacement needs approval");
     h.apply(&v2, json!({})).await;
     let events = h.control_plane.stream("events").expect("events");
     assert_eq!(events.mode, StreamMode::OnDemand);
+    assert_eq!(events.uid, before.uid, "the same stream, with its records");
     assert!(events.consumers.contains_key("reader"));
     assert_eq!(h.plan(&v2, json!({})).await["has_changes"], false);
 }
