@@ -1,5 +1,6 @@
 """The CBOR wire format that the Java SDKs (and so KCL) use by default: blobs are byte
-strings, timestamps epoch milliseconds, and errors come back in CBOR."""
+strings, timestamps tag 1 (epoch time) wrapping epoch milliseconds both ways, and errors
+come back in CBOR."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import time
 import cbor2
 import pytest
 
-from weirtest import ACCOUNT_ID, CBOR_CT, create_stream, unique_name
+from weirtest import ACCOUNT_ID, CBOR_CT, EpochMillis, create_stream, unique_name
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +53,8 @@ def test_cbor_put_get_round_trip(weir, stream):
         f"{rec['Data']!r:.80}")
     assert rec["Data"] == payload
     ts = rec["ApproximateArrivalTimestamp"]
-    assert isinstance(ts, (int, float)) and not isinstance(ts, bool), (
-        f"ApproximateArrivalTimestamp must be a number of epoch milliseconds, got "
+    assert isinstance(ts, EpochMillis), (
+        f"ApproximateArrivalTimestamp must be tag 1 wrapping epoch milliseconds, got "
         f"{type(ts).__name__} {ts!r}")
     assert before_ms - 2000 <= ts <= after_ms + 2000, (
         f"ApproximateArrivalTimestamp {ts} is not epoch milliseconds around "
@@ -76,7 +77,8 @@ def test_cbor_put_records_and_json_read_back(weir, stream):
     assert [r["SequenceNumber"] for r in got] == seqs
 
 
-def test_cbor_at_timestamp_takes_epoch_milliseconds(weir, stream):
+@pytest.mark.parametrize("tagged", [True, False], ids=["tag-1", "bare-number"])
+def test_cbor_at_timestamp_takes_epoch_milliseconds(weir, stream, tagged):
     first = ok(weir.call("PutRecord", {"StreamName": stream, "Data": b"ts-a",
                                        "PartitionKey": "t"}, cbor=True))
     time.sleep(0.05)
@@ -87,7 +89,8 @@ def test_cbor_at_timestamp_takes_epoch_milliseconds(weir, stream):
     assert int(second["SequenceNumber"]) > int(first["SequenceNumber"])
     it = ok(weir.call("GetShardIterator", {
         "StreamName": stream, "ShardId": "shardId-000000000000",
-        "ShardIteratorType": "AT_TIMESTAMP", "Timestamp": boundary_ms}, cbor=True))
+        "ShardIteratorType": "AT_TIMESTAMP",
+        "Timestamp": cbor2.CBORTag(1, boundary_ms) if tagged else boundary_ms}, cbor=True))
     got = ok(weir.call("GetRecords", {"ShardIterator": it["ShardIterator"]}, cbor=True))
     assert [r["Data"] for r in got["Records"]][:1] == [b"ts-b"], got["Records"][:2]
 
@@ -98,8 +101,11 @@ def test_cbor_describe_stream(weir, stream):
     assert d["StreamStatus"] == "ACTIVE"
     created = d["StreamCreationTimestamp"]
     now_ms = time.time() * 1000
-    assert isinstance(created, (int, float)) and now_ms - 3_600_000 < created <= now_ms + 2000, (
-        f"StreamCreationTimestamp must be epoch milliseconds in CBOR, got {created!r}")
+    assert isinstance(created, EpochMillis) and now_ms - 3_600_000 < created <= now_ms + 2000, (
+        f"StreamCreationTimestamp must be tag 1 wrapping epoch milliseconds, got {created!r}")
+    # The bytes as the Java SDK reads them: 0xc1 (tag 1), then an 8-byte integer.
+    raw = weir.call("DescribeStream", {"StreamName": stream}, cbor=True).raw
+    assert bytes([0xc1, 0x1b]) + int(created).to_bytes(8, "big") in raw
 
 
 def test_cbor_error_for_missing_stream(weir):

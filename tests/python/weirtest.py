@@ -338,6 +338,17 @@ class WireResponse:
                 f"body={self.raw[:2000]!r}")
 
 
+class EpochMillis(int):
+    """A CBOR timestamp as AWS sends it: tag 1 (epoch time) wrapping milliseconds.
+    cbor2 would read tag 1 as seconds and fail on milliseconds; this keeps the number
+    and records that it came tagged."""
+
+
+def cbor_loads(raw: bytes):
+    import cbor2
+    return cbor2.loads(raw, semantic_decoders={1: lambda value, _immutable: EpochMillis(value)})
+
+
 def wire_call(url: str, op: str, body, *, cbor: bool = False, raw: bytes | None = None,
               target: str | None = None, content_type: str | None = None,
               timeout: float = 30.0, headers: dict | None = None) -> WireResponse:
@@ -365,8 +376,7 @@ def wire_call(url: str, op: str, body, *, cbor: bool = False, raw: bytes | None 
     decoded = None
     try:
         if "cbor" in ct:
-            import cbor2
-            decoded = cbor2.loads(r.content)
+            decoded = cbor_loads(r.content)
         elif r.content:
             decoded = json.loads(r.content)
     except Exception:

@@ -1,7 +1,7 @@
 //! The two body encodings of the Kinesis API.
 //!
 //! JSON 1.1 carries blobs as base64 strings and timestamps as epoch seconds; CBOR 1.1
-//! carries blobs as byte strings and timestamps as epoch milliseconds. Request and response
+//! carries blobs as byte strings and timestamps as tag 1 wrapping epoch milliseconds. Request and response
 //! types are written once: [`Blob`] and [`Timestamp`] pick their representation from the
 //! serde format's `is_human_readable()` (true for serde_json, false for ciborium).
 
@@ -181,8 +181,12 @@ impl<'de> Deserialize<'de> for Blob {
     }
 }
 
-/// A point in time: epoch seconds (a number, fractions allowed) in JSON, epoch
-/// milliseconds in CBOR. Held as milliseconds.
+/// CBOR's tag for epoch-based date/time (RFC 8949 section 3.4.2).
+const EPOCH_TAG: u64 = 1;
+
+/// A point in time: epoch seconds (a number, fractions allowed) in JSON; in CBOR, epoch
+/// milliseconds under tag 1, as AWS sends them (a bare number is accepted too). Held as
+/// milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Timestamp(pub i64);
 
@@ -191,7 +195,9 @@ impl Serialize for Timestamp {
         if serializer.is_human_readable() {
             serializer.serialize_f64(self.0 as f64 / 1000.0)
         } else {
-            serializer.serialize_i64(self.0)
+            // AWS's CBOR: tag 1 (epoch time) wrapping the milliseconds, which the SDKs'
+            // CBOR decoders (Java's, and so KCL's) read as a date.
+            ciborium::tag::Required::<i64, EPOCH_TAG>(self.0).serialize(serializer)
         }
     }
 }
@@ -214,8 +220,25 @@ impl<'de> Deserialize<'de> for Timestamp {
                 Ok(v as f64)
             }
         }
+        /// The number inside an optional tag.
+        struct Number(f64);
+        impl<'de> Deserialize<'de> for Number {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                deserializer.deserialize_any(NumberVisitor).map(Number)
+            }
+        }
         let human = deserializer.is_human_readable();
-        let value = deserializer.deserialize_any(NumberVisitor)?;
+        let value = if human {
+            deserializer.deserialize_any(NumberVisitor)?
+        } else {
+            // Tag 1 as AWS's SDKs send it, or a bare number as older clients do.
+            ciborium::tag::Accepted::<Number, EPOCH_TAG>::deserialize(deserializer)
+                .map_err(|_| {
+                    D::Error::custom("expected a timestamp (tag 1 epoch time, or a number)")
+                })?
+                .0
+                 .0
+        };
         if !value.is_finite() {
             return Err(D::Error::custom("timestamp is not a finite number"));
         }

@@ -26,7 +26,11 @@ async fn node(dir: &std::path::Path, bucket: &std::path::Path) -> Node {
     let url = format!("sqlite://{}?mode=rwc", dir.join("meta.db").display());
     let cp = ControlPlane::new(
         MetaStore::connect(&url).await.unwrap(),
-        ControlPlaneConfig::default(),
+        // These tests read and write in bursts; throttling has its own tests.
+        ControlPlaneConfig {
+            shard_limits: weir_control_plane::ShardLimits::UNLIMITED,
+            ..ControlPlaneConfig::default()
+        },
     )
     .await
     .unwrap();

@@ -25,7 +25,11 @@ async fn node() -> Node {
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("meta.db").display());
     let cp = ControlPlane::new(
         MetaStore::connect(&url).await.unwrap(),
-        ControlPlaneConfig::default(),
+        // These tests read and write in bursts; throttling has its own tests.
+        ControlPlaneConfig {
+            shard_limits: weir_control_plane::ShardLimits::UNLIMITED,
+            ..ControlPlaneConfig::default()
+        },
     )
     .await
     .unwrap();
@@ -242,12 +246,11 @@ async fn cbor_requests_get_cbor_answers() {
             .unwrap(),
         seq
     );
-    let ts = i128::from(
-        cbor_get(record, "ApproximateArrivalTimestamp")
-            .unwrap()
-            .as_integer()
-            .unwrap(),
-    );
+    // Tag 1 (epoch time) wrapping milliseconds, as AWS sends it.
+    let ts = match cbor_get(record, "ApproximateArrivalTimestamp").unwrap() {
+        ciborium::Value::Tag(1, inner) => i128::from(inner.as_integer().unwrap()),
+        other => panic!("timestamps are tag 1 in CBOR, got {other:?}"),
+    };
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -257,12 +260,15 @@ async fn cbor_requests_get_cbor_answers() {
         "timestamps are epoch milliseconds in CBOR, got {ts}"
     );
 
-    // AT_TIMESTAMP with a CBOR millisecond timestamp finds the record.
+    // AT_TIMESTAMP with a tagged CBOR millisecond timestamp finds the record.
     let at = cbor_map(vec![
         ("StreamName", "c".into()),
         ("ShardId", "shardId-000000000000".into()),
         ("ShardIteratorType", "AT_TIMESTAMP".into()),
-        ("Timestamp", ciborium::Value::Integer((ts as i64).into())),
+        (
+            "Timestamp",
+            ciborium::Value::Tag(1, Box::new(ciborium::Value::Integer((ts as i64).into()))),
+        ),
     ]);
     let answer = send(
         &node.app,
