@@ -12,6 +12,7 @@ mod capacity;
 pub mod internal;
 mod moves;
 pub mod node_client;
+pub mod node_pool;
 pub mod placement;
 mod ports;
 pub mod reconcile;

@@ -45,6 +45,7 @@ use crate::{
         crate::rest_tiering::list_segments,
         crate::rest_tiering::move_shard,
         crate::rest_cluster::list_nodes,
+        crate::rest_cluster::node_pool,
         crate::rest_cluster::drain_node,
         crate::rest_cluster::undrain_node,
         crate::rest_cluster::placement,
@@ -80,6 +81,9 @@ use crate::{
         crate::rest_tiering::SegmentList,
         crate::rest_tiering::MoveView,
         crate::rest_cluster::NodeView,
+        crate::node_pool::PoolView,
+        crate::node_pool::PoolPolicy,
+        crate::node_pool::PoolEvent,
         crate::rest_cluster::NodeList,
         crate::rest_cluster::ShardPlacementView,
         crate::rest_cluster::PlacementView,
@@ -155,6 +159,7 @@ pub fn router(control_plane: Arc<ControlPlane>) -> Router {
             get(crate::rest_cluster::placement),
         )
         .route("/v1/nodes", get(crate::rest_cluster::list_nodes))
+        .route("/v1/nodes/pool", get(crate::rest_cluster::node_pool))
         .route(
             "/v1/nodes/{id}/drain",
             axum::routing::post(crate::rest_cluster::drain_node)

@@ -218,3 +218,17 @@ pub async fn shard_events(
             .collect(),
     }))
 }
+
+/// The node pool: who runs the nodes, how many the load needs, and recent changes
+/// (only when an orchestrator runs them, as with `weir up --nodes auto`).
+#[utoipa::path(get, path = "/v1/nodes/pool",
+    responses((status = 200, body = crate::node_pool::PoolView), (status = 404, body = ErrorBody)))]
+pub async fn node_pool(
+    State(cp): State<Arc<ControlPlane>>,
+) -> Result<Json<crate::node_pool::PoolView>, ApiError> {
+    cp.pool_view().map(Json).ok_or_else(|| {
+        ApiError(crate::ControlPlaneError::NotFound(
+            "This deployment's nodes are not run by an orchestrator: nodes are added and removed by hand (weir up --nodes auto runs a pool).".into(),
+        ))
+    })
+}

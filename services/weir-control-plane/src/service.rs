@@ -108,6 +108,8 @@ pub struct ControlPlane {
     security: OnceLock<Arc<crate::security::Security>>,
     /// The autoscaler's wake-up and traffic source.
     pub(crate) autoscale: crate::autoscale::task::Hooks,
+    /// The node pool, when an orchestrator runs the nodes.
+    pub(crate) pool: crate::node_pool::PoolState,
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -155,6 +157,7 @@ impl ControlPlane {
             tier_store: OnceLock::new(),
             security: OnceLock::new(),
             autoscale: Default::default(),
+            pool: Default::default(),
         }))
     }
 

@@ -5,6 +5,7 @@ mod bench;
 mod cluster;
 mod config_cmd;
 mod limit_args;
+mod pool_args;
 mod scaling_args;
 mod security_args;
 mod serve;

@@ -23,9 +23,13 @@ pub struct UpArgs {
     #[arg(long, default_value = "127.0.0.1:4568")]
     rest_addr: SocketAddr,
     /// Run this many data-plane node processes beside the control plane (0: one node inside
-    /// the control-plane process). With nodes, --kinesis-addr is the first node's address.
-    #[arg(long, default_value_t = 0)]
-    nodes: u32,
+    /// the control-plane process), or `auto`: as many as the load needs, between
+    /// --min-nodes and --max-nodes, draining a node before removing it. With nodes,
+    /// --kinesis-addr is the first node's address.
+    #[arg(long, default_value = "0", value_parser = crate::pool_args::parse_nodes)]
+    nodes: crate::pool_args::NodeCount,
+    #[command(flatten)]
+    pool: crate::pool_args::PoolArgs,
     /// Secret the nodes and the control plane authenticate each other with (default: a
     /// fresh random one per start). Only used with --nodes.
     #[arg(long, env = "WEIR_CLUSTER_SECRET", hide_env_values = true)]
@@ -164,7 +168,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create data folder {}", args.data_dir.display()))?;
     let db_path = args.data_dir.join("meta.db");
     let database_url = format!("sqlite://{}?mode=rwc", db_path.display());
-    let clustered = args.nodes > 0;
+    let clustered = args.nodes.clustered();
     let local_tls = if args.security.tls {
         Some(crate::security_args::local_tls(&args.data_dir)?)
     } else {
@@ -238,29 +242,42 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         node_env.push(("WEIR_MASTER_KEY".into(), master.to_base64().to_string()));
         node_flags.push("--auth".into());
     }
+    let pool_policy = args.pool.policy();
+    let initial = match node_count {
+        crate::pool_args::NodeCount::Fixed(n) => n,
+        crate::pool_args::NodeCount::Auto => args.pool.min_nodes(),
+    };
     let start_nodes = {
         let rest_url = rest_url.clone();
+        let control_plane = Arc::clone(&stack.control_plane);
         async move {
-            if node_count == 0 {
-                return Ok(Vec::new());
+            if initial == 0 {
+                return Ok(None);
             }
-            crate::cluster::spawn_nodes(
-                &data_dir,
-                cluster_secret.as_deref().unwrap_or_default(),
-                &rest_url,
-                node_count,
+            let spawn = crate::cluster::NodeSpawn {
+                data_dir,
+                secret: cluster_secret.unwrap_or_default(),
+                control_plane_url: rest_url,
                 first_addr,
-                &node_flags,
-                &node_env,
-            )
-            .await
+                flags: node_flags,
+                env: node_env,
+            };
+            let pool = crate::cluster::LocalPool::start(spawn, initial).await?;
+            if node_count == crate::pool_args::NodeCount::Auto {
+                weir_control_plane::node_pool::spawn_node_pool(
+                    &control_plane,
+                    pool.clone(),
+                    pool_policy,
+                );
+            }
+            Ok(Some(pool))
         }
     };
     let region = args.tuning.region.clone();
     let shown_dir = args.data_dir.display().to_string();
-    let banner = move |nodes: &[crate::cluster::NodeProcess]| {
+    let banner = move |nodes: &[(String, String)]| {
         let kinesis_url =
-            kinesis_url.unwrap_or_else(|| nodes.first().map(|n| n.url.clone()).unwrap_or_default());
+            kinesis_url.unwrap_or_else(|| nodes.first().map(|n| n.1.clone()).unwrap_or_default());
         println!("Weir is running: SQLite metadata and data in {shown_dir}");
         if let Some(bootstrap) = &bootstrap {
             crate::security_args::print_bootstrap(bootstrap);
@@ -271,11 +288,8 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         }
         println!("Kinesis endpoint: {kinesis_url}");
         println!("REST endpoint:    {rest_url}");
-        for node in nodes {
-            println!(
-                "Node {}: {} (any node serves every stream)",
-                node.id, node.url
-            );
+        for (id, url) in nodes {
+            println!("Node {id}: {url} (any node serves every stream)");
         }
         println!();
         let (id, secret) = if auth_on {
@@ -340,7 +354,7 @@ pub async fn control_plane(args: ControlPlaneArgs) -> anyhow::Result<()> {
         tracing::info!(kinesis = %k.local_addr()?, "data-plane node listening");
     }
     stack
-        .serve(kinesis, rest, tls, async { Ok(Vec::new()) }, |_| {})
+        .serve(kinesis, rest, tls, async { Ok(None) }, |_| {})
         .await
 }
 
@@ -509,10 +523,10 @@ impl Stack {
         rest: TcpListener,
         tls: Option<Arc<rustls::ServerConfig>>,
         start_nodes: F,
-        banner: impl FnOnce(&[crate::cluster::NodeProcess]),
+        banner: impl FnOnce(&[(String, String)]),
     ) -> anyhow::Result<()>
     where
-        F: std::future::Future<Output = anyhow::Result<Vec<crate::cluster::NodeProcess>>>,
+        F: std::future::Future<Output = anyhow::Result<Option<Arc<crate::cluster::LocalPool>>>>,
     {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
@@ -552,12 +566,18 @@ impl Stack {
                 stopped(stop_rx.clone()),
             ))
         });
-        let nodes = start_nodes.await?;
-        banner(&nodes);
+        let pool = start_nodes.await?;
+        let endpoints = match &pool {
+            Some(pool) => pool.endpoints().await,
+            None => Vec::new(),
+        };
+        banner(&endpoints);
         shutdown_signal().await;
         eprintln!("Shutting down: finishing in-flight requests and closing shard logs...");
         let _ = stop_tx.send(true);
-        crate::cluster::stop_nodes(nodes).await;
+        if let Some(pool) = pool {
+            pool.stop_all().await;
+        }
         rest_task.await??;
         if let Some(task) = kinesis_task {
             task.await??;
