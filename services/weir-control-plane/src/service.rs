@@ -689,19 +689,19 @@ impl ControlPlane {
     ) -> Result<ReshardTicket, ControlPlaneError> {
         let guard = self.mutation.lock().await;
         let stream = self.stream(name)?;
-        if stream.status != StreamStatus::Active {
-            return Err(ControlPlaneError::InUse(format!(
-                "Stream {name} under account {} not ACTIVE, instead in state {}",
-                self.config.account_id,
-                stream.status.as_str()
-            )));
-        }
         if user_initiated && stream.mode == StreamMode::OnDemand {
             return Err(ControlPlaneError::NotSupported(format!(
                 "This operation is not supported for stream {name} under account {} because it is in ON_DEMAND \
                  capacity mode: its shards scale by themselves. Switch it to PROVISIONED (UpdateStreamMode) to \
                  reshard by hand.",
                 self.config.account_id
+            )));
+        }
+        if stream.status != StreamStatus::Active {
+            return Err(ControlPlaneError::InUse(format!(
+                "Stream {name} under account {} not ACTIVE, instead in state {}",
+                self.config.account_id,
+                stream.status.as_str()
             )));
         }
         let plan = build(self, &stream)?;

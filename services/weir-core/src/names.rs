@@ -9,15 +9,20 @@ pub fn shard_id(ordinal: u64) -> String {
     format!("shardId-{ordinal:012}")
 }
 
-/// Parses a shard id back to its ordinal. Kinesis also accepts a bare number or a suffix
-/// such as `shardId-1`, so we accept any `shardId-<digits>` and plain digits.
+/// Parses a shard id back to its ordinal the way Kinesis does: the part after the first
+/// `-` (the whole id when there is none) must be digits, so `shardId-000000000005`,
+/// `shardId-5`, `anything-5` and `5` all name shard 5, and the ordinal is at most
+/// 2147483647. Messages then name the normalised id ([`shard_id`]).
 pub fn shard_ordinal(id: &str) -> Option<u64> {
-    let digits = id.strip_prefix("shardId-").unwrap_or(id);
+    let digits = id.split('-').nth(1).unwrap_or(id);
     if digits.is_empty() || digits.len() > 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    digits.parse().ok()
+    digits.parse().ok().filter(|n| *n <= MAX_SHARD_ORDINAL)
 }
+
+/// The highest shard number Kinesis accepts in a shard id.
+pub const MAX_SHARD_ORDINAL: u64 = 2_147_483_647;
 
 /// Builds the ARN of a stream.
 pub fn stream_arn(region: &str, account: &str, stream: &str) -> String {
@@ -56,7 +61,21 @@ mod tests {
         assert_eq!(shard_ordinal("shardId-000000000007"), Some(7));
         assert_eq!(shard_ordinal("7"), Some(7));
         assert_eq!(shard_ordinal("shardId-"), None);
-        assert_eq!(shard_ordinal("shard-1"), None);
+        assert_eq!(
+            shard_ordinal("shard-1"),
+            Some(1),
+            "any prefix, as Kinesis reads it"
+        );
+        assert_eq!(
+            shard_ordinal("a-b-1"),
+            None,
+            "the part after the first dash"
+        );
+        assert_eq!(
+            shard_ordinal("shardId-2147483648"),
+            None,
+            "past the largest"
+        );
     }
 
     #[test]

@@ -107,6 +107,8 @@ pub struct DataPlane {
     pub(crate) tiering: Option<Arc<Tiering>>,
     /// Permits for requests being served ([`DataPlaneConfig::max_in_flight`]).
     in_flight: Arc<tokio::sync::Semaphore>,
+    /// When a not-found answer last refreshed the metadata (ms, the node's clock).
+    last_refresh_ms: std::sync::atomic::AtomicI64,
 }
 
 /// Where a shard's records are read and written for a request.
@@ -185,6 +187,7 @@ impl DataPlane {
         }
         let plane = Arc::new(Self {
             in_flight: Arc::new(tokio::sync::Semaphore::new(config.max_in_flight.max(1))),
+            last_refresh_ms: std::sync::atomic::AtomicI64::new(i64::MIN / 2),
             shards,
             catalog: ports.catalog,
             admin: ports.admin,
@@ -349,6 +352,29 @@ impl DataPlane {
                     .into(),
             )
         })
+    }
+
+    /// Whether a request that found no stream may refresh this node's metadata now: in a
+    /// cluster, at most every 200 ms, so requests for streams that really are missing
+    /// cannot turn into a heartbeat each.
+    pub(crate) fn may_refresh_metadata(&self) -> bool {
+        if self.cluster.is_none() {
+            return false;
+        }
+        let now = self.clock.now_ms();
+        let last = self
+            .last_refresh_ms
+            .load(std::sync::atomic::Ordering::Relaxed);
+        now - last >= 200
+            && self
+                .last_refresh_ms
+                .compare_exchange(
+                    last,
+                    now,
+                    std::sync::atomic::Ordering::Relaxed,
+                    std::sync::atomic::Ordering::Relaxed,
+                )
+                .is_ok()
     }
 
     /// This node's copy of the metadata, for an immediate heartbeat.

@@ -36,6 +36,27 @@ pub async fn dispatch(
     format: Format,
     body: &[u8],
 ) -> Result<Response, KinesisError> {
+    let first = dispatch_once(plane, operation, format, body).await;
+    // A node learns of new streams from its heartbeats, so one created a moment ago
+    // (through REST or another node) may not be in its copy yet. Before answering "not
+    // found", refresh once and try again: a request that found no stream did nothing.
+    match first {
+        Err(KinesisError::ResourceNotFound(_)) if plane.may_refresh_metadata() => {
+            if let Some(cluster) = plane.cluster() {
+                let _ = cluster.heartbeat(&plane.metadata()).await;
+            }
+            dispatch_once(plane, operation, format, body).await
+        }
+        other => other,
+    }
+}
+
+async fn dispatch_once(
+    plane: &DataPlane,
+    operation: &str,
+    format: Format,
+    body: &[u8],
+) -> Result<Response, KinesisError> {
     macro_rules! op {
         ($handler:path) => {{
             let request = format.decode(body)?;

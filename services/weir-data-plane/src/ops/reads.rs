@@ -9,7 +9,6 @@ use weir_core::{shard_id, shard_ordinal, SequenceNumber, Violations};
 use super::records::{
     forwarder, wait_if_transient, ForwardedIterator, MAX_GET_BYTES, MAX_GET_RECORDS, RESHARD_WAIT,
 };
-use super::stream_for;
 use crate::error::KinesisError;
 use crate::gateway::{DataPlane, Located};
 use crate::iterator::{ShardIterator, ITERATOR_TTL_MS};
@@ -60,23 +59,43 @@ pub async fn get_shard_iterator(
         }
     }
     if let Some(seq) = &req.starting_sequence_number {
-        let ok = seq == "0"
-            || (seq.bytes().all(|b| b.is_ascii_digit())
-                && !seq.starts_with('0')
-                && seq.len() <= 129);
+        let ok = super::records::matches_sequence_pattern(seq);
         violations.pattern(seq, "startingSequenceNumber", ok, "0|([1-9]\\d{0,128})");
     }
-    let stream = stream_for(plane, &stream_ref!(req), violations)?;
+    let selector = stream_ref!(req);
+    let name = selector.check(&mut violations);
+    KinesisError::validation(violations)?;
+    let name = selector.resolve(name)?;
+    let kind = req.shard_iterator_type.clone().unwrap_or_default();
+    let conflict = match (kind.as_str(), req.starting_sequence_number.is_some()) {
+        ("TRIM_HORIZON" | "LATEST", true) => Some("also a"),
+        ("AT_SEQUENCE_NUMBER" | "AFTER_SEQUENCE_NUMBER", false) => Some("no"),
+        _ => None,
+    };
+    if let Some(specified) = conflict {
+        return Err(KinesisError::InvalidArgument(format!(
+            "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or \
+             (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified {kind} and {specified} \
+             StartingSequenceNumber."
+        )));
+    }
+    // Kinesis reads the shard id before it looks the stream up, and names the shard by
+    // its normalised id from then on.
     let id = req.shard_id.unwrap_or_default();
-    let shard = shard_ordinal(&id)
-        .and_then(|o| stream.shard(o))
-        .ok_or_else(|| {
-            KinesisError::ResourceNotFound(format!(
-                "Shard {id} in stream {} under account {} does not exist",
-                stream.name,
-                plane.catalog.settings().account_id
-            ))
-        })?;
+    let account = plane.catalog.settings().account_id;
+    let ordinal = shard_ordinal(&id).ok_or_else(|| {
+        KinesisError::ResourceNotFound(format!(
+            "Could not find shard {id} in stream {name} under account {account}."
+        ))
+    })?;
+    let does_not_exist = || {
+        KinesisError::ResourceNotFound(format!(
+            "Shard {} in stream {name} under account {account} does not exist",
+            shard_id(ordinal)
+        ))
+    };
+    let stream = plane.catalog.get(&name).ok_or_else(does_not_exist)?;
+    let shard = stream.shard(ordinal).ok_or_else(does_not_exist)?;
     let deadline = tokio::time::Instant::now() + RESHARD_WAIT;
     let log = loop {
         let error = match plane.locate(stream.uid, shard.ordinal).await {
@@ -109,7 +128,6 @@ pub async fn get_shard_iterator(
         };
         wait_if_transient(plane, error, deadline).await?;
     };
-    let kind = req.shard_iterator_type.unwrap_or_default();
     // Iterators hold positions (generation and offset), not bare log offsets.
     let offset = match kind.as_str() {
         "TRIM_HORIZON" => log.position(log.history_start()),
@@ -129,11 +147,8 @@ pub async fn get_shard_iterator(
             log.position(log.offset_at_timestamp_any(at.0).await?)
         }
         _ => {
-            let text = req.starting_sequence_number.ok_or_else(|| {
-                KinesisError::InvalidArgument(format!(
-                    "StartingSequenceNumber is required for iterator type {kind}."
-                ))
-            })?;
+            // Present: checked above for the sequence-number types.
+            let text = req.starting_sequence_number.unwrap_or_default();
             let seq = SequenceNumber::parse(&text)
                 .ok_or_else(|| KinesisError::InvalidArgument(format!("StartingSequenceNumber {text} used in GetShardIterator on shard {} in stream {} under account {} is invalid.", shard_id(shard.ordinal), stream.name, plane.catalog.settings().account_id)))?;
             if seq.shard_ordinal() != shard.ordinal {
@@ -250,7 +265,13 @@ pub async fn get_records(
         violations.range(limit, "limit", Some(1), Some(MAX_GET_RECORDS as i64));
     }
     KinesisError::validation(violations)?;
+    // Kinesis accepts an iterator wrapped in literal double quotes (a common slip when
+    // one is copied out of a JSON document).
     let token = req.shard_iterator.unwrap_or_default();
+    let token = token
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .map_or(token.clone(), str::to_string);
     let iterator = plane
         .iterators
         .decode(&token)

@@ -85,6 +85,14 @@ fn admit(
     (kept_positions, kept_records, refused)
 }
 
+/// Whether `seq` matches the model's sequence-number pattern `0|([1-9]\d{0,128})`.
+pub(super) fn matches_sequence_pattern(seq: &str) -> bool {
+    seq == "0"
+        || (seq.bytes().all(|b| b.is_ascii_digit())
+            && !seq.starts_with('0')
+            && (1..=129).contains(&seq.len()))
+}
+
 /// Kinesis's answer when a shard's write (or read) allowance is spent.
 pub(super) fn throttled(plane: &DataPlane, stream: &StreamRecord, ordinal: u64) -> KinesisError {
     KinesisError::throttled(
@@ -299,7 +307,9 @@ pub async fn put_record(
         plane.config.max_record_bytes,
     );
     if let Some(seq) = &req.sequence_number_for_ordering {
-        let ok = SequenceNumber::parse(seq).is_some() || seq == "0";
+        // The model's pattern only: a sequence number from AWS (56 digits) or any other
+        // well-formed one is accepted, as Kinesis accepts it.
+        let ok = matches_sequence_pattern(seq);
         violations.pattern(seq, "sequenceNumberForOrdering", ok, "0|([1-9]\\d{0,128})");
     }
     let stream = stream_for(plane, &stream_ref!(req), violations)?;

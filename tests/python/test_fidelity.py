@@ -1,0 +1,85 @@
+"""Behaviour that must match AWS exactly, through boto3 against `weir up` (issue: AWS-exact).
+Each test states what Kinesis does; the strings are AWS's, as kinesalite records them."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ClientError
+
+from weirtest import ACCOUNT_ID, create_stream, error_of, unique_name
+
+AWS_SEQUENCE = "49590338271490256608559692538361571095921575989136588898"
+
+
+@pytest.fixture(scope="module")
+def stream(weir):
+    name = unique_name("fidelity")
+    create_stream(weir.client(), name, 1)
+    weir.client().put_record(StreamName=name, Data=b"first", PartitionKey="k")
+    return name
+
+
+def iterator(client, stream: str, shard_id: str, kind: str = "TRIM_HORIZON", **kwargs) -> str:
+    return client.get_shard_iterator(StreamName=stream, ShardId=shard_id,
+                                     ShardIteratorType=kind, **kwargs)["ShardIterator"]
+
+
+@pytest.mark.parametrize("shard_id", ["shardId-000000000000", "shardId-0", "anything-0", "0"])
+def test_any_prefix_and_number_names_the_shard(weir, stream, shard_id):
+    client = weir.client()
+    records = client.get_records(ShardIterator=iterator(client, stream, shard_id))["Records"]
+    assert [r["Data"] for r in records][:1] == [b"first"]
+
+
+def test_shard_ids_that_do_not_parse_or_do_not_exist_get_aws_wording(weir, stream):
+    client = weir.client(validate=False)
+    with pytest.raises(ClientError) as raised:
+        iterator(client, stream, "shardId-x")
+    assert error_of(raised) == ("ResourceNotFoundException",
+                                f"Could not find shard shardId-x in stream {stream} under account {ACCOUNT_ID}.")
+    with pytest.raises(ClientError) as raised:
+        iterator(client, stream, "shard-5")
+    assert error_of(raised) == ("ResourceNotFoundException",
+                                f"Shard shardId-000000000005 in stream {stream} under account {ACCOUNT_ID} does not exist")
+    missing = unique_name("missing")
+    with pytest.raises(ClientError) as raised:
+        iterator(client, missing, "shardId-000000000000")
+    assert error_of(raised) == ("ResourceNotFoundException",
+                                f"Shard shardId-000000000000 in stream {missing} under account {ACCOUNT_ID} does not exist")
+
+
+@pytest.mark.parametrize("kind", ["TRIM_HORIZON", "LATEST"])
+def test_trim_horizon_or_latest_with_a_sequence_number_is_refused(weir, stream, kind):
+    client = weir.client()
+    seq = client.put_record(StreamName=stream, Data=b"x", PartitionKey="k")["SequenceNumber"]
+    with pytest.raises(ClientError) as raised:
+        iterator(client, stream, "shardId-000000000000", kind, StartingSequenceNumber=seq)
+    assert error_of(raised) == ("InvalidArgumentException", (
+        "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or "
+        "(2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. "
+        f"Request specified {kind} and also a StartingSequenceNumber."))
+
+
+def test_at_sequence_number_without_one_is_refused(weir, stream):
+    with pytest.raises(ClientError) as raised:
+        iterator(weir.client(), stream, "shardId-000000000000", "AT_SEQUENCE_NUMBER")
+    assert error_of(raised)[1].endswith(
+        "Request specified AT_SEQUENCE_NUMBER and no StartingSequenceNumber.")
+
+
+def test_an_iterator_in_literal_double_quotes_is_accepted(weir, stream):
+    client = weir.client()
+    it = iterator(client, stream, "shardId-000000000000")
+    answer = client.get_records(ShardIterator=f'"{it}"')
+    assert [r["Data"] for r in answer["Records"]][:1] == [b"first"]
+
+
+def test_an_aws_format_sequence_number_for_ordering_is_accepted(weir, stream):
+    answer = weir.client().put_record(StreamName=stream, Data=b"ordered", PartitionKey="k",
+                                      SequenceNumberForOrdering=AWS_SEQUENCE)
+    assert answer["SequenceNumber"].isdigit()
+    with pytest.raises(ClientError) as raised:
+        weir.client(validate=False).put_record(StreamName=stream, Data=b"x", PartitionKey="k",
+                                               SequenceNumberForOrdering="012")
+    code, message = error_of(raised)
+    assert code == "ValidationException" and "sequenceNumberForOrdering" in message
