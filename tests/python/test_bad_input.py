@@ -278,8 +278,12 @@ def test_explicit_hash_key_not_a_number(expect, stream):
 ])
 def test_missing_stream(expect, op, extra):
     name = unique_name("missing")
-    expect(op, {"StreamName": name, **extra}, "ResourceNotFoundException",
-           f"Stream {name} under account {ACCOUNT_ID} not found.")
+    message = f"Stream {name} under account {ACCOUNT_ID} not found."
+    if op == "GetShardIterator":
+        # Kinesis names the shard it could not find, even when the stream is missing.
+        message = (f"Shard shardId-000000000000 in stream {name} under account {ACCOUNT_ID} "
+                   "does not exist")
+    expect(op, {"StreamName": name, **extra}, "ResourceNotFoundException", message)
 
 
 def test_missing_stream_through_boto3(kinesis):

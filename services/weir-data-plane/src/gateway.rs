@@ -26,8 +26,7 @@ use crate::tiering::{RemoteCatalog, TierCatalog, TierConfig, Tiering};
 
 /// Largest request body accepted: a 10 MiB PutRecords grows by a third in base64.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
-/// The `X-Amz-Target` prefix of Kinesis operations.
-const TARGET_PREFIX: &str = "Kinesis_20131202.";
+use crate::envelope::TARGET_PREFIX;
 /// Longest a hand-off may spend uploading a shard's tail before the move is abandoned.
 const HAND_OFF_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -669,17 +668,18 @@ async fn handle(State(plane): State<Arc<DataPlane>>, request: axum::extract::Req
         .map_or_else(|| "unknown".to_string(), |c| c.0.to_string());
     let (parts, body) = request.into_parts();
     let (method, uri, headers) = (parts.method, parts.uri, parts.headers);
-    let format =
-        Format::from_content_type(headers.get("content-type").and_then(|v| v.to_str().ok()));
-    if method != Method::POST {
-        return format.error(&KinesisError::UnknownOperation(
-            "The Kinesis API takes POST / with an X-Amz-Target header.".into(),
-        ));
+    if let Some(answer) = crate::envelope::preflight(&method, &headers) {
+        return answer;
     }
+    if method != Method::POST {
+        return crate::envelope::finish(&headers, crate::envelope::access_denied());
+    }
+    let fallback =
+        Format::from_content_type(headers.get("content-type").and_then(|v| v.to_str().ok()));
     // Held until the answer is built: bodies being read count too, so memory stays
     // bounded by the limit times the largest body.
     let Ok(_in_flight) = Arc::clone(&plane.in_flight).try_acquire_owned() else {
-        return format.error(&KinesisError::Throttled(format!(
+        return fallback.error(&KinesisError::Throttled(format!(
             "Rate exceeded: this node is serving its limit of {} requests at once. Slow down and retry.",
             plane.config.max_in_flight
         )));
@@ -687,20 +687,20 @@ async fn handle(State(plane): State<Arc<DataPlane>>, request: axum::extract::Req
     let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(bytes) => bytes,
         Err(_) => {
-            return format.error(&KinesisError::InvalidArgument(format!(
+            return fallback.error(&KinesisError::InvalidArgument(format!(
                 "Request body exceeds the limit of {MAX_BODY_BYTES} bytes."
             )))
         }
+    };
+    let format = match crate::envelope::check(&headers, &body, ops::is_operation) {
+        Ok(format) => format,
+        Err(answer) => return crate::envelope::finish(&headers, *answer),
     };
     let target = headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let Some(operation) = target.strip_prefix(TARGET_PREFIX) else {
-        return format.error(&KinesisError::UnknownOperation(format!(
-            "Unknown operation '{target}'."
-        )));
-    };
+    let operation = target.strip_prefix(TARGET_PREFIX).unwrap_or_default();
     let internal = plane.internal_request(&headers);
     if let Some(guard) = plane.guard.as_ref().filter(|_| !internal) {
         if let Err(error) = crate::auth::check(
@@ -737,7 +737,7 @@ async fn handle(State(plane): State<Arc<DataPlane>>, request: axum::extract::Req
     let result = FORWARDED_GENERATION
         .scope(forwarded, ops::dispatch(&plane, operation, format, &body))
         .await;
-    match result {
+    let answer = match result {
         Ok(response) => response,
         Err(error) => {
             if error.status() >= 500 {
@@ -747,5 +747,6 @@ async fn handle(State(plane): State<Arc<DataPlane>>, request: axum::extract::Req
             }
             format.error(&error)
         }
-    }
+    };
+    crate::envelope::finish(&headers, answer)
 }

@@ -121,8 +121,22 @@ impl Format {
         response
     }
 
+    /// An error answer with `__type` only, as AWS sends for bodies it cannot read and
+    /// targets it does not know (HTTP 400).
+    pub fn bare_error(self, type_name: &str) -> Response {
+        let mut map = std::collections::BTreeMap::new();
+        map.insert("__type", type_name);
+        let body = self.encode(&map).unwrap_or_default();
+        let mut response = self.respond(StatusCode::BAD_REQUEST, body);
+        if let Ok(value) = HeaderValue::from_str(type_name) {
+            response.headers_mut().insert("x-amzn-ErrorType", value);
+        }
+        response
+    }
+
     fn respond(self, status: StatusCode, body: Vec<u8>) -> Response {
-        let request_id = format!("{:032x}", rand::random::<u128>());
+        // A UUID, as AWS's x-amzn-RequestId is.
+        let request_id = uuid::Uuid::new_v4().to_string();
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();
         headers.insert(

@@ -29,6 +29,41 @@ use crate::error::KinesisError;
 use crate::gateway::DataPlane;
 use crate::protocol::Format;
 
+/// Every operation [`dispatch`] serves (keep the two in step).
+pub const OPERATIONS: [&str; 26] = [
+    "CreateStream",
+    "DeleteStream",
+    "DescribeStream",
+    "DescribeStreamSummary",
+    "ListStreams",
+    "ListShards",
+    "IncreaseStreamRetentionPeriod",
+    "DecreaseStreamRetentionPeriod",
+    "AddTagsToStream",
+    "ListTagsForStream",
+    "RemoveTagsFromStream",
+    "DescribeLimits",
+    "UpdateStreamMode",
+    "UpdateStreamWarmThroughput",
+    "UpdateMaxRecordSize",
+    "PutRecord",
+    "PutRecords",
+    "GetShardIterator",
+    "GetRecords",
+    "SplitShard",
+    "MergeShards",
+    "UpdateShardCount",
+    "RegisterStreamConsumer",
+    "DescribeStreamConsumer",
+    "ListStreamConsumers",
+    "DeregisterStreamConsumer",
+];
+
+/// Whether `name` is an operation this server serves.
+pub fn is_operation(name: &str) -> bool {
+    OPERATIONS.contains(&name)
+}
+
 /// Runs `operation` on `body`, answering in `format`.
 pub async fn dispatch(
     plane: &DataPlane,
