@@ -165,6 +165,17 @@ def test_bad_signatures_get_aws_errors_and_write_nothing(secure):
     assert stream_records(admin, stream) == [b"original"]
 
 
+class KeepBodyQueryAuth(botocore.auth.SigV4QueryAuth):
+    """Presigns (signature in the query string) but keeps the JSON body: botocore's query
+    auth moves form parameters to the query and empties the body, and Kinesis answers an
+    empty body with SerializationException before it looks at the signature."""
+
+    def _modify_request_before_signing(self, request):
+        data = request.data
+        super()._modify_request_before_signing(request)
+        request.data = data
+
+
 def test_presigned_request_works_until_it_expires(secure):
     server = secure()
     admin = server.client()
@@ -174,7 +185,7 @@ def test_presigned_request_works_until_it_expires(secure):
         request = AWSRequest(method="POST", url=server.kinesis_url + "/", data=b"{}",
                              headers={"Content-Type": JSON_CT,
                                       "X-Amz-Target": "Kinesis_20131202.ListStreams"})
-        auth = botocore.auth.SigV4QueryAuth(creds, "kinesis", "us-east-1", expires=expires)
+        auth = KeepBodyQueryAuth(creds, "kinesis", "us-east-1", expires=expires)
         if when is None:
             auth.add_auth(request)
         else:
