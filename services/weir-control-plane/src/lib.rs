@@ -17,6 +17,7 @@ pub mod placement;
 mod ports;
 pub mod reconcile;
 pub mod reshard;
+mod resharding;
 mod service;
 pub mod tiering;
 
