@@ -83,3 +83,22 @@ def test_an_aws_format_sequence_number_for_ordering_is_accepted(weir, stream):
                                                SequenceNumberForOrdering="012")
     code, message = error_of(raised)
     assert code == "ValidationException" and "sequenceNumberForOrdering" in message
+
+
+def test_tag_characters_follow_aws_rules(weir, stream):
+    client = weir.client()
+    with pytest.raises(ClientError) as raised:
+        client.add_tags_to_stream(StreamName=stream, Tags={"abc;def": "x"})
+    assert error_of(raised) == ("InvalidArgumentException",
+                                "Some tags contain invalid characters. Valid characters: Unicode letters, "
+                                "digits, white space, _ . / = + - % @ :.")
+    with pytest.raises(ClientError) as raised:
+        client.add_tags_to_stream(StreamName=stream, Tags={"team": "50%"})
+    assert error_of(raised) == ("InvalidArgumentException", (
+        f"Failed to add tags to stream {stream} under account {ACCOUNT_ID} because some tags "
+        "contained illegal characters. The allowed characters are Unicode letters, white-spaces, "
+        "'_',',','/','=','+','-','@',':'."))
+    assert client.list_tags_for_stream(StreamName=stream)["Tags"] == []
+    client.add_tags_to_stream(StreamName=stream, Tags={"équipe data": "a.b/c=d+e-f@g:h_i"})
+    tags = client.list_tags_for_stream(StreamName=stream)["Tags"]
+    assert tags == [{"Key": "équipe data", "Value": "a.b/c=d+e-f@g:h_i"}]

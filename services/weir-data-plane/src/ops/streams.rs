@@ -623,10 +623,9 @@ pub async fn add_tags(plane: &DataPlane, req: AddTagsInput) -> Result<Empty, Kin
         }
     }
     let stream = stream_for(plane, &stream_ref!(req), violations)?;
-    plane
-        .admin()?
-        .add_tags(&stream.name, req.tags.unwrap_or_default())
-        .await?;
+    let tags = req.tags.unwrap_or_default();
+    check_tag_characters(&stream.name, &plane.catalog.settings().account_id, &tags)?;
+    plane.admin()?.add_tags(&stream.name, tags).await?;
     Ok(Empty {})
 }
 
@@ -747,4 +746,34 @@ pub async fn describe_limits(
         on_demand_stream_count: limits.on_demand_stream_count,
         on_demand_stream_count_limit: limits.on_demand_stream_limit,
     })
+}
+
+/// Kinesis's character rules for tags (as kinesalite recorded them): Unicode letters,
+/// digits, white space and `_ . / = + - % @ :`, and then no `%` after all.
+fn check_tag_characters(
+    stream: &str,
+    account: &str,
+    tags: &BTreeMap<String, String>,
+) -> Result<(), KinesisError> {
+    let allowed = |c: char| {
+        c.is_ascii_alphanumeric()
+            || "_./=+- @%:".contains(c)
+            || ('\u{C0}'..='\u{1FFF}').contains(&c)
+            || ('\u{2C00}'..='\u{D7FF}').contains(&c)
+    };
+    let texts = || tags.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()]);
+    if texts().any(|t| !t.chars().all(allowed)) {
+        return Err(KinesisError::InvalidArgument(
+            "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, \
+             _ . / = + - % @ :."
+                .into(),
+        ));
+    }
+    if texts().any(|t| t.contains('%')) {
+        return Err(KinesisError::InvalidArgument(format!(
+            "Failed to add tags to stream {stream} under account {account} because some tags contained illegal \
+             characters. The allowed characters are Unicode letters, white-spaces, '_',',','/','=','+','-','@',':'."
+        )));
+    }
+    Ok(())
 }
