@@ -102,3 +102,19 @@ def test_tag_characters_follow_aws_rules(weir, stream):
     client.add_tags_to_stream(StreamName=stream, Tags={"équipe data": "a.b/c=d+e-f@g:h_i"})
     tags = client.list_tags_for_stream(StreamName=stream)["Tags"]
     assert tags == [{"Key": "équipe data", "Value": "a.b/c=d+e-f@g:h_i"}]
+
+
+def test_a_new_stream_can_stay_creating_and_refuses_writes_until_active(weir_factory):
+    server = weir_factory("creating", extra_args=("--create-delay-ms", "1500"))
+    client = server.client()
+    name = unique_name("creating")
+    client.create_stream(StreamName=name, ShardCount=1)
+    assert client.describe_stream_summary(StreamName=name)[
+        "StreamDescriptionSummary"]["StreamStatus"] == "CREATING"
+    with pytest.raises(ClientError) as raised:
+        client.put_record(StreamName=name, Data=b"early", PartitionKey="k")
+    assert error_of(raised) == ("ResourceNotFoundException",
+                                f"Stream {name} under account {ACCOUNT_ID} not found.")
+    # boto3's own waiter polls DescribeStream until ACTIVE, as applications do.
+    client.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.2})
+    assert client.put_record(StreamName=name, Data=b"later", PartitionKey="k")["ShardId"]

@@ -10,6 +10,7 @@
 pub mod autoscale;
 mod capacity;
 pub mod internal;
+mod lifecycle;
 mod moves;
 pub mod node_client;
 pub mod node_pool;

@@ -59,6 +59,10 @@ pub struct ControlPlaneConfig {
     /// (the reshard itself takes milliseconds); tests raise it to observe UPDATING, as
     /// kinesalite's `--updateStreamMs` does.
     pub reshard_delay: Duration,
+    /// How long a new stream stays CREATING before it turns ACTIVE. Zero in production
+    /// (there is nothing slow to wait for); tests raise it to exercise clients that wait
+    /// for ACTIVE, as kinesalite's `--createStreamMs` does.
+    pub create_delay: Duration,
     /// How long a data-plane node's lease lasts after a heartbeat (cluster mode).
     pub lease_timeout: Duration,
     /// Replicas per shard for streams that do not set their own (capped by the number of
@@ -79,6 +83,7 @@ impl Default for ControlPlaneConfig {
             shard_limit: 500,
             on_demand_stream_limit: 50,
             reshard_delay: Duration::ZERO,
+            create_delay: Duration::ZERO,
             lease_timeout: Duration::from_secs(3),
             replication_factor: 3,
             replace_after: Duration::from_secs(60),
@@ -127,6 +132,15 @@ impl ControlPlane {
         // A reshard interrupted by a crash never committed its layout (that is one
         // transaction), and seals live only in memory: rolling back means only setting
         // the stream ACTIVE again.
+        // A stream left CREATING by a start with --create-delay-ms is simply ACTIVE when
+        // this start has no delay (its creation was committed).
+        for stream in streams
+            .iter_mut()
+            .filter(|s| s.status == StreamStatus::Creating && config.create_delay.is_zero())
+        {
+            store.set_status(&stream.name, StreamStatus::Active).await?;
+            stream.status = StreamStatus::Active;
+        }
         for stream in streams
             .iter_mut()
             .filter(|s| s.status == StreamStatus::Updating)
@@ -145,7 +159,7 @@ impl ControlPlane {
         for stream in streams {
             catalog.put(Arc::new(stream));
         }
-        Ok(Arc::new(Self {
+        let control_plane = Arc::new(Self {
             store,
             config,
             catalog,
@@ -157,7 +171,9 @@ impl ControlPlane {
             security: OnceLock::new(),
             autoscale: Default::default(),
             pool: Default::default(),
-        }))
+        });
+        crate::lifecycle::spawn_activation(&control_plane);
+        Ok(control_plane)
     }
 
     /// The stream catalog readers use (the in-process data plane serves from it).
@@ -316,7 +332,11 @@ impl ControlPlane {
             name: request.name.clone(),
             uid: rand::random::<i64>().abs().max(1),
             mode,
-            status: StreamStatus::Active,
+            status: if self.config.create_delay.is_zero() {
+                StreamStatus::Active
+            } else {
+                StreamStatus::Creating
+            },
             retention_hours,
             created_at_ms,
             next_shard_ordinal: u64::from(shard_count),

@@ -56,6 +56,10 @@ pub struct Tuning {
     /// exercise clients that wait for ACTIVE, as kinesalite's --updateStreamMs does.
     #[arg(long, default_value_t = 0)]
     reshard_delay_ms: u64,
+    /// Keep a new stream CREATING this long before it turns ACTIVE (milliseconds), to
+    /// exercise clients that wait for ACTIVE, as kinesalite's --createStreamMs does.
+    #[arg(long, default_value_t = 0)]
+    create_delay_ms: u64,
     /// How long a data-plane node keeps its shards without a heartbeat (milliseconds).
     #[arg(long, default_value_t = 3000)]
     lease_timeout_ms: u64,
@@ -469,6 +473,7 @@ impl Stack {
                 region: tuning.region.clone(),
                 shard_limit: tuning.shard_limit,
                 reshard_delay: std::time::Duration::from_millis(tuning.reshard_delay_ms),
+                create_delay: std::time::Duration::from_millis(tuning.create_delay_ms),
                 lease_timeout: std::time::Duration::from_millis(tuning.lease_timeout_ms),
                 replication_factor: tuning.replication_factor.max(1),
                 replace_after: std::time::Duration::from_millis(tuning.replace_after_ms),

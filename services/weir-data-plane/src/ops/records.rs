@@ -2,7 +2,7 @@
 //! retry rules shared with reads ([`super::reads`]).
 
 use serde::{Deserialize, Serialize};
-use weir_contracts::{ShardRecord, StreamRecord};
+use weir_contracts::{ShardRecord, StreamRecord, StreamStatus};
 use weir_core::hash::parse_hash_key;
 use weir_core::{partition_key_hash, shard_id, SequenceNumber, Violations};
 use weir_storage::NewRecord;
@@ -225,6 +225,17 @@ fn check_record(
     }
 }
 
+/// Kinesis takes writes only while a stream is ACTIVE or UPDATING; a stream still
+/// CREATING (or DELETING) answers as if it did not exist.
+fn writable(plane: &DataPlane, stream: &StreamRecord) -> Result<(), KinesisError> {
+    match stream.status {
+        StreamStatus::Active | StreamStatus::Updating => Ok(()),
+        StreamStatus::Creating | StreamStatus::Deleting => {
+            Err(plane.catalog.not_found(&stream.name).into())
+        }
+    }
+}
+
 /// Each record against the stream's own largest record (MaxRecordSizeInKiB), in the
 /// words of the model's length constraint. `(member path, data bytes, key bytes)`.
 fn check_sizes(
@@ -313,6 +324,7 @@ pub async fn put_record(
         violations.pattern(seq, "sequenceNumberForOrdering", ok, "0|([1-9]\\d{0,128})");
     }
     let stream = stream_for(plane, &stream_ref!(req), violations)?;
+    writable(plane, &stream)?;
     check_sizes(
         &stream,
         std::iter::once((
@@ -478,6 +490,7 @@ pub async fn put_records(
         }
     }
     let stream = stream_for(plane, &stream_ref!(req), violations)?;
+    writable(plane, &stream)?;
     let entries = req.records.unwrap_or_default();
     check_sizes(
         &stream,

@@ -1,0 +1,61 @@
+//! The stream-lifecycle reconciler: new streams turn from CREATING to ACTIVE once
+//! `--create-delay-ms` has passed since their creation (a control-plane restart picks up
+//! where it left off, since the status and creation time are stored).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use weir_contracts::StreamStatus;
+
+use crate::service::now_ms;
+use crate::ControlPlane;
+
+/// Starts the activation task when streams are created CREATING; it stops when the
+/// control plane is dropped.
+pub(crate) fn spawn_activation(control_plane: &Arc<ControlPlane>) {
+    let delay = control_plane.config().create_delay;
+    if delay.is_zero() {
+        return;
+    }
+    let tick = (delay / 4).clamp(Duration::from_millis(20), Duration::from_millis(250));
+    let weak = Arc::downgrade(control_plane);
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(tick).await;
+            let Some(cp) = weak.upgrade() else { return };
+            cp.activate_created(delay.as_millis() as i64).await;
+        }
+    });
+}
+
+impl ControlPlane {
+    async fn activate_created(&self, delay_ms: i64) {
+        let due: Vec<String> = self
+            .list_streams(None, usize::MAX)
+            .0
+            .iter()
+            .filter(|s| {
+                s.status == StreamStatus::Creating && now_ms() - s.created_at_ms >= delay_ms
+            })
+            .map(|s| s.name.clone())
+            .collect();
+        for name in due {
+            let _guard = self.mutation.lock().await;
+            let Ok(stream) = self.stream(&name) else {
+                continue;
+            };
+            if stream.status != StreamStatus::Creating {
+                continue;
+            }
+            match self.store().set_status(&name, StreamStatus::Active).await {
+                Ok(_) => {
+                    let _ = self.replace(&stream, |s| s.status = StreamStatus::Active);
+                    tracing::info!(stream = %name, "stream ACTIVE");
+                }
+                Err(error) => {
+                    tracing::warn!(stream = %name, %error, "could not activate a new stream; will retry")
+                }
+            }
+        }
+    }
+}
