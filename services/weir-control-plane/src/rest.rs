@@ -195,6 +195,7 @@ pub fn router(control_plane: Arc<ControlPlane>) -> Router {
         )
         .route("/v1/audit", get(crate::rest_security::audit))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readiness))
         .route(
             "/openapi.json",
             get(|| async { ([("content-type", "application/json")], openapi_json()) }),
@@ -549,4 +550,16 @@ async fn list_shards(
         })
         .collect();
     Ok(Json(ShardList { shards }))
+}
+
+/// `/readyz`: ready while the metadata store answers (a control plane without its store
+/// can change nothing).
+async fn readiness(State(cp): State<Arc<ControlPlane>>) -> (StatusCode, String) {
+    match cp.store().ping().await {
+        Ok(()) => (StatusCode::OK, "ready".into()),
+        Err(error) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: the metadata store does not answer ({error})"),
+        ),
+    }
 }

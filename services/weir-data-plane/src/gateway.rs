@@ -353,6 +353,18 @@ impl DataPlane {
         })
     }
 
+    /// `/readyz`: a node of a cluster is ready while its lease from the control plane
+    /// holds (without one it serves no shard); a single process always is.
+    fn readiness(&self) -> (axum::http::StatusCode, &'static str) {
+        match &self.cluster {
+            Some(cluster) if !cluster.lease_valid() => (
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "not ready: no valid lease from the control plane",
+            ),
+            _ => (axum::http::StatusCode::OK, "ready"),
+        }
+    }
+
     /// Whether a request that found no stream may refresh this node's metadata now: in a
     /// cluster, at most every 200 ms, so requests for streams that really are missing
     /// cannot turn into a heartbeat each.
@@ -570,6 +582,11 @@ pub fn router(plane: Arc<DataPlane>) -> Router {
     }
     router_at(Arc::clone(&plane), "/")
         .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            get(|State(plane): State<Arc<DataPlane>>| async move { plane.readiness() })
+                .with_state(Arc::clone(&plane)),
+        )
         .merge(seal_route)
         .route(
             "/tier/status",

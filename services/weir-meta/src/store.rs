@@ -77,6 +77,12 @@ impl MetaStore {
         Ok(Self { pool })
     }
 
+    /// Checks that the database answers (readiness probes).
+    pub async fn ping(&self) -> Result<(), MetaError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// Inserts a new stream with its shards and tags, atomically.
     pub async fn insert_stream(&self, stream: &StreamRecord) -> Result<(), MetaError> {
         let mut tx = self.pool.begin().await?;
