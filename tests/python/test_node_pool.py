@@ -11,22 +11,13 @@ from collections import defaultdict
 
 import requests
 
-from weirtest import CLUSTER_SECRET, list_all_shards, open_shards, read_by_lineage, unique_name, wait_active
+from weirtest import (CLUSTER_SECRET, list_all_shards, open_shards, read_by_lineage, unique_name, wait_active,
+                      wait_for)
 
 
 def node_ids(cluster) -> list[str]:
     nodes = requests.get(f"{cluster.rest_url}/v1/nodes", timeout=10).json()["nodes"]
     return sorted(n["id"] for n in nodes if n.get("live", True))
-
-
-def wait_for(what: str, check, within_s: float, every_s: float = 0.5):
-    deadline = time.monotonic() + within_s
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out after {within_s} s waiting for {what}"
-        time.sleep(every_s)
 
 
 def test_the_node_pool_grows_with_shards_and_shrinks_after_draining(weir_factory):

@@ -14,7 +14,8 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from weirtest import error_of, list_all_shards, open_shards, read_by_lineage, unique_name, wait_active
+from weirtest import (error_of, list_all_shards, open_shards, read_by_lineage, unique_name, wait_active,
+                      wait_for)
 
 MIB = 1024 * 1024
 
@@ -23,21 +24,11 @@ def summary(client, stream: str) -> dict:
     return client.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]
 
 
-def wait_for(what: str, check, within_s: float = 30.0, every_s: float = 0.2):
-    deadline = time.monotonic() + within_s
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out after {within_s} s waiting for {what}"
-        time.sleep(every_s)
-
-
 @pytest.fixture
 def server(weir_factory):
     # Quick mode changes to observe UPDATING; an autoscaler that reacts in seconds.
     return weir_factory("ondemand", extra_args=(
-        "--reshard-delay-ms", "300", "--autoscale-interval-ms", "300",
+        "--reshard-delay-ms", "1500", "--autoscale-interval-ms", "300",
         "--scale-cooldown-ms", "1000"))
 
 

@@ -488,6 +488,18 @@ def error_of(excinfo) -> tuple[str, str]:
 
 
 # ---- resharding: status, lineage, reading parents before children ---------------------------
+def wait_for(what: str, check, within_s: float = 30.0, every_s: float = 0.2):
+    """Polls `check` until it returns something truthy (returned), failing after
+    `within_s` with `what` in the message."""
+    deadline = time.monotonic() + within_s
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out after {within_s} s waiting for {what}"
+        time.sleep(every_s)
+
+
 def wait_active(client, stream: str, timeout_s: float = 20.0, poll_s: float = 0.05) -> dict:
     """Poll DescribeStreamSummary until the stream is ACTIVE; returns the summary."""
     deadline = time.monotonic() + timeout_s

@@ -36,6 +36,23 @@ impl ShardLimits {
         read_bytes_per_sec: 0,
     };
 
+    /// Bytes per second one shard is sized for: its write limit, or Kinesis's when writes
+    /// are not limited. The unit of capacity for warm throughput and the autoscaler.
+    pub fn write_bytes_capacity(&self) -> u64 {
+        match self.write_bytes_per_sec {
+            0 => Self::KINESIS.write_bytes_per_sec,
+            bytes => bytes,
+        }
+    }
+
+    /// Records per second one shard is sized for, in the same way.
+    pub fn write_records_capacity(&self) -> u64 {
+        match self.write_records_per_sec {
+            0 => Self::KINESIS.write_records_per_sec,
+            records => records,
+        }
+    }
+
     /// Whether any dimension is limited.
     pub fn is_limited(&self) -> bool {
         *self != Self::UNLIMITED

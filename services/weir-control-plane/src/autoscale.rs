@@ -158,14 +158,8 @@ impl Scaler {
         state
             .shards
             .retain(|ordinal, _| open.iter().any(|s| s.ordinal == *ordinal));
-        let capacity_bytes = per_shard(
-            limits.write_bytes_per_sec,
-            ShardLimits::KINESIS.write_bytes_per_sec,
-        );
-        let capacity_records = per_shard(
-            limits.write_records_per_sec,
-            ShardLimits::KINESIS.write_records_per_sec,
-        );
+        let capacity_bytes = limits.write_bytes_capacity();
+        let capacity_records = limits.write_records_capacity();
         let mut stream_bytes = 0.0;
         for shard in &open {
             let entry = state.shards.entry(shard.ordinal).or_default();
@@ -314,14 +308,6 @@ impl Scaler {
             merges,
             rates,
         })
-    }
-}
-
-fn per_shard(limit: u64, kinesis: u64) -> u64 {
-    if limit == 0 {
-        kinesis
-    } else {
-        limit
     }
 }
 

@@ -185,21 +185,8 @@ impl ControlPlane {
 
     /// Open shards needed to take `mibps` of writes under the stream's limits.
     pub fn shards_for_throughput(&self, stream: &StreamRecord, mibps: u32) -> u32 {
-        let per_shard = match self.catalog().shard_limits(stream).write_bytes_per_sec {
-            0 => ShardLimits::KINESIS.write_bytes_per_sec,
-            bytes => bytes,
-        };
+        let per_shard = self.catalog().shard_limits(stream).write_bytes_capacity();
         let wanted = u64::from(mibps) * 1024 * 1024;
         wanted.div_ceil(per_shard).min(u64::from(u32::MAX)) as u32
-    }
-
-    /// The write throughput (MiB/s) a stream's open shards can take now.
-    pub fn current_throughput_mibps(&self, stream: &StreamRecord) -> u32 {
-        let per_shard = match self.catalog().shard_limits(stream).write_bytes_per_sec {
-            0 => ShardLimits::KINESIS.write_bytes_per_sec,
-            bytes => bytes,
-        };
-        (stream.open_shards().count() as u64 * per_shard / (1024 * 1024)).min(u64::from(u32::MAX))
-            as u32
     }
 }

@@ -161,10 +161,7 @@ pub(super) fn warm_throughput(
     plane: &DataPlane,
     stream: &weir_contracts::StreamRecord,
 ) -> WarmThroughputOut {
-    let per_shard = match plane.catalog.shard_limits(stream).write_bytes_per_sec {
-        0 => weir_contracts::ShardLimits::KINESIS.write_bytes_per_sec,
-        bytes => bytes,
-    };
+    let per_shard = plane.catalog.shard_limits(stream).write_bytes_capacity();
     let current = stream.open_shards().count() as u64 * per_shard / (1024 * 1024);
     WarmThroughputOut {
         target_mi_bps: stream.warm_throughput_mibps,
