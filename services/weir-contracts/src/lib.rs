@@ -8,6 +8,7 @@
 //! - the [`StreamCatalog`] every process reads streams from, and the [`Ports`] bundle a
 //!   data plane is started with;
 //! - audit events and the [`AuditLog`] they go to;
+//! - the [`Orchestrator`] that runs data-plane nodes for the control plane's node pool;
 //! - [`ControlPlaneError`], the one error type of these calls.
 
 mod admin;
@@ -17,6 +18,7 @@ mod cluster;
 mod error;
 mod limits;
 mod model;
+mod orchestrator;
 mod ports;
 
 pub use admin::{
@@ -35,4 +37,5 @@ pub use model::{
     ConsumerRecord, ShardRecord, StreamMode, StreamRecord, StreamStatus, TierSegment, TierState,
     TierTransition, TieringSettings, DEFAULT_MAX_RECORD_SIZE_KIB,
 };
+pub use orchestrator::{Orchestrator, OrchestratorFuture, PoolMember};
 pub use ports::{Guard, Ports};

@@ -1,7 +1,7 @@
 //! The node pool: how many data-plane nodes a cluster runs, following its load.
 //!
 //! An [`Orchestrator`] creates and removes nodes: local processes (`weir up --nodes
-//! auto`), or, later, a Kubernetes StatefulSet. Nodes are numbered like a StatefulSet's
+//! auto`), or a Kubernetes StatefulSet (crate weir-kube). Nodes are numbered like a StatefulSet's
 //! pods: the pool grows by adding the next number and shrinks by removing the highest,
 //! so the node to remove is always known in advance and drained first.
 //!
@@ -11,8 +11,6 @@
 //! reconciler moves everything off a draining node). Nothing acknowledged is lost: a
 //! node is stopped only when it holds nothing.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,20 +18,7 @@ use serde::Serialize;
 
 use crate::ControlPlane;
 
-/// A boxed future of an orchestrator call; errors are for the log.
-pub type OrchestratorFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send + 'a>>;
-
-/// Who runs data-plane nodes.
-pub trait Orchestrator: Send + Sync + 'static {
-    /// What it is, for logs and the REST view (`local processes`, `StatefulSet x`).
-    fn describe(&self) -> String;
-    /// The id the node at `index` registers under.
-    fn node_id(&self, index: u32) -> String;
-    /// How many nodes it runs now.
-    fn node_count(&self) -> OrchestratorFuture<'_, u32>;
-    /// Runs exactly `count` nodes: starts the missing ones, or stops the highest ones.
-    fn scale_to(&self, count: u32) -> OrchestratorFuture<'_, ()>;
-}
+pub use weir_contracts::{Orchestrator, OrchestratorFuture, PoolMember};
 
 /// How the pool follows load.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -101,8 +86,24 @@ pub struct PoolView {
     pub orchestrator: String,
     /// The policy.
     pub policy: PoolPolicy,
+    /// The nodes as the orchestrator sees them, and whether each has registered.
+    pub members: Vec<PoolMemberView>,
     /// Recent changes, newest last.
     pub events: Vec<PoolEvent>,
+}
+
+/// One node of the pool: the orchestrator's view (pod or process) beside the control
+/// plane's (registered, lease live).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PoolMemberView {
+    /// The node id (a pod's name on Kubernetes).
+    pub node_id: String,
+    /// Ready as the orchestrator reports it.
+    pub ready: bool,
+    /// Being removed by the orchestrator.
+    pub terminating: bool,
+    /// Registered with the control plane and holding a live lease.
+    pub registered: bool,
 }
 
 /// Starts the pool task of `control_plane`: `orchestrator` runs the nodes, `policy` says
@@ -259,8 +260,25 @@ impl ControlPlane {
     /// The node pool, when an orchestrator runs this cluster's nodes.
     pub fn pool_view(&self) -> Option<PoolView> {
         let orchestrator = self.pool.orchestrator.get()?;
+        let live: std::collections::BTreeSet<String> = self
+            .nodes_view()
+            .into_iter()
+            .filter(|n| n.live)
+            .map(|n| n.id)
+            .collect();
+        let members = orchestrator
+            .members()
+            .into_iter()
+            .map(|m| PoolMemberView {
+                registered: live.contains(&m.node_id),
+                node_id: m.node_id,
+                ready: m.ready,
+                terminating: m.terminating,
+            })
+            .collect();
         Some(PoolView {
             orchestrator: orchestrator.describe(),
+            members,
             policy: self.pool.policy.get()?.clone(),
             events: self.pool.events.lock().iter().cloned().collect(),
         })

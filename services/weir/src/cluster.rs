@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
-use weir_control_plane::node_pool::{Orchestrator, OrchestratorFuture};
+use weir_control_plane::node_pool::{Orchestrator, OrchestratorFuture, PoolMember};
 
 /// A node process started by `weir up`.
 pub struct NodeProcess {
@@ -122,6 +122,17 @@ impl Orchestrator for LocalPool {
             }
             Ok(())
         })
+    }
+
+    fn members(&self) -> Vec<PoolMember> {
+        // A node counts once it has printed "Ready.", so every counted process is ready.
+        (0..self.count.load(Ordering::Acquire))
+            .map(|index| PoolMember {
+                node_id: self.node_id(index),
+                ready: true,
+                terminating: false,
+            })
+            .collect()
     }
 }
 
