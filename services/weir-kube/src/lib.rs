@@ -46,6 +46,7 @@ pub const REQUIRED_ACCESS: &[(&str, &str, &[&str])] = &[
 /// A client from the environment: in a pod, its service account; elsewhere the
 /// kubeconfig (`KUBECONFIG`, `~/.kube/config`).
 pub async fn client_from_environment() -> Result<kube::Client, KubeError> {
+    choose_tls_provider();
     let mut config = kube::Config::infer()
         .await
         .map_err(|e| KubeError::Config(format!("no Kubernetes configuration found: {e}")))?;
@@ -56,10 +57,20 @@ pub async fn client_from_environment() -> Result<kube::Client, KubeError> {
 /// A client for an API server at `url` (plain HTTP or trusted HTTPS), with no
 /// credentials: for tests against a fake API server and for `kubectl proxy`.
 pub fn client_for_url(url: &str) -> Result<kube::Client, KubeError> {
+    choose_tls_provider();
     let uri = url
         .parse()
         .map_err(|e| KubeError::Config(format!("bad API server URL {url}: {e}")))?;
     let mut config = kube::Config::new(uri);
     config.default_retry = false;
     kube::Client::try_from(config).map_err(|e| KubeError::Config(e.to_string()))
+}
+
+/// Makes ring the process's rustls provider unless one is chosen already: kube's client
+/// asks for the process default, and a binary that links both ring and aws-lc-rs has
+/// none until one is installed.
+fn choose_tls_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
 }

@@ -4,6 +4,7 @@
 mod bench;
 mod cluster;
 mod config_cmd;
+mod kube_cmd;
 mod limit_args;
 mod pool_args;
 mod scaling_args;
@@ -33,7 +34,7 @@ enum Command {
     Up(serve::UpArgs),
     /// Run the production control plane (REST /v1) against Postgres or SQLite; with
     /// --kinesis-addr it also hosts a data-plane node.
-    ControlPlane(serve::ControlPlaneArgs),
+    ControlPlane(Box<serve::ControlPlaneArgs>),
     /// Run one data-plane node of a cluster; it registers with `weir control-plane`.
     DataPlane(serve::DataPlaneArgs),
     /// Load-test any Kinesis endpoint: throughput, put latency, end-to-end latency.
@@ -65,7 +66,7 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async {
         match cli.command {
             Command::Up(args) => serve::up(args).await,
-            Command::ControlPlane(args) => serve::control_plane(args).await,
+            Command::ControlPlane(args) => serve::control_plane(*args).await,
             Command::DataPlane(args) => serve::data_plane(args).await,
             Command::Bench(args) => bench::run(args).await,
             Command::Openapi => {

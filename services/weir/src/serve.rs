@@ -115,6 +115,8 @@ pub struct ControlPlaneArgs {
     auth: crate::security_args::AuthArgs,
     #[command(flatten)]
     tuning: Tuning,
+    #[command(flatten)]
+    kube: crate::kube_cmd::KubeArgs,
 }
 
 /// Options of `weir data-plane`.
@@ -312,7 +314,9 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         println!("Press Ctrl-C to stop; a restart keeps every stream and record.");
         println!("Ready.");
     };
-    stack.serve(kinesis, rest, tls, start_nodes, banner).await
+    stack
+        .serve(kinesis, rest, tls, start_nodes, banner, shutdown_signal())
+        .await
 }
 
 /// `weir control-plane`.
@@ -336,6 +340,23 @@ pub async fn control_plane(args: ControlPlaneArgs) -> anyhow::Result<()> {
     if clustered && tls.is_some() && internal_ca.is_none() {
         bail!("this control plane serves TLS, so its nodes do too: give --tls-ca (or WEIR_TLS_CA), the CA bundle it trusts when it calls them");
     }
+    if args.kube.enabled() {
+        if !clustered {
+            bail!("--kubernetes runs the control plane of a cluster: drop --kinesis-addr (data-plane nodes run in the StatefulSet)");
+        }
+        let start = || async {
+            Stack::start(
+                &args.database_url,
+                &args.data_dir,
+                &args.tuning,
+                secret,
+                auth,
+                internal_ca.as_deref(),
+            )
+            .await
+        };
+        return crate::kube_cmd::run_elected(&args.kube, args.rest_addr, tls, start).await;
+    }
     let mut stack = Stack::start(
         &args.database_url,
         &args.data_dir,
@@ -358,7 +379,14 @@ pub async fn control_plane(args: ControlPlaneArgs) -> anyhow::Result<()> {
         tracing::info!(kinesis = %k.local_addr()?, "data-plane node listening");
     }
     stack
-        .serve(kinesis, rest, tls, async { Ok(None) }, |_| {})
+        .serve(
+            kinesis,
+            rest,
+            tls,
+            async { Ok(None) },
+            |_| {},
+            shutdown_signal(),
+        )
         .await
 }
 
@@ -429,17 +457,17 @@ pub async fn data_plane(args: DataPlaneArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-struct Stack {
-    control_plane: Arc<ControlPlane>,
+pub(crate) struct Stack {
+    pub(crate) control_plane: Arc<ControlPlane>,
     data_plane: Arc<DataPlane>,
     /// Set when nodes run apart from the control plane (cluster mode).
     cluster_secret: Option<String>,
     /// Credentials created on this start, taken once for printing.
-    bootstrap: Option<weir_control_plane::security::Bootstrap>,
+    pub(crate) bootstrap: Option<weir_control_plane::security::Bootstrap>,
 }
 
 /// Serves `router` on `listener`, over TLS when `tls` is set, until `shutdown`.
-async fn serve_on(
+pub(crate) async fn serve_on(
     listener: TcpListener,
     router: axum::Router,
     tls: Option<Arc<rustls::ServerConfig>>,
@@ -455,7 +483,7 @@ async fn serve_on(
 }
 
 impl Stack {
-    async fn start(
+    pub(crate) async fn start(
         database_url: &str,
         data_dir: &std::path::Path,
         tuning: &Tuning,
@@ -520,15 +548,17 @@ impl Stack {
         })
     }
 
-    /// Serves until Ctrl-C or SIGTERM. `start_nodes` runs once the REST API (which nodes
-    /// register with) is up; `banner` then prints what the user needs.
-    async fn serve<F>(
+    /// Serves until `until` completes (Ctrl-C or SIGTERM, say). `start_nodes` runs once
+    /// the REST API (which nodes register with) is up; `banner` then prints what the user
+    /// needs.
+    pub(crate) async fn serve<F>(
         self,
         kinesis: Option<TcpListener>,
         rest: TcpListener,
         tls: Option<Arc<rustls::ServerConfig>>,
         start_nodes: F,
         banner: impl FnOnce(&[(String, String)]),
+        until: impl std::future::Future<Output = ()>,
     ) -> anyhow::Result<()>
     where
         F: std::future::Future<Output = anyhow::Result<Option<Arc<crate::cluster::LocalPool>>>>,
@@ -577,7 +607,7 @@ impl Stack {
             None => Vec::new(),
         };
         banner(&endpoints);
-        shutdown_signal().await;
+        until.await;
         eprintln!("Shutting down: finishing in-flight requests and closing shard logs...");
         let _ = stop_tx.send(true);
         if let Some(pool) = pool {
@@ -593,13 +623,13 @@ impl Stack {
     }
 }
 
-async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
+pub(crate) async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
     TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen for the {what} on {addr}: is another process using the port? Pick another with the matching --*-addr flag"))
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

@@ -96,3 +96,20 @@ fn the_contracts_sit_below_both_planes() {
         "weir-auth (pure logic) depends on {auth:?}"
     );
 }
+
+#[test]
+fn the_kubernetes_backend_knows_only_the_contracts() {
+    let graph = workspace_dependencies();
+    let deps = deps_of(&graph, "weir-kube");
+    let expected: BTreeSet<String> = ["weir-contracts"].map(String::from).into();
+    assert_eq!(
+        deps, expected,
+        "weir-kube implements the contracts' Orchestrator and needs nothing else"
+    );
+    for plane in ["weir-control-plane", "weir-data-plane"] {
+        assert!(
+            !deps_of(&graph, plane).contains("weir-kube"),
+            "{plane} depends on weir-kube: only the binary wires it in"
+        );
+    }
+}
