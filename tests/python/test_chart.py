@@ -10,8 +10,12 @@ Beyond validity, the tests check what an operator relies on: the control plane's
 exactly the documented list, pods run locked down (non-root, read-only root, no
 capabilities) with volumes where they write, the StatefulSet's storage and headless
 Service, probes on /healthz, every Secret reference resolves, two control-plane replicas
-with PodDisruptionBudgets, and that the rendered commands start a real TLS cluster with
-the credentials infra/local-credentials.sh makes.
+with PodDisruptionBudgets, the Kubernetes mode of the control plane (its flags name the
+rendered StatefulSet and select exactly its pods, the Service routes to the active
+replica alone, the StatefulSet leaves spec.replicas to Weir when autoscale is on), that
+the rendered control-plane command stands by, healthy but serving nothing, against a
+fake API server whose Lease another replica holds, and that the rendered commands start
+a real TLS cluster with the credentials infra/local-credentials.sh makes.
 
 Nothing here talks to a Kubernetes cluster: none can run on the test machine.
 
@@ -62,15 +66,19 @@ RELEASE = "weir"
 NAMESPACE = "weir"
 
 # The control plane's Kubernetes permissions, as the orchestrator needs them: server-side
-# apply of the data-plane StatefulSet's replicas, watching pods, a Lease for leader
-# election. values.yaml (controlPlane.rbac.rules) is where the chart writes them down.
+# apply of the data-plane StatefulSet's replicas, following the data-plane pods and
+# labelling its own pod active, a Lease for leader election. values.yaml
+# (controlPlane.rbac.rules) is where the chart writes them down; a Rust test
+# (services/weir-kube/tests/rbac.rs) compares them with the calls the code makes.
 EXPECTED_RULES = [
-    {"apiGroups": ["apps"], "resources": ["statefulsets"],
-     "verbs": ["get", "list", "watch", "patch"]},
-    {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": ["apps"], "resources": ["statefulsets"], "verbs": ["get", "patch"]},
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch", "patch"]},
     {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
      "verbs": ["get", "create", "update"]},
 ]
+
+# The label the active control plane puts on its own pod (weir_kube::ACTIVE_LABEL).
+ACTIVE_LABEL = "weir.dev/active"
 
 PEM_CERT = "-----BEGIN CERTIFICATE-----\nMIIBdummycert\n-----END CERTIFICATE-----\n"
 PEM_KEY = "-----BEGIN PRIVATE KEY-----\nMIIBdummykey\n-----END PRIVATE KEY-----\n"
@@ -108,7 +116,9 @@ VALUE_SETS: dict[str, dict | None] = {
                    "secretAccessKey": INLINE_SECRETS["s3_secret"]},
         },
         "controlPlane": {"service": {"type": "NodePort", "nodePort": 30568}},
-        "dataPlane": {"replicas": 5, "service": {"type": "NodePort", "nodePort": 30567}},
+        # A fixed size: Helm sets replicas, and the control plane keeps exactly that many.
+        "dataPlane": {"replicas": 5, "autoscale": {"enabled": False},
+                      "service": {"type": "NodePort", "nodePort": 30567}},
     },
     # TLS from inline PEM, authentication off, S3 credentials from an existing Secret with
     # custom keys, another release name prefix, existing secrets with custom keys.
@@ -332,7 +342,7 @@ def test_role_grants_exactly_the_documented_rules(case):
     assert role["rules"] == EXPECTED_RULES
     granted = {(g, r, v) for rule in role["rules"] for g in rule["apiGroups"]
                for r in rule["resources"] for v in rule["verbs"]}
-    assert len(granted) == 10 and not any("*" in t for t in granted)
+    assert len(granted) == 8 and not any("*" in t for t in granted)
     assert all("resourceNames" not in rule and "nonResourceURLs" not in rule for rule in role["rules"])
     assert not [o for o in objs if o["kind"] == "ClusterRoleBinding"]
     binding = one(objs, "RoleBinding")
@@ -389,9 +399,11 @@ def test_statefulset_has_a_volume_claim_and_its_headless_service(case):
     c = container(sts)
     assert any(m["name"] == "data" and flag(c, "data-dir").startswith(m["mountPath"])
                for m in c["volumeMounts"])
-    # The volume stays when a pod or the StatefulSet goes: a node's disk is its shards.
-    assert sts["spec"]["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain",
-                                                                   "whenScaled": "Retain"}
+    # The volume stays when a pod or the StatefulSet goes: a node's disk is its shards. A
+    # scale-down by the node pool (autoscale) comes after a complete drain: that volume goes.
+    autoscale = case["merged"]["dataPlane"]["autoscale"]["enabled"]
+    assert sts["spec"]["persistentVolumeClaimRetentionPolicy"] == {
+        "whenDeleted": "Retain", "whenScaled": "Delete" if autoscale else "Retain"}
     headless = one(objs, "Service", sts["spec"]["serviceName"])
     assert headless["spec"]["clusterIP"] == "None"
     assert headless["spec"]["publishNotReadyAddresses"] is True
@@ -416,8 +428,11 @@ def test_services_select_the_right_pods_and_ports(case):
     services = [o for o in objs if o["kind"] == "Service"]
     assert len(services) == 3
     for svc in services:
+        # The control-plane Service also requires the label the active replica puts on its
+        # own pod (test_control_plane_service_routes_to_the_active_replica_only).
+        selector = {k: v for k, v in svc["spec"]["selector"].items() if k != ACTIVE_LABEL}
         matches = [wl for wl in by_component.values()
-                   if svc["spec"]["selector"].items() <= wl["spec"]["template"]["metadata"]["labels"].items()]
+                   if selector.items() <= wl["spec"]["template"]["metadata"]["labels"].items()]
         assert len(matches) == 1, svc["metadata"]["name"]
         port_names = {p["name"] for p in container(matches[0])["ports"]}
         for port in svc["spec"]["ports"]:
@@ -586,6 +601,133 @@ def test_every_flag_the_chart_passes_exists():
         loaded.close()
 
 
+# ---- the control plane's Kubernetes mode ------------------------------------------------------
+
+def _selector_pairs(text: str) -> dict[str, str]:
+    """`k=v,k=v` (the form of --kube-pod-selector) as a dict; every pair must be k=v."""
+    pairs = {}
+    for item in text.split(","):
+        key, sep, value = item.partition("=")
+        assert sep and key and key not in pairs, f"bad selector item {item!r} in {text!r}"
+        pairs[key] = value
+    return pairs
+
+
+def test_kubernetes_flags_name_the_rendered_data_plane(case):
+    """The control plane runs with --kubernetes, scales the StatefulSet the chart renders,
+    follows exactly that StatefulSet's pods, and learns its pod and namespace from the
+    downward API."""
+    objs = case["objects"]
+    deployment = one(objs, "Deployment")
+    sts = one(objs, "StatefulSet")
+    c = container(deployment)
+    assert "--kubernetes" in c["args"]
+    assert flag(c, "kube-statefulset") == sts["metadata"]["name"]
+    selector = _selector_pairs(flag(c, "kube-pod-selector"))
+    assert selector == sts["spec"]["selector"]["matchLabels"]
+    # Exactly the data-plane pods: it selects the StatefulSet's pods and not the control
+    # plane's (nor any other workload's).
+    for wl in workloads(objs):
+        selects = selector.items() <= wl["spec"]["template"]["metadata"]["labels"].items()
+        assert selects == (wl is sts), wl["metadata"]["name"]
+    # The election: a Lease named after the Deployment, the duration from values.
+    assert flag(c, "kube-lease") == deployment["metadata"]["name"]
+    lease_ms = case["merged"]["controlPlane"]["leaseDurationMs"]
+    assert flag(c, "kube-lease-duration-ms") == str(lease_ms)
+    # --kube-identity and --kube-namespace come from the environment, set by the downward
+    # API, not from flags.
+    env = {e["name"]: e for e in c["env"]}
+    assert env["POD_NAME"] == {"name": "POD_NAME",
+                               "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}
+    assert env["POD_NAMESPACE"] == {"name": "POD_NAMESPACE",
+                                    "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}
+    assert flag(c, "kube-identity") is None and flag(c, "kube-namespace") is None
+    # The pool's sizing flags follow values (test_autoscale_... checks the numbers).
+    for name in ("min-nodes", "max-nodes", "node-replicas", "node-write-mibps",
+                 "node-scale-down-after-ms"):
+        assert flag(c, name) is not None and flag(c, name).isdigit(), name
+
+
+def test_control_plane_service_routes_to_the_active_replica_only(case):
+    """The Service selects the control-plane pods that carry weir.dev/active=true, a label
+    only the active replica puts on its own pod; the Deployment's selector and pod
+    template do not carry it (else every replica would match, or none could be created)."""
+    objs = case["objects"]
+    deployment = one(objs, "Deployment")
+    svc = one(objs, "Service", deployment["metadata"]["name"])
+    selector = svc["spec"]["selector"]
+    assert selector[ACTIVE_LABEL] == "true"
+    rest = {k: v for k, v in selector.items() if k != ACTIVE_LABEL}
+    assert rest == deployment["spec"]["selector"]["matchLabels"]
+    assert ACTIVE_LABEL not in deployment["spec"]["selector"]["matchLabels"]
+    assert ACTIVE_LABEL not in deployment["spec"]["template"]["metadata"]["labels"]
+    # Nothing else routes or budgets by that label: the PDB counts standbys too.
+    for pdb in (o for o in objs if o["kind"] == "PodDisruptionBudget"):
+        assert ACTIVE_LABEL not in pdb["spec"]["selector"]["matchLabels"]
+    # Standbys stay Ready (/healthz answers 200 on a standby), so rolling updates with
+    # maxUnavailable 0 go on; the Service, not readiness, keeps traffic off them.
+    assert container(deployment)["readinessProbe"]["httpGet"]["path"] == "/healthz"
+    assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+
+
+def test_autoscale_leaves_replicas_to_the_control_plane(chart):
+    # Default values: autoscale on. Helm must not own spec.replicas, or Weir's
+    # server-side apply (without force) is refused as a conflict.
+    objs = objects(render(chart, None))
+    sts = one(objs, "StatefulSet")
+    c = container(one(objs, "Deployment"))
+    assert "replicas" not in sts["spec"]
+    assert sts["spec"]["persistentVolumeClaimRetentionPolicy"] == {"whenScaled": "Delete",
+                                                                   "whenDeleted": "Retain"}
+    assert {name: flag(c, name) for name in ("min-nodes", "max-nodes", "node-replicas",
+                                             "node-write-mibps", "node-scale-down-after-ms",
+                                             "kube-lease-duration-ms")} == {
+        "min-nodes": "3", "max-nodes": "12", "node-replicas": "64", "node-write-mibps": "16",
+        "node-scale-down-after-ms": "600000", "kube-lease-duration-ms": "15000"}
+    # Other numbers reach the flags.
+    custom = {"controlPlane": {"leaseDurationMs": 20000},
+              "dataPlane": {"replicas": 7, "autoscale": {
+                  "minNodes": 4, "maxNodes": 20, "nodeReplicas": 32, "nodeWriteMiBps": 8,
+                  "scaleDownAfterMs": 120000}}}
+    objs = objects(render(chart, custom))
+    sts = one(objs, "StatefulSet")
+    c = container(one(objs, "Deployment"))
+    assert "replicas" not in sts["spec"]
+    assert [flag(c, n) for n in ("min-nodes", "max-nodes", "node-replicas", "node-write-mibps",
+                                 "node-scale-down-after-ms", "kube-lease-duration-ms")] == [
+        "4", "20", "32", "8", "120000", "20000"]
+
+    # Autoscale off: Helm sets replicas, and the pool keeps exactly that many nodes, so
+    # Weir applies the value Helm set (shared ownership, no conflict).
+    for replicas in (1, 3, 5):
+        objs = objects(render(chart, {"dataPlane": {"replicas": replicas,
+                                                    "autoscale": {"enabled": False}}}))
+        sts = one(objs, "StatefulSet")
+        c = container(one(objs, "Deployment"))
+        assert sts["spec"]["replicas"] == replicas
+        assert flag(c, "min-nodes") == flag(c, "max-nodes") == str(replicas)
+        assert sts["spec"]["persistentVolumeClaimRetentionPolicy"] == {"whenScaled": "Retain",
+                                                                       "whenDeleted": "Retain"}
+        assert "--kubernetes" in c["args"]
+
+
+def test_kubernetes_mode_values_are_checked(chart):
+    for values, words in [
+        ({"dataPlane": {"autoscale": {"minNodes": 5, "maxNodes": 4}}}, "maxNodes"),
+        ({"dataPlane": {"replicas": 0, "autoscale": {"enabled": False}}}, "dataPlane.replicas"),
+        ({"controlPlane": {"podLabels": {ACTIVE_LABEL: "true"}}}, ACTIVE_LABEL),
+    ]:
+        with pytest.raises(helm.HelmRenderError) as err:
+            chart.render(values=values, name=RELEASE, namespace=NAMESPACE)
+        assert words in str(err.value), (values, str(err.value))
+    for bad, where in [({"dataPlane": {"autoscale": {"enabeld": False}}}, "enabeld"),
+                       ({"dataPlane": {"autoscale": {"minNodes": 0}}}, "minNodes"),
+                       ({"dataPlane": {"autoscale": {"maxNodes": "12"}}}, "maxNodes"),
+                       ({"controlPlane": {"leaseDurationMs": 500}}, "leaseDurationMs")]:
+        with pytest.raises(helm.HelmValuesError, match=where):
+            chart.render(values=bad, name=RELEASE, namespace=NAMESPACE)
+
+
 # ---- the rendered commands against the real binary ------------------------------------------------
 
 def _free_port() -> int:
@@ -613,7 +755,12 @@ def test_rendered_commands_run_a_tls_cluster_with_local_credentials(chart, tmp_p
     that infra/local-credentials.sh makes, start a real control plane and node: TLS with
     that CA, the node registered over TLS, the bootstrap administrator's SigV4 key accepted
     by the node, an unknown key refused. Only paths and listen addresses are rewritten to
-    this machine (127.0.0.1, temporary folders); the pod DNS names become localhost."""
+    this machine (127.0.0.1, temporary folders); the pod DNS names become localhost.
+    Kubernetes mode (--kubernetes and the --kube-* flags) is left out, as no API server is
+    here: the control plane then serves at once instead of campaigning for the Lease
+    (test_rendered_control_plane_stands_by_... runs that part against a fake API server;
+    the election and scaling themselves are tested in services/weir-kube/tests and
+    services/weir/tests/kubernetes.rs)."""
     binary = weir_binary()
     assert binary.exists(), f"weir binary not found at {binary}: cargo build -p weir, or set WEIR_BIN"
     state = tmp_path / "state"
@@ -643,6 +790,8 @@ def test_rendered_commands_run_a_tls_cluster_with_local_credentials(chart, tmp_p
     def command(c: dict, data_dir: Path) -> tuple[list[str], dict]:
         args = []
         for arg in c["args"]:
+            if arg == "--kubernetes" or arg.startswith("--kube-"):
+                continue
             for old, new in local.items():
                 arg = arg.replace(old, new)
             if arg.startswith("--data-dir="):
@@ -718,6 +867,164 @@ def test_rendered_commands_run_a_tls_cluster_with_local_credentials(chart, tmp_p
                 except subprocess.TimeoutExpired:
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait(timeout=5)
+
+
+class _FakeKubeApi:
+    """A minimal Kubernetes API server on 127.0.0.1 (plain HTTP, for --kube-api-url): the
+    Lease exists and another replica holds it, renewed just now for an hour; server-side
+    apply patches of pods are accepted and echoed; anything else is 404. Records every
+    request as (method, path, query, body)."""
+
+    HOLDER = "weir-control-plane-other-replica"
+
+    def __init__(self):
+        import http.server
+        import threading
+        from datetime import datetime, timezone
+        from urllib.parse import parse_qs, urlsplit
+
+        self.requests: list[tuple[str, str, dict, dict | None]] = []
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep pytest's output clean
+                pass
+
+            def _answer(self, status: int, body: dict) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _handle(self, method: str) -> None:
+                url = urlsplit(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                body = json.loads(raw) if raw else None
+                fake.requests.append((method, url.path, parse_qs(url.query), body))
+                parts = url.path.strip("/").split("/")
+                if (method == "GET" and len(parts) == 7
+                        and parts[:3] == ["apis", "coordination.k8s.io", "v1"]
+                        and parts[3] == "namespaces" and parts[5] == "leases"):
+                    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+                    return self._answer(200, {
+                        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                        "metadata": {"name": parts[6], "namespace": parts[4],
+                                     "resourceVersion": "7"},
+                        "spec": {"holderIdentity": fake.HOLDER, "leaseDurationSeconds": 3600,
+                                 "acquireTime": now, "renewTime": now,
+                                 "leaseTransitions": 0}})
+                if (method == "PATCH" and len(parts) == 6 and parts[:3] == ["api", "v1", "namespaces"]
+                        and parts[4] == "pods"):
+                    meta = dict((body or {}).get("metadata", {}))
+                    meta.update({"name": parts[5], "namespace": parts[3]})
+                    return self._answer(200, {"apiVersion": "v1", "kind": "Pod", "metadata": meta})
+                self._answer(404, {"apiVersion": "v1", "kind": "Status", "status": "Failure",
+                                   "reason": "NotFound", "code": 404,
+                                   "message": f"{url.path} not found"})
+
+            def do_GET(self):
+                self._handle("GET")
+
+            def do_PATCH(self):
+                self._handle("PATCH")
+
+            def do_POST(self):
+                self._handle("POST")
+
+            def do_PUT(self):
+                self._handle("PUT")
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_rendered_control_plane_stands_by_while_another_replica_holds_the_lease(chart, tmp_path):
+    """The rendered control-plane command and environment (downward API values filled in
+    as the kubelet would), pointed at a fake API server by --kube-api-url, campaign for
+    the Lease the chart names, in the pod's namespace, as the pod; clear the active label
+    on their own pod; and, another replica holding the Lease, stand by: /healthz 200 (the
+    readinessProbe: the pod stays Ready), /readyz and the API 503. Plaintext and auth off
+    keep the run short; the TLS flags are exercised by the cluster test above."""
+    binary = weir_binary()
+    assert binary.exists(), f"weir binary not found at {binary}: cargo build -p weir, or set WEIR_BIN"
+    values = {"tls": {"enabled": False}, "auth": {"enabled": False}}
+    objs = objects(render(chart, values))
+    deployment = one(objs, "Deployment")
+    c = container(deployment)
+    pod_name = f"{deployment['metadata']['name']}-5d8f7c9b4-x2x7q"
+    port = _free_port()
+    api = _FakeKubeApi()
+    secrets = {"database-url": f"sqlite://{tmp_path / 'meta.db'}?mode=rwc",
+               "cluster-secret": "standby-test-cluster-secret"}
+    fields = {"metadata.name": pod_name, "metadata.namespace": NAMESPACE}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("WEIR_") and k not in ("POD_NAME", "POD_NAMESPACE", "KUBECONFIG")}
+    for var in c["env"]:
+        source = var.get("valueFrom", {})
+        if "value" in var:
+            env[var["name"]] = var["value"]
+        elif "secretKeyRef" in source:
+            env[var["name"]] = secrets[source["secretKeyRef"]["key"]]
+        elif "fieldRef" in source:
+            env[var["name"]] = fields[source["fieldRef"]["fieldPath"]]
+    env["RUST_LOG"] = "warn"
+    args = [a.replace("0.0.0.0:4568", f"127.0.0.1:{port}") for a in c["args"]]
+    args = [f"--data-dir={tmp_path / 'cp'}" if a.startswith("--data-dir=") else a for a in args]
+    args.append(f"--kube-api-url={api.url}")
+    log = tmp_path / "control-plane.log"
+    proc = subprocess.Popen([str(binary), *args], env=env, stdout=log.open("w"),
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"control plane exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+            try:
+                health = requests.get(f"{base}/healthz", timeout=2)
+                if health.status_code == 200 and any(m == "GET" and "/leases/" in p
+                                                      for m, p, _, _ in api.requests):
+                    break
+            except requests.RequestException:
+                pass
+            assert time.monotonic() < deadline, f"no standby within 30 s:\n{log.read_text()[-3000:]}"
+            time.sleep(0.1)
+        assert health.text == "standby"
+        assert requests.get(f"{base}/readyz", timeout=2).status_code == 503
+        refused = requests.get(f"{base}/v1/streams", timeout=2)
+        assert refused.status_code == 503 and refused.json()["error"]["code"] == "Standby"
+        assert _FakeKubeApi.HOLDER in refused.json()["error"]["message"]
+        time.sleep(0.5)  # a few more campaign rounds
+        assert proc.poll() is None, log.read_text()
+        assert "Standing by as " + pod_name in log.read_text()
+        # The Lease the chart names, in the pod's namespace; the pod is the one the
+        # downward API names; the standby never touches the StatefulSet or writes the Lease.
+        lease_path = (f"/apis/coordination.k8s.io/v1/namespaces/{NAMESPACE}/leases/"
+                      f"{flag(c, 'kube-lease')}")
+        assert {(m, p) for m, p, _, _ in api.requests} == {
+            ("GET", lease_path), ("PATCH", f"/api/v1/namespaces/{NAMESPACE}/pods/{pod_name}")}
+        patch = next(r for r in api.requests if r[0] == "PATCH")
+        assert patch[2].get("fieldManager") and patch[3]["metadata"]["name"] == pod_name
+        assert ACTIVE_LABEL not in patch[3]["metadata"].get("labels", {})
+        assert not (tmp_path / "meta.db").exists(), "a standby opened the metadata store"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)
+        api.close()
 
 
 # ---- infra/ -----------------------------------------------------------------------------------
