@@ -16,6 +16,7 @@ pub mod node_client;
 pub mod node_pool;
 pub mod placement;
 mod ports;
+mod rebalance;
 pub mod reconcile;
 pub mod reshard;
 mod resharding;

@@ -31,6 +31,8 @@ impl ControlPlane {
         })?;
         let nodes = &nodes;
         let record = self.stream(stream)?;
+        // An operator chose this placement: the rebalancer leaves it for a while.
+        *self.placement.operator_moved_at.lock() = Some(Instant::now());
         self.load_placement().await?;
         let _serial = self.placement.serial.lock().await;
         let row = self

@@ -35,6 +35,9 @@ pub(crate) struct NodeState {
     pub(crate) new_disk: Option<String>,
     /// What it last reported.
     pub(crate) reports: Vec<ShardReport>,
+    /// Since when it has been live without a break (the rebalancer waits for nodes to
+    /// settle before it gives them work).
+    pub(crate) live_since: Instant,
 }
 
 /// Placement state held by the control plane.
@@ -58,6 +61,10 @@ pub struct Placement {
     pub(crate) loaded_at: std::sync::OnceLock<Instant>,
     /// How the control plane calls nodes (set when it runs a cluster).
     pub(crate) client: std::sync::OnceLock<crate::node_client::NodeClient>,
+    /// When the rebalancer last changed a placement.
+    pub(crate) last_rebalance: parking_lot::Mutex<Option<Instant>>,
+    /// When an operator last moved a shard (the rebalancer holds off after it).
+    pub(crate) operator_moved_at: parking_lot::Mutex<Option<Instant>>,
 }
 
 impl ControlPlane {
@@ -116,6 +123,7 @@ impl ControlPlane {
                     expires: Instant::now(),
                     new_disk: None,
                     reports: Vec::new(),
+                    live_since: Instant::now(),
                 });
             node.url = request.url.clone();
             node.reports = request.reports;
@@ -129,7 +137,11 @@ impl ControlPlane {
                 node.expires = Instant::now();
                 false
             } else {
-                node.expires = Instant::now() + lease;
+                let now = Instant::now();
+                if node.expires <= now {
+                    node.live_since = now;
+                }
+                node.expires = now + lease;
                 if fresh {
                     tracing::info!(node = %request.node_id, url = %request.url, "node registered");
                 }

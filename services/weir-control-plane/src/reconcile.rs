@@ -49,7 +49,7 @@ pub fn spawn_reconciler(control_plane: &Arc<ControlPlane>, nodes: NodeClient) {
 
 /// Who is live, and how busy each live node is.
 pub(crate) struct Snapshot {
-    live: Vec<String>,
+    pub(crate) live: Vec<String>,
     /// Replicas held per live node.
     load: BTreeMap<String, usize>,
     /// Leaderships held per live node.
@@ -57,7 +57,7 @@ pub(crate) struct Snapshot {
     /// Nodes gone longer than `replace_after`.
     long_gone: Vec<String>,
     /// Nodes being drained.
-    draining: std::collections::BTreeSet<String>,
+    pub(crate) draining: std::collections::BTreeSet<String>,
 }
 
 impl Snapshot {
@@ -249,6 +249,9 @@ impl ControlPlane {
                 };
                 changed += usize::from(done);
             }
+        }
+        if changed == 0 {
+            changed += usize::from(self.rebalance_step(&streams, &snapshot, nodes).await?);
         }
         // Forget nodes gone longer than `replace_after` that hold nothing any more (their
         // disk id stays in the store, so one that comes back is still recognised).

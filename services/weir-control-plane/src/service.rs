@@ -73,6 +73,9 @@ pub struct ControlPlaneConfig {
     pub replace_after: Duration,
     /// Per-shard throughput limits of streams that set none.
     pub shard_limits: ShardLimits,
+    /// Least time between two rebalancing steps (moving a replica or a leadership onto a
+    /// node that holds too few); zero turns rebalancing off.
+    pub rebalance_every: Duration,
 }
 
 impl Default for ControlPlaneConfig {
@@ -88,6 +91,7 @@ impl Default for ControlPlaneConfig {
             replication_factor: 3,
             replace_after: Duration::from_secs(60),
             shard_limits: ShardLimits::KINESIS,
+            rebalance_every: Duration::from_secs(5),
         }
     }
 }

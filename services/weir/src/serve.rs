@@ -71,6 +71,11 @@ pub struct Tuning {
     /// another node (milliseconds).
     #[arg(long, default_value_t = 60_000)]
     replace_after_ms: u64,
+    /// Least time between two rebalancing steps (milliseconds): a node holding two or
+    /// more replicas or leaderships fewer than the busiest (a new one, say) receives
+    /// them through the move path, one step at a time. 0 turns rebalancing off.
+    #[arg(long, default_value_t = 5_000)]
+    rebalance_interval_ms: u64,
     /// Per-shard throughput limits of streams that set none: `kinesis` (1 MiB/s and 1,000
     /// records/s written; 5 GetRecords/s and 2 MiB/s read), `off`, or a list such as
     /// `write-records=100,read-calls=5` (per second; 0 turns one off; names left out keep
@@ -505,6 +510,7 @@ impl Stack {
                 lease_timeout: std::time::Duration::from_millis(tuning.lease_timeout_ms),
                 replication_factor: tuning.replication_factor.max(1),
                 replace_after: std::time::Duration::from_millis(tuning.replace_after_ms),
+                rebalance_every: std::time::Duration::from_millis(tuning.rebalance_interval_ms),
                 shard_limits: tuning.shard_limits,
                 ..ControlPlaneConfig::default()
             },
