@@ -84,4 +84,8 @@ pub struct ShardTraffic {
     pub write_throttled: u64,
     /// GetRecords calls refused with ProvisionedThroughputExceededException.
     pub read_throttled: u64,
+    /// Milliseconds the latest GetRecords was behind the tip (0 at the tip): Kinesis's
+    /// GetRecords.IteratorAgeMilliseconds. A gauge, not a counter.
+    #[serde(default)]
+    pub iterator_age_ms: u64,
 }

@@ -11,6 +11,7 @@ pub mod autoscale;
 mod capacity;
 pub mod internal;
 mod lifecycle;
+pub mod metrics_history;
 mod moves;
 pub mod node_client;
 pub mod node_pool;
@@ -21,6 +22,7 @@ pub mod reconcile;
 pub mod reshard;
 mod resharding;
 mod service;
+pub mod telemetry;
 pub mod tiering;
 
 pub mod rest;

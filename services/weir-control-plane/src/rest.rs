@@ -40,6 +40,7 @@ use crate::{
         crate::rest_capacity::set_shard_count,
         crate::rest_capacity::set_mode,
         crate::rest_capacity::scaling_events,
+        crate::telemetry::stream_metrics,
         crate::rest_tiering::get_tiering,
         crate::rest_tiering::set_tiering,
         crate::rest_tiering::list_segments,
@@ -76,6 +77,9 @@ use crate::{
         crate::rest_capacity::ModeBody,
         crate::rest_capacity::ScalingEventView,
         crate::rest_capacity::ScalingEventList,
+        crate::telemetry::StreamMetrics,
+        crate::telemetry::ShardMetrics,
+        crate::telemetry::Datapoint,
         crate::rest_tiering::TieringBody,
         crate::rest_tiering::SegmentView,
         crate::rest_tiering::SegmentList,
@@ -196,6 +200,11 @@ pub fn router(control_plane: Arc<ControlPlane>) -> Router {
         .route("/v1/audit", get(crate::rest_security::audit))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readiness))
+        .route("/metrics", get(crate::telemetry::metrics))
+        .route(
+            "/v1/streams/{name}/metrics",
+            get(crate::telemetry::stream_metrics),
+        )
         .route(
             "/openapi.json",
             get(|| async { ([("content-type", "application/json")], openapi_json()) }),

@@ -47,7 +47,7 @@ pub fn rest_action(method: &Method, path: &str) -> Option<(Action, Option<String
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
     let read = method == Method::GET || method == Method::HEAD;
     match parts.as_slice() {
-        ["healthz"] | ["readyz"] | ["openapi.json"] | ["v1", "auth", "token"] => None,
+        ["healthz"] | ["readyz"] | ["metrics"] | ["openapi.json"] | ["v1", "auth", "token"] => None,
         ["v1", "auth", "rotate"] => Some((Action::ManagePrincipals, None)),
         ["v1", "principals", ..] => Some((Action::ManagePrincipals, None)),
         ["v1", "audit", ..] => Some((Action::ReadAudit, None)),

@@ -118,6 +118,8 @@ pub struct ControlPlane {
     pub(crate) autoscale: crate::autoscale::task::Hooks,
     /// The node pool, when an orchestrator runs the nodes.
     pub(crate) pool: crate::node_pool::PoolState,
+    /// Every stream's recent Kinesis metrics.
+    pub(crate) metrics_history: crate::metrics_history::MetricsHistory,
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -175,6 +177,7 @@ impl ControlPlane {
             security: OnceLock::new(),
             autoscale: Default::default(),
             pool: Default::default(),
+            metrics_history: Default::default(),
         });
         crate::lifecycle::spawn_activation(&control_plane);
         Ok(control_plane)

@@ -105,7 +105,9 @@ pub struct DataPlane {
     /// The cold tier, when tiering is on.
     pub(crate) tiering: Option<Arc<Tiering>>,
     /// Permits for requests being served ([`DataPlaneConfig::max_in_flight`]).
-    in_flight: Arc<tokio::sync::Semaphore>,
+    pub(crate) in_flight: Arc<tokio::sync::Semaphore>,
+    /// Latency and outcome of every Kinesis request (`/metrics`).
+    pub(crate) request_metrics: crate::telemetry::RequestMetrics,
     /// When a not-found answer last refreshed the metadata (ms, the node's clock).
     last_refresh_ms: std::sync::atomic::AtomicI64,
 }
@@ -186,6 +188,7 @@ impl DataPlane {
         }
         let plane = Arc::new(Self {
             in_flight: Arc::new(tokio::sync::Semaphore::new(config.max_in_flight.max(1))),
+            request_metrics: Default::default(),
             last_refresh_ms: std::sync::atomic::AtomicI64::new(i64::MIN / 2),
             shards,
             catalog: ports.catalog,
@@ -583,6 +586,16 @@ pub fn router(plane: Arc<DataPlane>) -> Router {
     router_at(Arc::clone(&plane), "/")
         .route("/healthz", get(|| async { "ok" }))
         .route(
+            "/metrics",
+            get(|State(plane): State<Arc<DataPlane>>| async move {
+                (
+                    [(axum::http::header::CONTENT_TYPE, crate::telemetry::CONTENT_TYPE)],
+                    plane.render_metrics(),
+                )
+            })
+            .with_state(Arc::clone(&plane)),
+        )
+        .route(
             "/readyz",
             get(|State(plane): State<Arc<DataPlane>>| async move { plane.readiness() })
                 .with_state(Arc::clone(&plane)),
@@ -751,9 +764,11 @@ async fn handle(State(plane): State<Arc<DataPlane>>, request: axum::extract::Req
             "x-weir-generation is for requests between nodes and needs a valid x-weir-internal-auth token.".into(),
         ));
     }
+    let started = std::time::Instant::now();
     let result = FORWARDED_GENERATION
         .scope(forwarded, ops::dispatch(&plane, operation, format, &body))
         .await;
+    let throttled = matches!(&result, Err(KinesisError::Throttled(_)));
     let answer = match result {
         Ok(response) => response,
         Err(error) => {
@@ -765,5 +780,13 @@ async fn handle(State(plane): State<Arc<DataPlane>>, request: axum::extract::Req
             format.error(&error)
         }
     };
+    if ops::is_operation(operation) {
+        plane.request_metrics.observe(
+            operation,
+            started.elapsed().as_secs_f64(),
+            answer.status().as_u16(),
+            throttled,
+        );
+    }
     crate::envelope::finish(&headers, answer)
 }

@@ -127,6 +127,11 @@ impl ShardMeter {
         state.traffic.bytes_out += bytes;
     }
 
+    /// Records how far behind the tip the latest GetRecords was.
+    pub fn iterator_age(&self, millis: u64) {
+        self.state.lock().traffic.iterator_age_ms = millis;
+    }
+
     /// The counters so far (monotonic while this node leads the shard).
     pub fn traffic(&self) -> ShardTraffic {
         self.state.lock().traffic

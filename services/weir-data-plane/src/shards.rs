@@ -306,6 +306,12 @@ impl LocalShard {
         Ok(())
     }
 
+    /// Whether this node leads the shard now: always on a single node, while an unfenced
+    /// leadership session runs in a cluster.
+    pub(crate) fn leads(&self) -> bool {
+        !self.replicated || self.session().is_some_and(|s| !s.is_fenced())
+    }
+
     /// The leadership session, while this node leads the shard.
     pub(crate) fn session(&self) -> Option<Arc<LeaderSession>> {
         self.session.read().clone()

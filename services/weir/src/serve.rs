@@ -76,6 +76,10 @@ pub struct Tuning {
     /// them through the move path, one step at a time. 0 turns rebalancing off.
     #[arg(long, default_value_t = 5_000)]
     rebalance_interval_ms: u64,
+    /// How often each stream's Kinesis metrics are sampled for the console and
+    /// `GET /v1/streams/{name}/metrics` (milliseconds).
+    #[arg(long, default_value_t = 5_000)]
+    metrics_sample_ms: u64,
     /// Per-shard throughput limits of streams that set none: `kinesis` (1 MiB/s and 1,000
     /// records/s written; 5 GetRecords/s and 2 MiB/s read), `off`, or a list such as
     /// `write-records=100,read-calls=5` (per second; 0 turns one off; names left out keep
@@ -530,6 +534,10 @@ impl Stack {
             weir_control_plane::reconcile::spawn_reconciler(&control_plane, nodes);
         }
         weir_control_plane::autoscale::spawn_autoscaler(&control_plane, tuning.scaling.policy());
+        weir_control_plane::metrics_history::spawn_sampler(
+            &control_plane,
+            std::time::Duration::from_millis(tuning.metrics_sample_ms.max(100)),
+        );
         let mut config = DataPlaneConfig::new(data_dir);
         config.log.segment_bytes = tuning.segment_bytes;
         config.max_in_flight = tuning.max_in_flight;

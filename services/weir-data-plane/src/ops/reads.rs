@@ -360,6 +360,8 @@ pub async fn get_records(
         Some((_, timestamp_ms)) if next_offset < tip => (now - timestamp_ms).max(0),
         _ => 0,
     };
+    log.meter
+        .iterator_age(u64::try_from(millis_behind_latest).unwrap_or(0));
     let next_position = log.position(next_offset);
     let closed_and_drained = shard.ending_offset.is_some_and(|end| next_position >= end);
     let (next_shard_iterator, child_shards) = if closed_and_drained {
