@@ -47,6 +47,7 @@ impl NodeClient {
                 weir_auth::INTERNAL_HEADER,
                 weir_auth::internal_token(&self.secret, std::time::SystemTime::now()),
             )
+            .headers(weir_trace::inject())
             .timeout(FENCE_TIMEOUT)
             .json(request)
             .send()
@@ -100,6 +101,7 @@ impl RemoteFence {
                 weir_auth::INTERNAL_HEADER,
                 weir_auth::internal_token(&self.nodes.secret, std::time::SystemTime::now()),
             )
+            .headers(weir_trace::inject())
             .timeout(Duration::from_secs(90))
             .json(&serde_json::json!({"stream_uid": stream_uid, "ordinal": ordinal, "generation": generation, "sealed": sealed, "hand_off": hand_off}))
             .send()

@@ -253,6 +253,7 @@ impl Cluster {
     }
 
     /// Sends a JSON Kinesis request to another node, routed under `generation`.
+    #[tracing::instrument(name = "forward", skip_all, fields(operation = %operation, leader = %url, generation = generation))]
     pub async fn forward<T: DeserializeOwned>(
         &self,
         url: &str,
@@ -267,6 +268,7 @@ impl Cluster {
             .header("content-type", "application/x-amz-json-1.1")
             .header("x-amz-target", format!("Kinesis_20131202.{operation}"))
             .header(GENERATION_HEADER, generation.to_string())
+            .headers(weir_trace::inject())
             // Well under the lease: a node that stopped answering loses its shards within a
             // lease, and the caller should re-route by then rather than wait on it.
             .timeout(FORWARD_TIMEOUT)
@@ -313,6 +315,7 @@ impl Cluster {
             .header(weir_auth::INTERNAL_HEADER, self.internal_token())
             .header("content-type", content_type)
             .header("x-amz-target", target)
+            .headers(weir_trace::inject())
             .body(body)
             .send()
             .await;

@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 use tokio::sync::{watch, Mutex};
+use tracing::Instrument;
 use weir_storage::{AppendAck, LogConfig, NewRecord, ShardLog, StorageError, StoredRecord};
 
 use crate::replication::LeaderSession;
@@ -353,6 +354,7 @@ impl LocalShard {
 
     /// Appends records and resolves once they are committed: fsynced here and, when
     /// replicated, on a majority of the replicas.
+    #[tracing::instrument(name = "shard.append", skip_all, fields(shard = self.ordinal(), records = records.len()))]
     pub async fn append(
         &self,
         records: Vec<NewRecord>,
@@ -367,10 +369,15 @@ impl LocalShard {
             None
         };
         let before = self.generation();
-        let ack = self.log.append(records, timestamp_ms).await?;
+        let ack = self
+            .log
+            .append(records, timestamp_ms)
+            .instrument(tracing::info_span!("log.write_and_fsync", records = count))
+            .await?;
         let Some(session) = session else {
             return Ok(ack);
         };
+        session.note_writer(weir_trace::current_context());
         let end = ack.base_offset + count;
         let written = weir_core::position_generation(self.position(ack.base_offset));
         let moved = || {

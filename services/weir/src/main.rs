@@ -53,17 +53,23 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse_from(config_cmd::terraform_style_args(std::env::args_os()));
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let service = match &cli.command {
+        Command::ControlPlane(_) => "weir-control-plane",
+        Command::DataPlane(_) => "weir-node",
+        _ => "weir",
+    };
+    // Logs always; spans exported only when OTEL_EXPORTER_OTLP_* asks for it.
+    let telemetry = match weir_trace::Telemetry::install(service) {
+        Ok(telemetry) => Some(telemetry),
+        Err(problem) => {
+            eprintln!("tracing: {problem}");
+            None
+        }
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async {
+    let outcome = runtime.block_on(async {
         match cli.command {
             Command::Up(args) => serve::up(args).await,
             Command::ControlPlane(args) => serve::control_plane(*args).await,
@@ -78,7 +84,12 @@ fn main() -> anyhow::Result<()> {
             Command::Apply(args) => exit_with(config_cmd::apply(args).await?),
             Command::Destroy(args) => exit_with(config_cmd::destroy(args).await?),
         }
-    })
+    });
+    drop(runtime);
+    if let Some(telemetry) = telemetry {
+        telemetry.shutdown();
+    }
+    outcome
 }
 
 /// Ends the process with `code` unless it is 0 (plan's -detailed-exitcode uses 2).

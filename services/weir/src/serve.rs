@@ -457,7 +457,8 @@ pub async fn data_plane(args: DataPlaneArgs) -> anyhow::Result<()> {
     println!("Ready.");
     serve_on(
         listener,
-        weir_data_plane::router(Arc::clone(&plane)),
+        weir_data_plane::router(Arc::clone(&plane))
+            .layer(axum::middleware::from_fn(weir_trace::trace_requests)),
         tls,
         shutdown_signal(),
     )
@@ -601,6 +602,7 @@ impl Stack {
                 weir_control_plane::rest_security::authenticate,
             ));
         }
+        let rest_router = rest_router.layer(axum::middleware::from_fn(weir_trace::trace_requests));
         let rest_task = tokio::spawn(serve_on(
             rest,
             rest_router,
@@ -610,7 +612,8 @@ impl Stack {
         let kinesis_task = kinesis.map(|listener| {
             tokio::spawn(serve_on(
                 listener,
-                weir_data_plane::router(Arc::clone(&self.data_plane)),
+                weir_data_plane::router(Arc::clone(&self.data_plane))
+                    .layer(axum::middleware::from_fn(weir_trace::trace_requests)),
                 tls.clone(),
                 stopped(stop_rx.clone()),
             ))

@@ -173,21 +173,24 @@ async fn one_control_plane_is_active_scales_the_statefulset_and_fails_over() {
         Some(200),
         "a standby is alive"
     );
-    let refused = http
-        .get(format!("{}/v1/streams", replicas[standby].url))
-        .send()
-        .await
-        .expect("standby answers");
-    assert_eq!(refused.status().as_u16(), 503);
-    let body: Value = refused.json().await.expect("JSON");
-    assert_eq!(body["error"]["code"], "Standby");
-    assert!(
+    // The standby refuses with 503, and names the active replica once it has seen the
+    // Lease (it looks every fifth of the lease duration).
+    let standby_url = format!("{}/v1/streams", replicas[standby].url);
+    let body: Value = until("the standby to name the active replica", 10, async || {
+        let refused = http.get(&standby_url).send().await.ok()?;
+        assert_eq!(refused.status().as_u16(), 503);
+        let body: Value = refused.json().await.ok()?;
+        assert_eq!(body["error"]["code"], "Standby");
         body["error"]["message"]
-            .as_str()
-            .unwrap_or("")
-            .contains(active_id),
-        "{body}"
-    );
+            .as_str()?
+            .contains(active_id)
+            .then_some(body)
+    })
+    .await;
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap_or("")
+        .contains("standing by"));
 
     // The active one's node pool scales the StatefulSet to --min-nodes.
     until("replicas applied", 30, async || {

@@ -25,6 +25,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 use weir_storage::StorageError;
 
 use crate::cluster::Cluster;
@@ -59,6 +60,8 @@ pub struct LeaderSession {
     fenced: watch::Sender<bool>,
     stopped: std::sync::atomic::AtomicBool,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// The trace of the latest write, which the next replication calls belong to.
+    last_writer: Mutex<Option<weir_trace::Context>>,
 }
 
 impl Drop for LeaderSession {
@@ -70,6 +73,12 @@ impl Drop for LeaderSession {
 }
 
 impl LeaderSession {
+    /// Notes the trace of a write now in the log: the replication calls that carry it
+    /// join that trace.
+    pub(crate) fn note_writer(&self, context: weir_trace::Context) {
+        *self.last_writer.lock() = Some(context);
+    }
+
     /// Starts leading `shard` under `generation` with replica set `voters` (node ids, this
     /// node among them): one replication task per follower.
     pub fn start(
@@ -86,6 +95,7 @@ impl LeaderSession {
             fenced: watch::channel(false).0,
             stopped: std::sync::atomic::AtomicBool::new(false),
             tasks: Mutex::new(Vec::new()),
+            last_writer: Mutex::new(None),
         });
         let followers: Vec<String> = session
             .voters
@@ -309,7 +319,18 @@ async fn replicate_to(
             rebase,
         };
         let sent = bytes.len() as u64;
-        match send(&cluster, &url, &header, bytes).await {
+        // Calls that carry records belong to the trace of the write that brought them.
+        let span = match (sent > 0).then(|| session.upgrade()).flatten() {
+            Some(live) => match live.last_writer.lock().clone() {
+                Some(parent) => weir_trace::with_parent(
+                    tracing::info_span!("replicate", follower = %follower, bytes = sent),
+                    &parent,
+                ),
+                None => tracing::Span::none(),
+            },
+            None => tracing::Span::none(),
+        };
+        match send(&cluster, &url, &header, bytes).instrument(span).await {
             Ok(ReplicateReply::Ok { end, adopted }) => {
                 backoff = Duration::from_millis(50);
                 last_commit_sent = commit;
@@ -371,6 +392,7 @@ async fn send(
         .post(format!("{url}/internal/v1/replica/append"))
         .header(weir_auth::INTERNAL_HEADER, cluster.internal_token())
         .header(REPLICATE_HEADER, header)
+        .headers(weir_trace::inject())
         .timeout(REPLICATE_TIMEOUT)
         .body(bytes)
         .send()
