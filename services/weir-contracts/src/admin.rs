@@ -128,6 +128,20 @@ pub trait StreamAdmin: Send + Sync + 'static {
     ) -> AdminFuture<'a, ConsumerRecord>;
     /// DeregisterStreamConsumer.
     fn deregister_consumer<'a>(&'a self, stream: &'a str, name: &'a str) -> AdminFuture<'a, ()>;
+    /// TagResource on a consumer ARN.
+    fn tag_consumer<'a>(
+        &'a self,
+        stream: &'a str,
+        name: &'a str,
+        tags: BTreeMap<String, String>,
+    ) -> AdminFuture<'a, ConsumerRecord>;
+    /// UntagResource on a consumer ARN.
+    fn untag_consumer<'a>(
+        &'a self,
+        stream: &'a str,
+        name: &'a str,
+        keys: Vec<String>,
+    ) -> AdminFuture<'a, ConsumerRecord>;
     /// SplitShard: starts the reshard (the stream is UPDATING until it is done).
     fn split_shard<'a>(
         &'a self,

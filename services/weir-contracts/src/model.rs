@@ -267,6 +267,9 @@ pub struct ConsumerRecord {
     pub name: String,
     /// Registration time; also part of the consumer ARN, as in Kinesis.
     pub created_at_ms: i64,
+    /// Tags (TagResource on the consumer's ARN).
+    #[serde(default)]
+    pub tags: std::collections::BTreeMap<String, String>,
 }
 
 impl StreamRecord {

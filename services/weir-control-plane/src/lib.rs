@@ -22,6 +22,7 @@ pub mod reconcile;
 pub mod reshard;
 mod resharding;
 mod service;
+mod tagging;
 pub mod telemetry;
 pub mod tiering;
 

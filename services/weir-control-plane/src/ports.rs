@@ -77,6 +77,24 @@ impl StreamAdmin for Local {
         Box::pin(self.0.deregister_consumer(stream, name))
     }
 
+    fn tag_consumer<'a>(
+        &'a self,
+        stream: &'a str,
+        name: &'a str,
+        tags: BTreeMap<String, String>,
+    ) -> AdminFuture<'a, ConsumerRecord> {
+        Box::pin(self.0.tag_consumer(stream, name, tags))
+    }
+
+    fn untag_consumer<'a>(
+        &'a self,
+        stream: &'a str,
+        name: &'a str,
+        keys: Vec<String>,
+    ) -> AdminFuture<'a, ConsumerRecord> {
+        Box::pin(self.0.untag_consumer(stream, name, keys))
+    }
+
     fn split_shard<'a>(
         &'a self,
         name: &'a str,

@@ -513,6 +513,7 @@ impl ControlPlane {
         let consumer = ConsumerRecord {
             name: name.to_string(),
             created_at_ms: now_ms(),
+            tags: BTreeMap::new(),
         };
         match self.store().insert_consumer(stream, &consumer).await {
             Ok(()) => {}
@@ -566,7 +567,7 @@ impl ControlPlane {
     }
 }
 
-fn validate_tags(violations: &mut Violations, tags: &BTreeMap<String, String>) {
+pub(crate) fn validate_tags(violations: &mut Violations, tags: &BTreeMap<String, String>) {
     for (key, value) in tags {
         violations.length(key, "tags.key", 1, 128);
         violations.length(value, "tags.value", 0, 256);

@@ -330,6 +330,52 @@ async fn postgres_bad_input_changes_nothing() {
     bad_input_changes_nothing(Backend::postgres().await).await;
 }
 
+/// Consumer tags are stored: a control plane opened again on the same database has them.
+async fn consumer_tags_persist(backend: Backend) {
+    let (app, cp) = backend.app().await;
+    let (status, created) = call(
+        &app,
+        "POST",
+        "/v1/streams",
+        Some(json!({"name": "tagged", "shard_count": 1})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    cp.register_consumer("tagged", "reader").await.unwrap();
+    let tags = [
+        ("owner".to_string(), "alice".to_string()),
+        ("tier".to_string(), "gold".to_string()),
+    ];
+    cp.tag_consumer("tagged", "reader", tags.iter().cloned().collect())
+        .await
+        .unwrap();
+    cp.untag_consumer("tagged", "reader", vec!["tier".into()])
+        .await
+        .unwrap();
+    let missing = cp
+        .tag_consumer("tagged", "nobody", tags.iter().cloned().collect())
+        .await;
+    assert!(missing.is_err(), "an unregistered consumer has no tags");
+    drop((app, cp));
+    let (_, reopened) = backend.app().await;
+    let stream = reopened.stream("tagged").unwrap();
+    let consumer = &stream.consumers["reader"];
+    assert_eq!(
+        consumer.tags.iter().collect::<Vec<_>>(),
+        [(&"owner".to_string(), &"alice".to_string())]
+    );
+}
+
+#[tokio::test]
+async fn sqlite_consumer_tags_persist() {
+    consumer_tags_persist(Backend::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn postgres_consumer_tags_persist() {
+    consumer_tags_persist(Backend::postgres().await).await;
+}
+
 #[test]
 fn committed_openapi_matches_the_code() {
     let path =

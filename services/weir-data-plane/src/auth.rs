@@ -128,6 +128,9 @@ struct StreamMembers {
     stream_arn: Option<String>,
     #[serde(default, rename = "ConsumerARN")]
     consumer_arn: Option<String>,
+    /// TagResource and friends: a stream's or a consumer's ARN.
+    #[serde(default, rename = "ResourceARN")]
+    resource_arn: Option<String>,
     #[serde(default)]
     shard_iterator: Option<String>,
 }
@@ -148,12 +151,21 @@ fn stream_of(plane: &DataPlane, format: Format, body: &[u8]) -> Option<String> {
     {
         return Some(name.to_string());
     }
-    if let Some((stream, _, _)) = members
-        .consumer_arn
+    for arn in [&members.consumer_arn, &members.resource_arn] {
+        if let Some((stream, _, _)) = arn
+            .as_deref()
+            .filter(|a| a.contains("/consumer/"))
+            .and_then(crate::ops::consumers::parse_consumer_arn)
+        {
+            return Some(stream);
+        }
+    }
+    if let Some(name) = members
+        .resource_arn
         .as_deref()
-        .and_then(crate::ops::consumers::parse_consumer_arn)
+        .and_then(weir_core::stream_name_from_arn)
     {
-        return Some(stream);
+        return Some(name.to_string());
     }
     let token = members.shard_iterator?;
     plane.iterators.decode(&token).map(|it| it.stream)

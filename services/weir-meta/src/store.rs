@@ -421,16 +421,19 @@ impl MetaStore {
         &self,
         name: &str,
     ) -> Result<BTreeMap<String, ConsumerRecord>, MetaError> {
-        let rows =
-            sqlx::query("SELECT name, created_at_ms FROM stream_consumers WHERE stream_name = $1")
-                .bind(name)
-                .fetch_all(&self.pool)
-                .await?;
+        let rows = sqlx::query(
+            "SELECT name, created_at_ms, tags FROM stream_consumers WHERE stream_name = $1",
+        )
+        .bind(name)
+        .fetch_all(&self.pool)
+        .await?;
         rows.into_iter()
             .map(|row| {
+                let tags: String = row.try_get("tags")?;
                 let consumer = ConsumerRecord {
                     name: row.try_get("name")?,
                     created_at_ms: row.try_get("created_at_ms")?,
+                    tags: decode_tags(&tags)?,
                 };
                 Ok((consumer.name.clone(), consumer))
             })
@@ -458,6 +461,24 @@ impl MetaStore {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Replaces a consumer's tags; `false` if it is not registered.
+    pub async fn set_consumer_tags(
+        &self,
+        stream: &str,
+        name: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<bool, MetaError> {
+        let done = sqlx::query(
+            "UPDATE stream_consumers SET tags = $1 WHERE stream_name = $2 AND name = $3",
+        )
+        .bind(encode_tags(tags))
+        .bind(stream)
+        .bind(name)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     /// Deregisters a consumer; `false` if it was not registered.
@@ -573,4 +594,29 @@ impl From<MetaError> for weir_contracts::ControlPlaneError {
     fn from(error: MetaError) -> Self {
         Self::Store(error.to_string())
     }
+}
+
+/// A consumer's tags as stored: a JSON object of strings.
+fn encode_tags(tags: &BTreeMap<String, String>) -> String {
+    let object: serde_json::Map<String, serde_json::Value> = tags
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect();
+    serde_json::Value::Object(object).to_string()
+}
+
+fn decode_tags(text: &str) -> Result<BTreeMap<String, String>, MetaError> {
+    let value: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| MetaError::Invalid(format!("consumer tags are not JSON: {e}")))?;
+    let object = value
+        .as_object()
+        .ok_or_else(|| MetaError::Invalid("consumer tags are not a JSON object".into()))?;
+    object
+        .iter()
+        .map(|(k, v)| {
+            v.as_str()
+                .map(|s| (k.clone(), s.to_string()))
+                .ok_or_else(|| MetaError::Invalid(format!("consumer tag {k} is not a string")))
+        })
+        .collect()
 }

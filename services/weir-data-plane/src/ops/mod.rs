@@ -17,6 +17,7 @@ mod reads;
 mod records;
 mod reshard;
 mod streams;
+mod tags;
 
 use std::sync::Arc;
 
@@ -30,7 +31,7 @@ use crate::gateway::DataPlane;
 use crate::protocol::Format;
 
 /// Every operation [`dispatch`] serves (keep the two in step).
-pub const OPERATIONS: [&str; 26] = [
+pub const OPERATIONS: [&str; 29] = [
     "CreateStream",
     "DeleteStream",
     "DescribeStream",
@@ -42,6 +43,9 @@ pub const OPERATIONS: [&str; 26] = [
     "AddTagsToStream",
     "ListTagsForStream",
     "RemoveTagsFromStream",
+    "TagResource",
+    "UntagResource",
+    "ListTagsForResource",
     "DescribeLimits",
     "UpdateStreamMode",
     "UpdateStreamWarmThroughput",
@@ -108,9 +112,12 @@ async fn dispatch_once(
         "ListShards" => op!(streams::list_shards),
         "IncreaseStreamRetentionPeriod" => op!(streams::increase_retention),
         "DecreaseStreamRetentionPeriod" => op!(streams::decrease_retention),
-        "AddTagsToStream" => op!(streams::add_tags),
-        "ListTagsForStream" => op!(streams::list_tags),
-        "RemoveTagsFromStream" => op!(streams::remove_tags),
+        "AddTagsToStream" => op!(tags::add_tags),
+        "ListTagsForStream" => op!(tags::list_tags),
+        "RemoveTagsFromStream" => op!(tags::remove_tags),
+        "TagResource" => op!(tags::tag_resource),
+        "UntagResource" => op!(tags::untag_resource),
+        "ListTagsForResource" => op!(tags::list_tags_for_resource),
         "DescribeLimits" => op!(streams::describe_limits),
         "UpdateStreamMode" => op!(capacity::update_stream_mode),
         "UpdateStreamWarmThroughput" => op!(capacity::update_warm_throughput),

@@ -1,0 +1,375 @@
+//! Tags: AddTagsToStream, RemoveTagsFromStream and ListTagsForStream on streams, and
+//! TagResource, UntagResource and ListTagsForResource on stream and consumer ARNs. Both
+//! families read and write the same tags.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use weir_core::{stream_name_from_arn, Violations};
+
+use super::consumers::parse_consumer_arn;
+use super::{stream_for, Empty};
+use crate::error::KinesisError;
+use crate::gateway::DataPlane;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AddTagsInput {
+    stream_name: Option<String>,
+    #[serde(rename = "StreamARN")]
+    stream_arn: Option<String>,
+    tags: Option<BTreeMap<String, String>>,
+}
+
+pub async fn add_tags(plane: &DataPlane, req: AddTagsInput) -> Result<Empty, KinesisError> {
+    let mut violations = Violations::new();
+    violations.required(&req.tags, "tags");
+    if let Some(tags) = &req.tags {
+        if tags.is_empty() {
+            violations.push(Some("{}"), "tags", "have length greater than or equal to 1");
+        } else if tags.len() > 200 {
+            violations.push(
+                Some("{...}"),
+                "tags",
+                "have length less than or equal to 200",
+            );
+        }
+    }
+    let stream = stream_for(plane, &stream_ref!(req), violations)?;
+    let tags = req.tags.unwrap_or_default();
+    check_tag_characters(&stream.name, &plane.catalog.settings().account_id, &tags)?;
+    plane.admin()?.add_tags(&stream.name, tags).await?;
+    Ok(Empty {})
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RemoveTagsInput {
+    stream_name: Option<String>,
+    #[serde(rename = "StreamARN")]
+    stream_arn: Option<String>,
+    tag_keys: Option<Vec<String>>,
+}
+
+pub async fn remove_tags(plane: &DataPlane, req: RemoveTagsInput) -> Result<Empty, KinesisError> {
+    let mut violations = Violations::new();
+    violations.required(&req.tag_keys, "tagKeys");
+    if let Some(keys) = &req.tag_keys {
+        if keys.is_empty() {
+            violations.push(
+                Some("[]"),
+                "tagKeys",
+                "have length greater than or equal to 1",
+            );
+        } else if keys.len() > 50 {
+            violations.push(
+                Some("[...]"),
+                "tagKeys",
+                "have length less than or equal to 50",
+            );
+        }
+        for (i, key) in keys.iter().enumerate() {
+            violations.length(key, &format!("tagKeys.{}.member", i + 1), 1, 128);
+        }
+    }
+    let stream = stream_for(plane, &stream_ref!(req), violations)?;
+    plane
+        .admin()?
+        .remove_tags(&stream.name, req.tag_keys.unwrap_or_default())
+        .await?;
+    Ok(Empty {})
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListTagsInput {
+    stream_name: Option<String>,
+    #[serde(rename = "StreamARN")]
+    stream_arn: Option<String>,
+    exclusive_start_tag_key: Option<String>,
+    limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Tag {
+    key: String,
+    value: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListTagsOutput {
+    tags: Vec<Tag>,
+    has_more_tags: bool,
+}
+
+pub async fn list_tags(
+    plane: &DataPlane,
+    req: ListTagsInput,
+) -> Result<ListTagsOutput, KinesisError> {
+    let mut violations = Violations::new();
+    if let Some(limit) = req.limit {
+        violations.range(limit, "limit", Some(1), Some(50));
+    }
+    if let Some(key) = &req.exclusive_start_tag_key {
+        violations.length(key, "exclusiveStartTagKey", 1, 128);
+    }
+    let stream = stream_for(plane, &stream_ref!(req), violations)?;
+    let limit = req.limit.unwrap_or(50) as usize;
+    let mut iter = stream.tags.iter().filter(|(k, _)| {
+        req.exclusive_start_tag_key
+            .as_ref()
+            .is_none_or(|start| *k > start)
+    });
+    let tags: Vec<Tag> = iter
+        .by_ref()
+        .take(limit)
+        .map(|(k, v)| Tag {
+            key: k.clone(),
+            value: v.clone(),
+        })
+        .collect();
+    Ok(ListTagsOutput {
+        tags,
+        has_more_tags: iter.next().is_some(),
+    })
+}
+
+/// The pattern of a taggable resource's ARN, as the model gives it.
+const RESOURCE_ARN_PATTERN: &str = "arn:aws.*:kinesis:.*:\\d{12}:.*(stream|channel|queue)/\\S+";
+
+/// What a resource ARN names.
+enum Resource {
+    Stream(String),
+    Consumer {
+        stream: String,
+        name: String,
+        seconds: Option<i64>,
+    },
+}
+
+fn check_resource_arn(violations: &mut Violations, arn: &Option<String>) -> Option<Resource> {
+    violations.required(arn, "resourceARN");
+    let arn = arn.as_ref()?;
+    violations.length(arn, "resourceARN", 1, 2048);
+    let resource = if arn.contains("/consumer/") {
+        parse_consumer_arn(arn).map(|(stream, name, seconds)| Resource::Consumer {
+            stream,
+            name,
+            seconds,
+        })
+    } else {
+        stream_name_from_arn(arn).map(|name| Resource::Stream(name.to_string()))
+    };
+    if resource.is_none() && !arn.is_empty() {
+        violations.pattern(arn, "resourceARN", false, RESOURCE_ARN_PATTERN);
+    }
+    resource
+}
+
+/// The consumer a consumer ARN names, or AWS's not-found answer.
+fn consumer_of(
+    plane: &DataPlane,
+    stream: &str,
+    name: &str,
+    seconds: Option<i64>,
+) -> Result<weir_contracts::ConsumerRecord, KinesisError> {
+    let record = plane.catalog.stream(stream)?;
+    record
+        .consumers
+        .get(name)
+        .filter(|c| seconds.is_none_or(|s| s == c.created_at_ms / 1000))
+        .cloned()
+        .ok_or_else(|| {
+            KinesisError::ResourceNotFound(format!(
+                "Consumer {name} under stream {stream} not found for account {}.",
+                plane.catalog.settings().account_id
+            ))
+        })
+}
+
+fn check_tag_map(violations: &mut Violations, tags: &Option<BTreeMap<String, String>>) {
+    violations.required(tags, "tags");
+    if let Some(tags) = tags {
+        if tags.is_empty() {
+            violations.push(Some("{}"), "tags", "have length greater than or equal to 1");
+        } else if tags.len() > 200 {
+            violations.push(
+                Some("{...}"),
+                "tags",
+                "have length less than or equal to 200",
+            );
+        }
+    }
+}
+
+fn check_tag_keys(violations: &mut Violations, keys: &Option<Vec<String>>) {
+    violations.required(keys, "tagKeys");
+    if let Some(keys) = keys {
+        if keys.is_empty() {
+            violations.push(
+                Some("[]"),
+                "tagKeys",
+                "have length greater than or equal to 1",
+            );
+        } else if keys.len() > 50 {
+            violations.push(
+                Some("[...]"),
+                "tagKeys",
+                "have length less than or equal to 50",
+            );
+        }
+        for (i, key) in keys.iter().enumerate() {
+            violations.length(key, &format!("tagKeys.{}.member", i + 1), 1, 128);
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TagResourceInput {
+    #[serde(rename = "ResourceARN")]
+    resource_arn: Option<String>,
+    tags: Option<BTreeMap<String, String>>,
+}
+
+/// TagResource: adds or replaces tags of a stream or a consumer.
+pub async fn tag_resource(plane: &DataPlane, req: TagResourceInput) -> Result<Empty, KinesisError> {
+    let mut violations = Violations::new();
+    let resource = check_resource_arn(&mut violations, &req.resource_arn);
+    check_tag_map(&mut violations, &req.tags);
+    KinesisError::validation(violations)?;
+    let tags = req.tags.unwrap_or_default();
+    match resource {
+        Some(Resource::Stream(name)) => {
+            let stream = plane.catalog.stream(&name)?;
+            check_tag_characters(&stream.name, &plane.catalog.settings().account_id, &tags)?;
+            plane.admin()?.add_tags(&stream.name, tags).await?;
+        }
+        Some(Resource::Consumer {
+            stream,
+            name,
+            seconds,
+        }) => {
+            consumer_of(plane, &stream, &name, seconds)?;
+            check_tag_characters(&stream, &plane.catalog.settings().account_id, &tags)?;
+            plane.admin()?.tag_consumer(&stream, &name, tags).await?;
+        }
+        None => unreachable_resource()?,
+    }
+    Ok(Empty {})
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UntagResourceInput {
+    #[serde(rename = "ResourceARN")]
+    resource_arn: Option<String>,
+    tag_keys: Option<Vec<String>>,
+}
+
+/// UntagResource: removes tags of a stream or a consumer.
+pub async fn untag_resource(
+    plane: &DataPlane,
+    req: UntagResourceInput,
+) -> Result<Empty, KinesisError> {
+    let mut violations = Violations::new();
+    let resource = check_resource_arn(&mut violations, &req.resource_arn);
+    check_tag_keys(&mut violations, &req.tag_keys);
+    KinesisError::validation(violations)?;
+    let keys = req.tag_keys.unwrap_or_default();
+    match resource {
+        Some(Resource::Stream(name)) => {
+            let stream = plane.catalog.stream(&name)?;
+            plane.admin()?.remove_tags(&stream.name, keys).await?;
+        }
+        Some(Resource::Consumer {
+            stream,
+            name,
+            seconds,
+        }) => {
+            consumer_of(plane, &stream, &name, seconds)?;
+            plane.admin()?.untag_consumer(&stream, &name, keys).await?;
+        }
+        None => unreachable_resource()?,
+    }
+    Ok(Empty {})
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListTagsForResourceInput {
+    #[serde(rename = "ResourceARN")]
+    resource_arn: Option<String>,
+    #[serde(rename = "StreamId")]
+    _stream_id: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListTagsForResourceOutput {
+    tags: Vec<Tag>,
+}
+
+/// ListTagsForResource: every tag of a stream or a consumer, in key order.
+pub async fn list_tags_for_resource(
+    plane: &DataPlane,
+    req: ListTagsForResourceInput,
+) -> Result<ListTagsForResourceOutput, KinesisError> {
+    let mut violations = Violations::new();
+    let resource = check_resource_arn(&mut violations, &req.resource_arn);
+    KinesisError::validation(violations)?;
+    let tags = match resource {
+        Some(Resource::Stream(name)) => plane.catalog.stream(&name)?.tags.clone(),
+        Some(Resource::Consumer {
+            stream,
+            name,
+            seconds,
+        }) => consumer_of(plane, &stream, &name, seconds)?.tags,
+        None => unreachable_resource()?,
+    };
+    Ok(ListTagsForResourceOutput {
+        tags: tags
+            .into_iter()
+            .map(|(key, value)| Tag { key, value })
+            .collect(),
+    })
+}
+
+/// A missing or malformed ARN is reported with the other violations before this point.
+fn unreachable_resource<T>() -> Result<T, KinesisError> {
+    Err(KinesisError::InvalidArgument(
+        "ResourceARN must name a stream or a consumer.".into(),
+    ))
+}
+
+/// Kinesis's character rules for tags (as kinesalite recorded them): Unicode letters,
+/// digits, white space and `_ . / = + - % @ :`, and then no `%` after all.
+fn check_tag_characters(
+    stream: &str,
+    account: &str,
+    tags: &BTreeMap<String, String>,
+) -> Result<(), KinesisError> {
+    let allowed = |c: char| {
+        c.is_ascii_alphanumeric()
+            || "_./=+- @%:".contains(c)
+            || ('\u{C0}'..='\u{1FFF}').contains(&c)
+            || ('\u{2C00}'..='\u{D7FF}').contains(&c)
+    };
+    let texts = || tags.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()]);
+    if texts().any(|t| !t.chars().all(allowed)) {
+        return Err(KinesisError::InvalidArgument(
+            "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, \
+             _ . / = + - % @ :."
+                .into(),
+        ));
+    }
+    if texts().any(|t| t.contains('%')) {
+        return Err(KinesisError::InvalidArgument(format!(
+            "Failed to add tags to stream {stream} under account {account} because some tags contained illegal \
+             characters. The allowed characters are Unicode letters, white-spaces, '_',',','/','=','+','-','@',':'."
+        )));
+    }
+    Ok(())
+}
