@@ -17,27 +17,42 @@ use crate::ControlPlane;
 #[serde(deny_unknown_fields)]
 pub struct ShardLimitsBody {
     /// Bytes written per shard per second (Kinesis: 1048576).
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, maximum = 1099511627776_i64)]
     pub write_bytes_per_sec: u64,
     /// Records written per shard per second (Kinesis: 1000).
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, maximum = 1099511627776_i64)]
     pub write_records_per_sec: u64,
     /// GetRecords calls per shard per second (Kinesis: 5).
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, maximum = 1099511627776_i64)]
     pub read_calls_per_sec: u64,
     /// Bytes read per shard per second (Kinesis: 2097152).
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, maximum = 1099511627776_i64)]
     pub read_bytes_per_sec: u64,
 }
 
-impl From<ShardLimitsBody> for ShardLimits {
-    fn from(b: ShardLimitsBody) -> Self {
-        Self {
-            write_bytes_per_sec: b.write_bytes_per_sec,
-            write_records_per_sec: b.write_records_per_sec,
-            read_calls_per_sec: b.read_calls_per_sec,
-            read_bytes_per_sec: b.read_bytes_per_sec,
+impl ShardLimitsBody {
+    /// The limits, once each is within what a stream may set (the same bound whether
+    /// set at creation or later).
+    pub fn checked(self) -> Result<ShardLimits, crate::ControlPlaneError> {
+        for (name, value) in [
+            ("write_bytes_per_sec", self.write_bytes_per_sec),
+            ("write_records_per_sec", self.write_records_per_sec),
+            ("read_calls_per_sec", self.read_calls_per_sec),
+            ("read_bytes_per_sec", self.read_bytes_per_sec),
+        ] {
+            let most = crate::capacity::MAX_LIMIT_PER_SEC;
+            if value > most {
+                return Err(crate::ControlPlaneError::InvalidArgument(format!(
+                    "{name} {value} is too large: use at most {most}, or 0 for no limit."
+                )));
+            }
         }
+        Ok(ShardLimits {
+            write_bytes_per_sec: self.write_bytes_per_sec,
+            write_records_per_sec: self.write_records_per_sec,
+            read_calls_per_sec: self.read_calls_per_sec,
+            read_bytes_per_sec: self.read_bytes_per_sec,
+        })
     }
 }
 
@@ -94,7 +109,7 @@ pub async fn set_shard_limits(
     payload: Result<Json<ShardLimitsBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<ShardLimitsView>, ApiError> {
     let request = body(payload)?;
-    let stream = cp.set_shard_limits(&name, Some(request.into())).await?;
+    let stream = cp.set_shard_limits(&name, Some(request.checked()?)).await?;
     Ok(Json(limits_view(&cp, &stream)))
 }
 
@@ -114,8 +129,9 @@ pub async fn clear_shard_limits(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShardCountBody {
-    /// Open shards wanted.
-    #[schema(minimum = 1)]
+    /// Open shards wanted (within the account's shard limit; Kinesis allows at most
+    /// double or half of the current count per call).
+    #[schema(minimum = 1, maximum = 10000)]
     pub shard_count: u32,
 }
 
@@ -147,7 +163,7 @@ pub struct ModeBody {
     #[schema(pattern = "^(PROVISIONED|ON_DEMAND)$")]
     pub mode: String,
     /// For ON_DEMAND: write throughput (MiB/s) to keep ready.
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, maximum = 4294967295_u64)]
     pub warm_throughput_mibps: Option<u32>,
 }
 
@@ -208,6 +224,7 @@ pub struct ScalingEventList {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct EventsQuery {
     /// Most events returned (1-1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 
@@ -220,6 +237,12 @@ pub async fn scaling_events(
     Path(name): Path<String>,
     axum::extract::Query(query): axum::extract::Query<EventsQuery>,
 ) -> Result<Json<ScalingEventList>, ApiError> {
+    if let Some(limit) = query.limit.filter(|l| !(1..=1000).contains(l)) {
+        return Err(crate::ControlPlaneError::InvalidArgument(format!(
+            "limit must be between 1 and 1000, got {limit}."
+        ))
+        .into());
+    }
     let stream = cp.stream(&name)?;
     let limit = i64::from(query.limit.unwrap_or(100).clamp(1, 1000));
     let rows = cp

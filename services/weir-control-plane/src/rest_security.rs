@@ -464,6 +464,7 @@ pub struct AuditParams {
     /// Only events at or after this time (ms since the epoch).
     pub since_ms: Option<i64>,
     /// Most events (1-1000, default 100), newest first.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 

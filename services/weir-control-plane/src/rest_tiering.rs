@@ -18,8 +18,10 @@ use crate::{ControlPlane, ControlPlaneError};
 #[serde(deny_unknown_fields)]
 pub struct TieringBody {
     /// Bytes of each shard kept on node disks once uploaded.
+    #[schema(minimum = 1, maximum = 9223372036854775807_i64)]
     pub local_retention_bytes: Option<u64>,
     /// Age in milliseconds after which an uploaded segment leaves node disks.
+    #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
     pub local_retention_ms: Option<u64>,
 }
 
@@ -145,6 +147,18 @@ pub async fn set_tiering(
     payload: Result<Json<TieringBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<TieringBody>, ApiError> {
     let request = body(payload)?;
+    for (name, value) in [
+        ("local_retention_bytes", request.local_retention_bytes),
+        ("local_retention_ms", request.local_retention_ms),
+    ] {
+        if let Some(v) = value.filter(|v| i64::try_from(*v).is_err()) {
+            return Err(ControlPlaneError::InvalidArgument(format!(
+                "{name} must be at most {}; got {v}.",
+                i64::MAX
+            ))
+            .into());
+        }
+    }
     if request.local_retention_bytes == Some(0) {
         return Err(ControlPlaneError::InvalidArgument(
             "local_retention_bytes must be positive (or null for the node default).".into(),
