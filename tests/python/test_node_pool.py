@@ -39,10 +39,11 @@ def test_the_node_pool_grows_with_shards_and_shrinks_after_draining(weir_factory
     acked: dict[str, list[int]] = defaultdict(list)
     stop = threading.Event()
 
-    def produce():
+    def produce(producer: int):
         n = 0
         while not stop.is_set():
-            batch = [(f"k{(n + i) % 32}", n + i) for i in range(100)]
+            # Keys of their own per producer: per-key order is checked below.
+            batch = [(f"p{producer}k{(n + i) % 32}", n + i) for i in range(100)]
             n += len(batch)
             try:
                 answer = client.put_records(StreamName=stream, Records=[
@@ -55,14 +56,18 @@ def test_the_node_pool_grows_with_shards_and_shrinks_after_draining(weir_factory
                     acked[k].append(i)
             time.sleep(0.05)
 
-    writer = threading.Thread(target=produce, daemon=True)
-    writer.start()
+    # Two producers offer up to 4,000 records/s: at least 8x the starting capacity of
+    # 4 shards x 100 records/s.
+    writers = [threading.Thread(target=produce, args=(p,), daemon=True) for p in range(2)]
+    for w in writers:
+        w.start()
     try:
         grown = wait_for("three nodes", lambda: len(node_ids(cluster)) == 3 and node_ids(cluster),
                          within_s=120)
     finally:
         stop.set()
-        writer.join(timeout=30)
+        for w in writers:
+            w.join(timeout=30)
     assert grown == ["node-0", "node-1", "node-2"]
     pool = requests.get(f"{cluster.rest_url}/v1/nodes/pool", timeout=10).json()
     assert pool["orchestrator"].startswith("local processes")

@@ -56,14 +56,15 @@ def test_update_stream_mode_switches_both_ways_twice_a_day_and_refuses_manual_re
             call()
         code, message = error_of(raised)
         assert code == "ValidationException" and "ON_DEMAND" in message, message
+    # An on-demand stream keeps at least 4 shards: the autoscaler raises this one, then
+    # the stream is ACTIVE again (a mode change waits for that, as in Kinesis; meanwhile
+    # it answers ResourceInUse).
+    wait_for("4 open shards, ACTIVE", lambda: len(open_shards(list_all_shards(client, stream))) == 4
+             and summary(client, stream)["StreamStatus"] == "ACTIVE")
     # Same mode again: refused, and it does not count as a change.
     with pytest.raises(ClientError) as raised:
         client.update_stream_mode(StreamARN=arn, StreamModeDetails={"StreamMode": "ON_DEMAND"})
     assert error_of(raised)[0] == "InvalidArgumentException"
-    # An on-demand stream keeps at least 4 shards: the autoscaler raises this one, then
-    # the stream is ACTIVE again (a mode change waits for that, as in Kinesis).
-    wait_for("4 open shards, ACTIVE", lambda: len(open_shards(list_all_shards(client, stream))) == 4
-             and summary(client, stream)["StreamStatus"] == "ACTIVE")
     client.update_stream_mode(StreamARN=arn, StreamModeDetails={"StreamMode": "PROVISIONED"})
     wait_for("ACTIVE", lambda: summary(client, stream)["StreamStatus"] == "ACTIVE")
     assert summary(client, stream)["StreamModeDetails"] == {"StreamMode": "PROVISIONED"}
