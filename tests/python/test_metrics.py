@@ -166,3 +166,12 @@ def test_cluster_metrics_show_nodes_leaders_and_replication(weir_cluster):
     assert all(v >= 0 for _, v in lags)
     for s in scraped.values():
         assert value(s, "weir_node_lease_valid") == 1
+    # GET /v1/nodes: each node's disk as it reports it, and what it leads.
+    def disks_reported():
+        nodes = requests.get(f"{cluster.rest_url}/v1/nodes", timeout=10).json()["nodes"]
+        return all(n["disk_total_bytes"] for n in nodes) and nodes
+    nodes = wait_for("disks in heartbeats", disks_reported, within_s=20)
+    for n in nodes:
+        assert 0 < n["disk_free_bytes"] <= n["disk_total_bytes"], n
+        assert n["write_bytes_per_sec"] >= 0 and n["leads"] >= 0, n
+    assert sum(n["leads"] for n in nodes) >= 3

@@ -89,6 +89,18 @@ pub struct HeartbeatRequest {
     /// still that, the answer carries only the lease.
     #[serde(default)]
     pub known_state: u64,
+    /// The node's data disk, for operators (`GET /v1/nodes`).
+    #[serde(default)]
+    pub disk: Option<DiskUsage>,
+}
+
+/// Space on a node's data disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiskUsage {
+    /// Free bytes.
+    pub free_bytes: u64,
+    /// Size of the file system.
+    pub total_bytes: u64,
 }
 
 /// What a node learns from each heartbeat: its lease, the cluster, and the metadata.

@@ -28,8 +28,8 @@ pub use admin::{
 pub use audit::{AuditEvent, AuditFuture, AuditLog, Outcome};
 pub use catalog::{CatalogSettings, StreamCatalog};
 pub use cluster::{
-    Assignment, FenceReply, FenceRequest, FollowerReport, HeartbeatReply, HeartbeatRequest,
-    NodeInfo, ShardReport,
+    Assignment, DiskUsage, FenceReply, FenceRequest, FollowerReport, HeartbeatReply,
+    HeartbeatRequest, NodeInfo, ShardReport,
 };
 pub use error::ControlPlaneError;
 pub use limits::{ShardLimits, ShardTraffic};

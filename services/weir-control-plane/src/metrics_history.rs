@@ -167,6 +167,23 @@ impl MetricsHistory {
         })
     }
 
+    /// Bytes written per second to each shard over the latest sampling interval, by
+    /// (stream uid, ordinal).
+    pub fn shard_write_rates(&self) -> HashMap<(i64, u64), u64> {
+        let histories = self.streams.lock();
+        let mut rates = HashMap::new();
+        for history in histories.values() {
+            for (ordinal, shard) in &history.shards {
+                let mut recent = shard.samples.iter().rev();
+                if let (Some(last), Some(before)) = (recent.next(), recent.next()) {
+                    let ms = (last.at_ms - before.at_ms).max(1) as u64;
+                    rates.insert((history.uid, *ordinal), last.counts[0] * 1000 / ms);
+                }
+            }
+        }
+        rates
+    }
+
     /// Every stream's totals since it was first sampled, and its latest iterator age.
     pub fn totals(&self) -> Vec<(String, [u64; 7], u64)> {
         let histories = self.streams.lock();
@@ -275,6 +292,8 @@ mod tests {
             "the maximum over shards"
         );
         assert_eq!(history.totals()[0].1[1], 15);
+        // Shard 0 took 70 bytes (12 - 5 records of 10) in the last second.
+        assert_eq!(history.shard_write_rates()[&(7, 0)], 70);
         // Recreated under a new uid: a fresh history.
         history.sample(3_000, &[("s".to_string(), 8, vec![0])], &HashMap::new());
         assert_eq!(history.totals()[0].1[1], 0);

@@ -38,6 +38,8 @@ pub(crate) struct NodeState {
     /// Since when it has been live without a break (the rebalancer waits for nodes to
     /// settle before it gives them work).
     pub(crate) live_since: Instant,
+    /// Its data disk, as last reported.
+    pub(crate) disk: Option<weir_contracts::DiskUsage>,
 }
 
 /// Placement state held by the control plane.
@@ -124,9 +126,11 @@ impl ControlPlane {
                     new_disk: None,
                     reports: Vec::new(),
                     live_since: Instant::now(),
+                    disk: None,
                 });
             node.url = request.url.clone();
             node.reports = request.reports;
+            node.disk = request.disk;
             if disk_changed {
                 if node.new_disk.is_none() {
                     tracing::warn!(node = %request.node_id, "node is back on a new (empty) disk: its replicas rebuild before they vote or lead");

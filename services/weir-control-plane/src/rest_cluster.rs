@@ -34,6 +34,12 @@ pub struct NodeView {
     pub replicas: usize,
     /// Of those, replicas still rebuilding.
     pub rebuilding: usize,
+    /// Free bytes on its data disk, as it last reported.
+    pub disk_free_bytes: Option<u64>,
+    /// Size of its data disk.
+    pub disk_total_bytes: Option<u64>,
+    /// Bytes per second written to the shards it leads (the latest sampling interval).
+    pub write_bytes_per_sec: u64,
 }
 
 /// Every node the control plane has heard from.
@@ -91,6 +97,7 @@ impl ControlPlane {
     /// Every node the control plane has heard from, with what it holds.
     pub fn nodes_view(&self) -> Vec<NodeView> {
         let now = Instant::now();
+        let rates = self.metrics_history.shard_write_rates();
         let assignments = self.placement.assignments.read();
         let draining = self.placement.draining.lock().clone();
         self.placement
@@ -115,6 +122,13 @@ impl ControlPlane {
                         .values()
                         .filter(|a| a.rebuilding.contains(id))
                         .count(),
+                    disk_free_bytes: n.disk.map(|d| d.free_bytes),
+                    disk_total_bytes: n.disk.map(|d| d.total_bytes),
+                    write_bytes_per_sec: assignments
+                        .iter()
+                        .filter(|(_, a)| a.leader == *id)
+                        .filter_map(|(key, _)| rates.get(key))
+                        .sum(),
                 }
             })
             .collect()

@@ -63,6 +63,8 @@ pub struct Cluster {
     disk_id: RwLock<String>,
     /// What this node holds, sent with the next heartbeat.
     reports: parking_lot::Mutex<Vec<ShardReport>>,
+    /// The data disk's space as last measured.
+    disk: parking_lot::Mutex<Option<weir_contracts::DiskUsage>>,
     /// Bumped after every heartbeat that changed the view.
     changes: tokio::sync::watch::Sender<u64>,
     /// The `state` of the last full heartbeat answer applied.
@@ -89,6 +91,7 @@ impl Cluster {
             view: RwLock::new(View::default()),
             disk_id: RwLock::new(String::new()),
             reports: parking_lot::Mutex::new(Vec::new()),
+            disk: parking_lot::Mutex::new(None),
             changes: tokio::sync::watch::channel(0).0,
             known_state: std::sync::atomic::AtomicU64::new(0),
         })
@@ -102,6 +105,11 @@ impl Cluster {
     /// Replaces what the next heartbeat reports.
     pub fn set_reports(&self, reports: Vec<ShardReport>) {
         *self.reports.lock() = reports;
+    }
+
+    /// Records the data disk's space, sent with the next heartbeat.
+    pub fn set_disk(&self, disk: Option<weir_contracts::DiskUsage>) {
+        *self.disk.lock() = disk;
     }
 
     /// Watches for heartbeats (the view may have changed).
@@ -146,6 +154,7 @@ impl Cluster {
             disk_id,
             reports,
             known_state: self.known_state.load(std::sync::atomic::Ordering::Acquire),
+            disk: *self.disk.lock(),
         };
         let reply: HeartbeatReply = self
             .http

@@ -25,6 +25,13 @@ pub fn spawn(plane: Weak<DataPlane>, cluster: Arc<Cluster>) {
             let Some(plane) = plane.upgrade() else { return };
             sync(&plane, &cluster).await;
             cluster.set_reports(reports(&plane));
+            // statvfs: one cheap system call.
+            cluster.set_disk(crate::tiering::disk_space(&plane.config.data_dir).map(
+                |(free, total)| weir_contracts::DiskUsage {
+                    free_bytes: free,
+                    total_bytes: total,
+                },
+            ));
         }
     });
 }

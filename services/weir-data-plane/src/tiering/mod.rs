@@ -469,7 +469,7 @@ fn now_ms() -> i64 {
 }
 
 /// Free and total bytes of the file system holding `path`.
-fn disk_space(path: &std::path::Path) -> Option<(u64, u64)> {
+pub(crate) fn disk_space(path: &std::path::Path) -> Option<(u64, u64)> {
     use std::os::unix::ffi::OsStrExt;
     let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
     let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
