@@ -29,6 +29,7 @@ pub mod tiering;
 pub mod rest;
 mod rest_capacity;
 mod rest_cluster;
+mod rest_envelope;
 pub mod rest_security;
 mod rest_tiering;
 pub mod security;
