@@ -152,16 +152,21 @@ def test_cluster_metrics_show_nodes_leaders_and_replication(weir_cluster):
     assert value(cp, "weir_cluster_nodes", state="live") == 3
     assert sum(value(cp, "weir_node_replicas", node=n) or 0 for n in cluster.node_ids) >= 3
 
+    def follower_lags(scraped):
+        return [(labels, v) for s in scraped.values() for (name, labels), v in s.items()
+                if name == "weir_replication_follower_lag_records" and ("stream", stream) in labels]
+
     def led_everywhere():
         scraped = {n: scrape(url) for n, url in cluster.node_urls.items()}
         led = {n: sum(v for (name, labels), v in s.items()
                       if name == "weir_incoming_records_total" and ("stream", stream) in labels)
                for n, s in scraped.items()}
-        return sum(led.values()) == 3 and scraped
-    scraped = wait_for("each shard's writes counted on its leader", led_everywhere, within_s=20)
-    lags = [(labels, v) for s in scraped.values() for (name, labels), v in s.items()
-            if name == "weir_replication_follower_lag_records" and ("stream", stream) in labels]
-    # Every shard has followers (replication factor 3 on three nodes), each reported.
+        # Every shard has followers (replication factor 3 on three nodes), each reported
+        # once its leader's replication to it has started.
+        return sum(led.values()) == 3 and len(follower_lags(scraped)) == 3 * 2 and scraped
+    scraped = wait_for("each shard's writes and followers on its leader", led_everywhere,
+                       within_s=20)
+    lags = follower_lags(scraped)
     assert len(lags) == 3 * 2, lags
     assert all(v >= 0 for _, v in lags)
     for s in scraped.values():

@@ -89,3 +89,20 @@ pub struct ShardTraffic {
     #[serde(default)]
     pub iterator_age_ms: u64,
 }
+
+impl ShardTraffic {
+    /// The counters in Kinesis's metric order: IncomingBytes, IncomingRecords,
+    /// OutgoingBytes, OutgoingRecords, GetRecords.Success,
+    /// WriteProvisionedThroughputExceeded, ReadProvisionedThroughputExceeded.
+    pub fn counters(&self) -> [u64; 7] {
+        [
+            self.bytes_in,
+            self.records_in,
+            self.bytes_out,
+            self.records_out,
+            self.read_calls,
+            self.write_throttled,
+            self.read_throttled,
+        ]
+    }
+}

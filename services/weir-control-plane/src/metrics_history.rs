@@ -20,7 +20,8 @@ pub const STREAM_SAMPLES: usize = 720;
 /// Samples kept per shard (half an hour at the default 5 s).
 pub const SHARD_SAMPLES: usize = 360;
 
-/// The counted metrics, in Kinesis's names, in the order of [`Sample::counts`].
+/// The counted metrics, in Kinesis's names, in the order of [`Sample::counts`] (and of
+/// [`ShardTraffic::counters`]).
 pub const COUNTED: [&str; 7] = [
     "IncomingBytes",
     "IncomingRecords",
@@ -43,18 +44,6 @@ pub struct Sample {
     pub counts: [u64; 7],
     /// GetRecords.IteratorAgeMilliseconds at the end of the interval.
     pub iterator_age_ms: u64,
-}
-
-fn counts(t: &ShardTraffic) -> [u64; 7] {
-    [
-        t.bytes_in,
-        t.records_in,
-        t.bytes_out,
-        t.records_out,
-        t.read_calls,
-        t.write_throttled,
-        t.read_throttled,
-    ]
 }
 
 #[derive(Default)]
@@ -119,7 +108,7 @@ impl MetricsHistory {
             for ordinal in ordinals {
                 let shard = history.shards.entry(*ordinal).or_default();
                 let current = traffic.get(&(*uid, *ordinal));
-                let now = current.map(counts);
+                let now = current.map(ShardTraffic::counters);
                 let mut sample = Sample {
                     at_ms: now_ms,
                     iterator_age_ms: current.map_or(0, |t| t.iterator_age_ms),

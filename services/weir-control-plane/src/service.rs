@@ -454,13 +454,7 @@ impl ControlPlane {
             .map_err(ControlPlaneError::Validation)?;
         let _guard = self.mutation.lock().await;
         let stream = self.stream(name)?;
-        let total = stream
-            .tags
-            .keys()
-            .chain(tags.keys())
-            .collect::<std::collections::BTreeSet<_>>()
-            .len();
-        if total > MAX_TAGS_PER_STREAM {
+        if exceeds_tag_limit(&stream.tags, &tags) {
             return Err(ControlPlaneError::InvalidArgument(format!(
                 "Failed to add tags to stream {name} under account {} because a given stream cannot have more \
                  than {MAX_TAGS_PER_STREAM} tags.",
@@ -565,6 +559,16 @@ impl ControlPlane {
         self.catalog.put(Arc::clone(&next));
         Ok(next)
     }
+}
+
+/// Whether adding `adding` to `current` would leave more than [`MAX_TAGS_PER_STREAM`]
+/// distinct keys (the limit of a stream and of a consumer alike).
+pub(crate) fn exceeds_tag_limit(
+    current: &BTreeMap<String, String>,
+    adding: &BTreeMap<String, String>,
+) -> bool {
+    let added = adding.keys().filter(|k| !current.contains_key(*k)).count();
+    current.len() + added > MAX_TAGS_PER_STREAM
 }
 
 pub(crate) fn validate_tags(violations: &mut Violations, tags: &BTreeMap<String, String>) {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use weir_contracts::ConsumerRecord;
 use weir_core::Violations;
 
-use crate::service::{validate_tags, MAX_TAGS_PER_STREAM};
+use crate::service::{exceeds_tag_limit, validate_tags, MAX_TAGS_PER_STREAM};
 use crate::{ControlPlane, ControlPlaneError};
 
 impl ControlPlane {
@@ -23,12 +23,7 @@ impl ControlPlane {
             .into_result()
             .map_err(ControlPlaneError::Validation)?;
         self.change_consumer_tags(stream, name, |current| {
-            let total = current
-                .keys()
-                .chain(tags.keys())
-                .collect::<std::collections::BTreeSet<_>>()
-                .len();
-            if total > MAX_TAGS_PER_STREAM {
+            if exceeds_tag_limit(current, &tags) {
                 return Err(ControlPlaneError::InvalidArgument(format!(
                     "Failed to add tags to consumer {name} of stream {stream}: a resource cannot have more than \
                      {MAX_TAGS_PER_STREAM} tags."

@@ -780,7 +780,7 @@ async fn handle(State(plane): State<Arc<DataPlane>>, request: axum::extract::Req
             format.error(&error)
         }
     };
-    if ops::is_operation(operation) {
+    if let Some(operation) = ops::OPERATIONS.iter().copied().find(|o| *o == operation) {
         plane.request_metrics.observe(
             operation,
             started.elapsed().as_secs_f64(),

@@ -32,12 +32,12 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OperationLabel {
-    operation: String,
+    operation: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
-    operation: String,
+    operation: &'static str,
     /// `ok`, `client_error`, `throttled` or `server_error`.
     outcome: &'static str,
 }
@@ -76,12 +76,16 @@ impl Default for RequestMetrics {
 
 impl RequestMetrics {
     /// Records one answered request of a known Kinesis `operation`.
-    pub(crate) fn observe(&self, operation: &str, seconds: f64, status: u16, throttled: bool) {
-        let operation = operation.to_string();
+    /// `operation` is one of [`crate::ops::OPERATIONS`]: labels cost no allocation.
+    pub(crate) fn observe(
+        &self,
+        operation: &'static str,
+        seconds: f64,
+        status: u16,
+        throttled: bool,
+    ) {
         self.latency
-            .get_or_create(&OperationLabel {
-                operation: operation.clone(),
-            })
+            .get_or_create(&OperationLabel { operation })
             .observe(seconds);
         let outcome = match status {
             _ if throttled => "throttled",
@@ -151,15 +155,7 @@ impl DataPlane {
                 shard: weir_core::shard_id(ordinal),
             };
             let t = shard.meter.traffic();
-            let values = [
-                t.bytes_in,
-                t.records_in,
-                t.bytes_out,
-                t.records_out,
-                t.read_calls,
-                t.write_throttled,
-                t.read_throttled,
-            ];
+            let values = t.counters();
             for ((_, _, family), value) in counters.iter().zip(values) {
                 family.get_or_create(&labels).inc_by(value);
             }

@@ -349,32 +349,25 @@ pub async fn control_plane(args: ControlPlaneArgs) -> anyhow::Result<()> {
     if clustered && tls.is_some() && internal_ca.is_none() {
         bail!("this control plane serves TLS, so its nodes do too: give --tls-ca (or WEIR_TLS_CA), the CA bundle it trusts when it calls them");
     }
+    let start = || async {
+        Stack::start(
+            &args.database_url,
+            &args.data_dir,
+            &args.tuning,
+            secret,
+            auth,
+            internal_ca.as_deref(),
+        )
+        .await
+    };
     if args.kube.enabled() {
         if !clustered {
             bail!("--kubernetes runs the control plane of a cluster: drop --kinesis-addr (data-plane nodes run in the StatefulSet)");
         }
-        let start = || async {
-            Stack::start(
-                &args.database_url,
-                &args.data_dir,
-                &args.tuning,
-                secret,
-                auth,
-                internal_ca.as_deref(),
-            )
-            .await
-        };
+        // A standby opens nothing: the stack starts once this replica is elected.
         return crate::kube_cmd::run_elected(&args.kube, args.rest_addr, tls, start).await;
     }
-    let mut stack = Stack::start(
-        &args.database_url,
-        &args.data_dir,
-        &args.tuning,
-        secret,
-        auth,
-        internal_ca.as_deref(),
-    )
-    .await?;
+    let mut stack = start().await?;
     if let Some(bootstrap) = stack.bootstrap.take() {
         crate::security_args::print_bootstrap(&bootstrap);
     }

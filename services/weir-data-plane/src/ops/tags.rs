@@ -23,18 +23,7 @@ pub struct AddTagsInput {
 
 pub async fn add_tags(plane: &DataPlane, req: AddTagsInput) -> Result<Empty, KinesisError> {
     let mut violations = Violations::new();
-    violations.required(&req.tags, "tags");
-    if let Some(tags) = &req.tags {
-        if tags.is_empty() {
-            violations.push(Some("{}"), "tags", "have length greater than or equal to 1");
-        } else if tags.len() > 200 {
-            violations.push(
-                Some("{...}"),
-                "tags",
-                "have length less than or equal to 200",
-            );
-        }
-    }
+    check_tag_map(&mut violations, &req.tags);
     let stream = stream_for(plane, &stream_ref!(req), violations)?;
     let tags = req.tags.unwrap_or_default();
     check_tag_characters(&stream.name, &plane.catalog.settings().account_id, &tags)?;
@@ -53,25 +42,7 @@ pub struct RemoveTagsInput {
 
 pub async fn remove_tags(plane: &DataPlane, req: RemoveTagsInput) -> Result<Empty, KinesisError> {
     let mut violations = Violations::new();
-    violations.required(&req.tag_keys, "tagKeys");
-    if let Some(keys) = &req.tag_keys {
-        if keys.is_empty() {
-            violations.push(
-                Some("[]"),
-                "tagKeys",
-                "have length greater than or equal to 1",
-            );
-        } else if keys.len() > 50 {
-            violations.push(
-                Some("[...]"),
-                "tagKeys",
-                "have length less than or equal to 50",
-            );
-        }
-        for (i, key) in keys.iter().enumerate() {
-            violations.length(key, &format!("tagKeys.{}.member", i + 1), 1, 128);
-        }
-    }
+    check_tag_keys(&mut violations, &req.tag_keys);
     let stream = stream_for(plane, &stream_ref!(req), violations)?;
     plane
         .admin()?
