@@ -77,7 +77,11 @@ def _close_cluster(cluster: WeirCluster) -> None:
 @pytest.fixture(scope="session")
 def weir_cluster(tmp_path_factory):
     root = tmp_path_factory.mktemp("weir-cluster")
-    cluster = WeirCluster(root / "data", root / "logs", nodes=CLUSTER_NODES)
+    # Shared by many tests that probe which node holds a shard: the rebalancer would move
+    # leaderships between their steps as other tests' streams come and go. Rebalancing has
+    # its own test (test_node_pool.py); the factory clusters keep the default.
+    cluster = WeirCluster(root / "data", root / "logs", nodes=CLUSTER_NODES,
+                          extra_args=("--rebalance-interval-ms", "0"))
     cluster.start()
     yield cluster
     _close_cluster(cluster)
