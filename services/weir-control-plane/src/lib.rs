@@ -9,6 +9,7 @@
 
 pub mod autoscale;
 mod capacity;
+pub mod console;
 pub mod internal;
 mod lifecycle;
 pub mod metrics_history;
@@ -27,12 +28,14 @@ pub mod telemetry;
 pub mod tiering;
 
 pub mod rest;
+pub mod rest_browse;
 mod rest_capacity;
 mod rest_cluster;
 mod rest_envelope;
 pub mod rest_security;
 mod rest_tiering;
 pub mod security;
+mod sigv4_sign;
 
 pub use service::{
     ControlPlane, ControlPlaneConfig, ReshardTicket, MAX_RETENTION_HOURS, MIN_RETENTION_HOURS,

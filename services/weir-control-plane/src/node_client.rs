@@ -23,17 +23,8 @@ impl NodeClient {
     /// A client signing its calls with the cluster secret; with `ca_pem`, over TLS
     /// trusting only that CA.
     pub fn new(secret: &str, ca_pem: Option<&[u8]>) -> Result<Self, String> {
-        let mut builder = reqwest::Client::builder().timeout(Duration::from_secs(10));
-        if let Some(pem) = ca_pem {
-            let certs = reqwest::Certificate::from_pem_bundle(pem)
-                .map_err(|e| format!("unreadable cluster CA: {e}"))?;
-            builder = builder.use_rustls_tls().tls_built_in_root_certs(false);
-            for cert in certs {
-                builder = builder.add_root_certificate(cert);
-            }
-        }
         Ok(Self {
-            http: builder.build().map_err(|e| e.to_string())?,
+            http: http_client(ca_pem)?,
             secret: secret.as_bytes().to_vec(),
         })
     }
@@ -62,6 +53,21 @@ impl NodeClient {
         }
         response.json().await.map_err(|e| e.to_string())
     }
+}
+
+/// An HTTP client for calls to nodes (10 s timeout); with `ca_pem`, over TLS trusting
+/// only that CA.
+pub(crate) fn http_client(ca_pem: Option<&[u8]>) -> Result<reqwest::Client, String> {
+    let mut builder = reqwest::Client::builder().timeout(Duration::from_secs(10));
+    if let Some(pem) = ca_pem {
+        let certs = reqwest::Certificate::from_pem_bundle(pem)
+            .map_err(|e| format!("unreadable cluster CA: {e}"))?;
+        builder = builder.use_rustls_tls().tls_built_in_root_certs(false);
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    builder.build().map_err(|e| e.to_string())
 }
 
 /// The control plane's fence in cluster mode: seals a shard on the node leading it.

@@ -51,6 +51,8 @@ use crate::{
         crate::rest_cluster::undrain_node,
         crate::rest_cluster::placement,
         crate::rest_cluster::shard_events,
+        crate::rest_browse::list_consumers,
+        crate::rest_browse::browse_records,
         crate::rest_security::token,
         crate::rest_security::rotate,
         crate::rest_security::list_principals,
@@ -94,6 +96,11 @@ use crate::{
         crate::rest_cluster::PlacementView,
         crate::rest_cluster::ShardEventView,
         crate::rest_cluster::ShardEventList,
+        crate::rest_browse::BrowseFrom,
+        crate::rest_browse::RecordView,
+        crate::rest_browse::RecordPage,
+        crate::rest_browse::ConsumerView,
+        crate::rest_browse::ConsumerList,
         crate::rest_security::TokenRequest,
         crate::rest_security::TokenView,
         crate::rest_security::RotateView,
@@ -118,7 +125,7 @@ pub fn openapi_json() -> String {
     text
 }
 
-/// Builds the `/v1` router.
+/// Builds the `/v1` router (with the web console at `/`).
 pub fn router(control_plane: Arc<ControlPlane>) -> Router {
     Router::new()
         .route("/v1/streams", get(list_streams).post(create_stream))
@@ -160,6 +167,14 @@ pub fn router(control_plane: Arc<ControlPlane>) -> Router {
         .route(
             "/v1/streams/{name}/shards/{shard_id}/events",
             get(crate::rest_cluster::shard_events),
+        )
+        .route(
+            "/v1/streams/{name}/consumers",
+            get(crate::rest_browse::list_consumers),
+        )
+        .route(
+            "/v1/streams/{name}/shards/{shard_id}/records",
+            get(crate::rest_browse::browse_records),
         )
         .route(
             "/v1/streams/{name}/placement",
@@ -212,6 +227,7 @@ pub fn router(control_plane: Arc<ControlPlane>) -> Router {
             "/openapi.json",
             get(|| async { ([("content-type", "application/json")], openapi_json()) }),
         )
+        .merge(crate::console::routes())
         .layer(axum::middleware::from_fn(
             crate::rest_envelope::object_bodies,
         ))

@@ -48,6 +48,11 @@ pub fn rest_action(method: &Method, path: &str) -> Option<(Action, Option<String
     let read = method == Method::GET || method == Method::HEAD;
     match parts.as_slice() {
         ["healthz"] | ["readyz"] | ["metrics"] | ["openapi.json"] | ["v1", "auth", "token"] => None,
+        // The console's static files: it logs in and calls /v1 like any client.
+        [""] | ["console", ..] | ["favicon.ico"] if read => None,
+        ["v1", "streams", name, "shards", _, "records"] => {
+            Some((Action::GetRecords, Some(name.to_string())))
+        }
         ["v1", "auth", "rotate"] => Some((Action::ManagePrincipals, None)),
         ["v1", "principals", ..] => Some((Action::ManagePrincipals, None)),
         ["v1", "audit", ..] => Some((Action::ReadAudit, None)),

@@ -120,6 +120,8 @@ pub struct ControlPlane {
     pub(crate) pool: crate::node_pool::PoolState,
     /// Every stream's recent Kinesis metrics.
     pub(crate) metrics_history: crate::metrics_history::MetricsHistory,
+    /// How the record browser reaches the data plane, once the binary attached it.
+    pub(crate) record_reader: OnceLock<Arc<crate::rest_browse::RecordReader>>,
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -178,6 +180,7 @@ impl ControlPlane {
             autoscale: Default::default(),
             pool: Default::default(),
             metrics_history: Default::default(),
+            record_reader: OnceLock::new(),
         });
         crate::lifecycle::spawn_activation(&control_plane);
         Ok(control_plane)
@@ -191,6 +194,11 @@ impl ControlPlane {
     /// Turns authentication on for every API served from this control plane.
     pub fn attach_security(&self, security: Arc<crate::security::Security>) {
         let _ = self.security.set(security);
+    }
+
+    /// Lets `GET /v1/streams/{name}/shards/{id}/records` read through the data plane.
+    pub fn attach_record_reader(&self, reader: crate::rest_browse::RecordReader) {
+        let _ = self.record_reader.set(Arc::new(reader));
     }
 
     /// The security state, when authentication is on.

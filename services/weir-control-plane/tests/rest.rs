@@ -391,3 +391,128 @@ fn committed_openapi_matches_the_code() {
          (or WEIR_UPDATE_OPENAPI=1 cargo test -p weir-control-plane) and commit it"
     );
 }
+
+/// GET `uri` and the answer's status, headers and body bytes.
+async fn fetch(
+    app: &Router,
+    uri: &str,
+    if_none_match: Option<&str>,
+) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    let mut request = Request::builder().uri(uri);
+    if let Some(tag) = if_none_match {
+        request = request.header("if-none-match", tag);
+    }
+    let response = app
+        .clone()
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let (parts, body) = response.into_parts();
+    let bytes = body.collect().await.unwrap().to_bytes().to_vec();
+    (parts.status, parts.headers, bytes)
+}
+
+#[tokio::test]
+async fn the_console_is_served_at_the_root_with_its_files() {
+    let (app, cp) = Backend::sqlite().await.app().await;
+    let (status, headers, body) = fetch(&app, "/", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-type"], "text/html; charset=utf-8");
+    assert_eq!(headers["cache-control"], "no-cache");
+    assert!(headers["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("default-src 'self'"));
+    let html = String::from_utf8(body).unwrap();
+    assert!(html.contains(r#"<script type="module" src="/console/js/app.js">"#));
+
+    let (status, headers, body) = fetch(&app, "/console/js/app.js", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-type"], "text/javascript; charset=utf-8");
+    assert!(String::from_utf8(body).unwrap().contains("import"));
+    let etag = headers["etag"].to_str().unwrap().to_string();
+    let (status, _, body) = fetch(&app, "/console/js/app.js", Some(&etag)).await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+    assert!(body.is_empty());
+
+    let (_, headers, _) = fetch(&app, "/console/style.css", None).await;
+    assert_eq!(headers["content-type"], "text/css; charset=utf-8");
+    let (_, headers, _) = fetch(&app, "/favicon.ico", None).await;
+    assert_eq!(headers["content-type"], "image/svg+xml");
+    let (status, _, _) = fetch(&app, "/console/../Cargo.toml", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = fetch(&app, "/console/nothing.js", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // The API beside it is unchanged.
+    let (status, _, _) = fetch(&app, "/healthz", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = call(&app, "GET", "/v1/streams", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    drop(cp);
+}
+
+#[tokio::test]
+async fn consumers_and_records_for_the_console() {
+    let (app, cp) = Backend::sqlite().await.app().await;
+    let (status, _) = call(
+        &app,
+        "POST",
+        "/v1/streams",
+        Some(json!({"name": "browsed", "shard_count": 1})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    cp.register_consumer("browsed", "reader").await.unwrap();
+    let (status, list) = call(&app, "GET", "/v1/streams/browsed/consumers", None).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(list["consumers"][0]["name"], "reader");
+    assert_eq!(list["consumers"][0]["status"], "ACTIVE");
+    assert!(list["consumers"][0]["arn"]
+        .as_str()
+        .unwrap()
+        .contains(":stream/browsed/consumer/reader:"));
+    let (status, _) = call(&app, "GET", "/v1/streams/nope/consumers", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Bounds and shapes are checked before anything is read.
+    let records = "/v1/streams/browsed/shards/shardId-000000000000/records";
+    for (query, code) in [
+        ("?limit=101", StatusCode::BAD_REQUEST),
+        ("?limit=0", StatusCode::BAD_REQUEST),
+        ("?from=SOMEWHERE", StatusCode::BAD_REQUEST),
+        ("?from=AT_SEQUENCE_NUMBER", StatusCode::BAD_REQUEST),
+        ("?from=AT_TIMESTAMP", StatusCode::BAD_REQUEST),
+    ] {
+        let (status, body) = call(&app, "GET", &format!("{records}{query}"), None).await;
+        assert_eq!(status, code, "{query}: {body}");
+    }
+    let (status, _) = call(
+        &app,
+        "GET",
+        "/v1/streams/browsed/shards/shardId-000000000009/records",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // No data plane attached here: a clear 503, not a hang or a 500.
+    let (status, body) = call(&app, "GET", records, None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+}
+
+#[test]
+fn the_console_is_public_and_records_need_the_read_permission() {
+    use axum::http::Method;
+    use weir_control_plane::rest_security::rest_action;
+    for path in ["/", "/console/js/app.js", "/favicon.ico"] {
+        assert!(rest_action(&Method::GET, path).is_none(), "{path}");
+    }
+    assert!(rest_action(&Method::POST, "/").is_some());
+    let (action, stream) = rest_action(
+        &Method::GET,
+        "/v1/streams/s/shards/shardId-000000000000/records",
+    )
+    .unwrap();
+    assert_eq!(action.as_str(), "kinesis:GetRecords");
+    assert_eq!(stream.as_deref(), Some("s"));
+}

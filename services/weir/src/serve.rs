@@ -92,6 +92,10 @@ pub struct Tuning {
     /// ProvisionedThroughputExceededException instead of queueing without bound.
     #[arg(long, env = "WEIR_MAX_IN_FLIGHT", default_value_t = weir_data_plane::DEFAULT_MAX_IN_FLIGHT)]
     max_in_flight: usize,
+    /// How long one SubscribeToShard event stream lasts before the server ends it
+    /// (AWS: 300,000 ms, five minutes); clients subscribe again to continue.
+    #[arg(long, env = "WEIR_SUBSCRIPTION_LIFETIME_MS", default_value_t = 300_000)]
+    subscription_lifetime_ms: u64,
     #[command(flatten)]
     tier: crate::tier_args::TierArgs,
     #[command(flatten)]
@@ -156,6 +160,10 @@ pub struct DataPlaneArgs {
     /// ProvisionedThroughputExceededException instead of queueing without bound.
     #[arg(long, env = "WEIR_MAX_IN_FLIGHT", default_value_t = weir_data_plane::DEFAULT_MAX_IN_FLIGHT)]
     max_in_flight: usize,
+    /// How long one SubscribeToShard event stream lasts before the server ends it
+    /// (AWS: 300,000 ms, five minutes); clients subscribe again to continue.
+    #[arg(long, env = "WEIR_SUBSCRIPTION_LIFETIME_MS", default_value_t = 300_000)]
+    subscription_lifetime_ms: u64,
     /// Verify SigV4 signatures and permissions here (the control plane has --auth on);
     /// needs the deployment's master key in WEIR_MASTER_KEY or --master-key-file.
     #[arg(long)]
@@ -189,8 +197,9 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     } else {
         None
     };
+    // Nodes trust it; in one process the console's record reads do.
     let internal_ca = match &local_tls {
-        Some(t) if clustered => Some(
+        Some(t) => Some(
             std::fs::read(&t.ca)
                 .with_context(|| format!("cannot read the local CA {}", t.ca.display()))?,
         ),
@@ -415,6 +424,8 @@ pub async fn data_plane(args: DataPlaneArgs) -> anyhow::Result<()> {
     let mut config = DataPlaneConfig::new(&args.data_dir);
     config.log.segment_bytes = args.segment_bytes;
     config.max_in_flight = args.max_in_flight;
+    config.subscription_lifetime =
+        std::time::Duration::from_millis(args.subscription_lifetime_ms.max(1));
     config.cluster_secret = Some(args.cluster_secret);
     config.tier = args.tier.open(&args.data_dir).await?;
     let master = if args.auth {
@@ -467,6 +478,8 @@ pub(crate) struct Stack {
     cluster_secret: Option<String>,
     /// Credentials created on this start, taken once for printing.
     pub(crate) bootstrap: Option<weir_control_plane::security::Bootstrap>,
+    /// The CA internal calls trust (the console's record reads use it too).
+    internal_ca: Option<Vec<u8>>,
 }
 
 /// Serves `router` on `listener`, over TLS when `tls` is set, until `shutdown`.
@@ -526,6 +539,14 @@ impl Stack {
                 weir_control_plane::node_client::RemoteFence::new(&control_plane, nodes.clone()),
             ));
             weir_control_plane::reconcile::spawn_reconciler(&control_plane, nodes);
+            // The console's record browser reads on each shard's leader.
+            control_plane.attach_record_reader(
+                weir_control_plane::rest_browse::RecordReader::cluster(
+                    cluster_secret.unwrap_or_default(),
+                    internal_ca,
+                )
+                .map_err(|e| anyhow::anyhow!(e))?,
+            );
         }
         weir_control_plane::autoscale::spawn_autoscaler(&control_plane, tuning.scaling.policy());
         weir_control_plane::metrics_history::spawn_sampler(
@@ -535,6 +556,8 @@ impl Stack {
         let mut config = DataPlaneConfig::new(data_dir);
         config.log.segment_bytes = tuning.segment_bytes;
         config.max_in_flight = tuning.max_in_flight;
+        config.subscription_lifetime =
+            std::time::Duration::from_millis(tuning.subscription_lifetime_ms.max(1));
         config.cluster_secret = cluster_secret.map(str::to_string);
         config.tier = tuning.tier.open(data_dir).await?;
         if let Some(setup) = &config.tier {
@@ -553,6 +576,7 @@ impl Stack {
             data_plane,
             cluster_secret: cluster_secret.map(str::to_string),
             bootstrap,
+            internal_ca: internal_ca.map(<[u8]>::to_vec),
         })
     }
 
@@ -575,6 +599,24 @@ impl Stack {
         let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|s| *s).await;
         };
+        if let (None, Some(listener)) = (&self.cluster_secret, &kinesis) {
+            // One process: the console's record browser reads from this Kinesis endpoint.
+            let mut addr = listener.local_addr()?;
+            if addr.ip().is_unspecified() {
+                addr.set_ip(match addr {
+                    SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                    SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+                });
+            }
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            match weir_control_plane::rest_browse::RecordReader::local(
+                format!("{scheme}://{addr}"),
+                self.internal_ca.as_deref(),
+            ) {
+                Ok(reader) => self.control_plane.attach_record_reader(reader),
+                Err(error) => tracing::warn!(%error, "the console cannot browse records"),
+            }
+        }
         let mut rest_router = weir_control_plane::rest::router(Arc::clone(&self.control_plane))
             .merge(weir_config::rest::router(Arc::clone(&self.control_plane)));
         if let Some(secret) = self.cluster_secret.clone() {
