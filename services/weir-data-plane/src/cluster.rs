@@ -30,6 +30,8 @@ pub const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(500);
 const LEASE_SAFETY: Duration = Duration::from_millis(500);
 /// Longest wait for a forwarded request, well under the default 3 s lease.
 const FORWARD_TIMEOUT: Duration = Duration::from_millis(2000);
+/// Marks a forwarded SubscribeToShard that continues one begun on another leader.
+pub const RESUME_HEADER: &str = "x-weir-resume";
 /// Header carrying the generation a forwarded request was routed under.
 pub const GENERATION_HEADER: &str = "x-weir-generation";
 
@@ -308,6 +310,51 @@ impl Cluster {
         Err(match remote_error(&bytes) {
             KinesisError::Internal(message) if retry_safe => KinesisError::Unavailable(message),
             other => other,
+        })
+    }
+
+    /// Opens a SubscribeToShard on the shard's leader, routed under `generation`, and
+    /// returns its answer once the leader accepted it (the event stream follows in the
+    /// body). `resume` tells the leader this continues a subscription that already began
+    /// elsewhere (no ResourceInUse check). The request may last `lifetime`.
+    pub async fn open_subscription(
+        &self,
+        url: &str,
+        generation: u64,
+        format: crate::protocol::Format,
+        body: Vec<u8>,
+        resume: bool,
+        lifetime: Duration,
+    ) -> Result<reqwest::Response, KinesisError> {
+        let mut request = self
+            .http
+            .post(format!("{url}/"))
+            .header(weir_auth::INTERNAL_HEADER, self.internal_token())
+            .header("content-type", format.content_type())
+            .header("x-amz-target", "Kinesis_20131202.SubscribeToShard")
+            .header(GENERATION_HEADER, generation.to_string())
+            .headers(weir_trace::inject())
+            // Replaces the client's 10 s default: the answer streams for minutes.
+            .timeout(lifetime + FORWARD_TIMEOUT)
+            .body(body);
+        if resume {
+            request = request.header(RESUME_HEADER, "1");
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| KinesisError::Unavailable(format!("subscribing at {url} failed: {e}")))?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        let bytes = response.bytes().await.unwrap_or_default();
+        Err(match format {
+            crate::protocol::Format::Json => remote_error(&bytes),
+            crate::protocol::Format::Cbor => {
+                let value: serde_json::Value =
+                    ciborium::from_reader(&bytes[..]).unwrap_or_default();
+                remote_error(&serde_json::to_vec(&value).unwrap_or_default())
+            }
         })
     }
 

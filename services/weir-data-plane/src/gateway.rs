@@ -53,6 +53,8 @@ pub struct DataPlaneConfig {
     /// Most Kinesis requests served at once; beyond it requests are refused with a
     /// throttle rather than queued.
     pub max_in_flight: usize,
+    /// How long one SubscribeToShard lasts (AWS: five minutes).
+    pub subscription_lifetime: Duration,
 }
 
 /// The cold tier a node uploads to: the bucket (or folder) and the node's settings.
@@ -84,6 +86,7 @@ impl DataPlaneConfig {
             cluster_secret: None,
             tier: None,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            subscription_lifetime: crate::subscribe::DEFAULT_LIFETIME,
         }
     }
 }
@@ -110,6 +113,8 @@ pub struct DataPlane {
     pub(crate) request_metrics: crate::telemetry::RequestMetrics,
     /// When a not-found answer last refreshed the metadata (ms, the node's clock).
     last_refresh_ms: std::sync::atomic::AtomicI64,
+    /// SubscribeToShard: who is subscribed, and the per-shard tail readers.
+    pub(crate) subscriptions: Arc<crate::subscribe::Subscriptions>,
 }
 
 /// Where a shard's records are read and written for a request.
@@ -122,12 +127,18 @@ pub(crate) enum Located {
 
 tokio::task_local! {
     /// The generation a forwarded request was routed under (`x-weir-generation`).
-    static FORWARDED_GENERATION: Option<u64>;
+    pub(crate) static FORWARDED_GENERATION: Option<u64>;
 }
 
 /// Operations a node serves itself (or forwards to the shard's node); everything else is
 /// stream management and goes to the control plane.
-const RECORD_OPERATIONS: [&str; 4] = ["PutRecord", "PutRecords", "GetShardIterator", "GetRecords"];
+const RECORD_OPERATIONS: [&str; 5] = [
+    "PutRecord",
+    "PutRecords",
+    "GetShardIterator",
+    "GetRecords",
+    "SubscribeToShard",
+];
 
 impl DataPlane {
     /// Builds a node and starts its background work (deletions, retention). The iterator
@@ -190,6 +201,9 @@ impl DataPlane {
             in_flight: Arc::new(tokio::sync::Semaphore::new(config.max_in_flight.max(1))),
             request_metrics: Default::default(),
             last_refresh_ms: std::sync::atomic::AtomicI64::new(i64::MIN / 2),
+            subscriptions: Arc::new(crate::subscribe::Subscriptions::new(
+                config.subscription_lifetime,
+            )),
             shards,
             catalog: ports.catalog,
             admin: ports.admin,
@@ -765,6 +779,19 @@ async fn handle(State(plane): State<Arc<DataPlane>>, request: axum::extract::Req
         ));
     }
     let started = std::time::Instant::now();
+    if operation == "SubscribeToShard" {
+        let answer = crate::subscribe::subscribe(
+            Arc::clone(&plane),
+            format,
+            &body,
+            &headers,
+            internal,
+            forwarded,
+        )
+        .await
+        .unwrap_or_else(|error| format.error(&error));
+        return crate::envelope::finish(&headers, answer);
+    }
     let result = FORWARDED_GENERATION
         .scope(forwarded, ops::dispatch(&plane, operation, format, &body))
         .await;

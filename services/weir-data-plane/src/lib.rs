@@ -17,6 +17,7 @@ pub mod meter;
 pub mod protocol;
 pub mod replication;
 pub mod shards;
+pub mod subscribe;
 pub mod telemetry;
 pub mod tiering;
 

@@ -375,6 +375,8 @@ impl LocalShard {
             .instrument(tracing::info_span!("log.write_and_fsync", records = count))
             .await?;
         let Some(session) = session else {
+            // Alone, a write is committed once fsynced; subscribers wait on this point.
+            self.advance_commit(ack.base_offset + count);
             return Ok(ack);
         };
         session.note_writer(weir_trace::current_context());

@@ -13,8 +13,8 @@ macro_rules! stream_ref {
 
 mod capacity;
 pub(crate) mod consumers;
-mod reads;
-mod records;
+pub(crate) mod reads;
+pub(crate) mod records;
 mod reshard;
 mod streams;
 mod tags;
@@ -30,8 +30,9 @@ use crate::error::KinesisError;
 use crate::gateway::DataPlane;
 use crate::protocol::Format;
 
-/// Every operation [`dispatch`] serves (keep the two in step).
-pub const OPERATIONS: [&str; 29] = [
+/// Every operation a node serves: [`dispatch`]'s, and SubscribeToShard (the gateway
+/// serves it itself, as its answer is a stream).
+pub const OPERATIONS: [&str; 30] = [
     "CreateStream",
     "DeleteStream",
     "DescribeStream",
@@ -61,6 +62,7 @@ pub const OPERATIONS: [&str; 29] = [
     "DescribeStreamConsumer",
     "ListStreamConsumers",
     "DeregisterStreamConsumer",
+    "SubscribeToShard",
 ];
 
 /// Whether `name` is an operation this server serves.

@@ -129,11 +129,45 @@ pub async fn get_shard_iterator(
         wait_if_transient(plane, error, deadline).await?;
     };
     // Iterators hold positions (generation and offset), not bare log offsets.
-    let offset = match kind.as_str() {
+    let offset = start_position(
+        plane,
+        &log,
+        &stream.name,
+        shard.ordinal,
+        &kind,
+        req.starting_sequence_number.as_deref(),
+        req.timestamp,
+    )
+    .await?;
+    let token = plane.iterators.encode(&ShardIterator {
+        stream: stream.name.clone(),
+        stream_uid: stream.uid,
+        shard: shard.ordinal,
+        offset,
+        issued_ms: plane.clock.now_ms(),
+    });
+    Ok(GetShardIteratorOutput {
+        shard_iterator: token,
+    })
+}
+
+/// The position a reader starting at `kind` (TRIM_HORIZON, LATEST, AT_TIMESTAMP,
+/// AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER) reads first, on the shard's leader.
+/// GetShardIterator and SubscribeToShard share it.
+pub(crate) async fn start_position(
+    plane: &DataPlane,
+    log: &Arc<crate::shards::LocalShard>,
+    stream_name: &str,
+    ordinal: u64,
+    kind: &str,
+    starting_sequence_number: Option<&str>,
+    timestamp: Option<Timestamp>,
+) -> Result<u64, KinesisError> {
+    Ok(match kind {
         "TRIM_HORIZON" => log.position(log.history_start()),
         "LATEST" => log.position(log.settled_end().await),
         "AT_TIMESTAMP" => {
-            let at = req.timestamp.ok_or_else(|| {
+            let at = timestamp.ok_or_else(|| {
                 KinesisError::InvalidArgument("Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has no timestamp parameter.".into())
             })?;
             let now = plane.clock.now_ms();
@@ -147,15 +181,14 @@ pub async fn get_shard_iterator(
             log.position(log.offset_at_timestamp_any(at.0).await?)
         }
         _ => {
-            // Present: checked above for the sequence-number types.
-            let text = req.starting_sequence_number.unwrap_or_default();
-            let seq = SequenceNumber::parse(&text)
-                .ok_or_else(|| KinesisError::InvalidArgument(format!("StartingSequenceNumber {text} used in GetShardIterator on shard {} in stream {} under account {} is invalid.", shard_id(shard.ordinal), stream.name, plane.catalog.settings().account_id)))?;
-            if seq.shard_ordinal() != shard.ordinal {
+            let text = starting_sequence_number.unwrap_or_default();
+            let seq = SequenceNumber::parse(text)
+                .ok_or_else(|| KinesisError::InvalidArgument(format!("StartingSequenceNumber {text} used in GetShardIterator on shard {} in stream {stream_name} under account {} is invalid.", shard_id(ordinal), plane.catalog.settings().account_id)))?;
+            if seq.shard_ordinal() != ordinal {
                 return Err(KinesisError::InvalidArgument(format!(
                     "Invalid StartingSequenceNumber. It encodes {}, while it was used in a call to a shard with {}",
                     shard_id(seq.shard_ordinal()),
-                    shard_id(shard.ordinal)
+                    shard_id(ordinal)
                 )));
             }
             if kind == "AT_SEQUENCE_NUMBER" {
@@ -164,16 +197,6 @@ pub async fn get_shard_iterator(
                 seq.offset().saturating_add(1)
             }
         }
-    };
-    let token = plane.iterators.encode(&ShardIterator {
-        stream: stream.name.clone(),
-        stream_uid: stream.uid,
-        shard: shard.ordinal,
-        offset,
-        issued_ms: plane.clock.now_ms(),
-    });
-    Ok(GetShardIteratorOutput {
-        shard_iterator: token,
     })
 }
 
@@ -189,10 +212,10 @@ pub struct GetRecordsInput {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Record {
-    sequence_number: String,
-    approximate_arrival_timestamp: Timestamp,
-    data: Blob,
-    partition_key: String,
+    pub(crate) sequence_number: String,
+    pub(crate) approximate_arrival_timestamp: Timestamp,
+    pub(crate) data: Blob,
+    pub(crate) partition_key: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -213,6 +236,47 @@ pub struct GetRecordsOutput {
     child_shards: Option<Vec<ChildShard>>,
 }
 
+/// Appends `records` as a JSON array, written by hand: base64 payloads need no escaping,
+/// and serde_json's escaping scan over every payload byte was the largest single cost of a
+/// busy node. GetRecords answers and subscription events share it.
+pub(crate) fn write_records_json(records: &[Record], out: &mut Vec<u8>) {
+    out.push(b'[');
+    for (i, r) in records.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"SequenceNumber\":\"");
+        out.extend_from_slice(r.sequence_number.as_bytes());
+        out.extend_from_slice(b"\",\"ApproximateArrivalTimestamp\":");
+        let _ = serde_json::to_writer(&mut *out, &r.approximate_arrival_timestamp);
+        out.extend_from_slice(b",\"Data\":\"");
+        base64_simd::STANDARD.encode_append(&r.data.0, out);
+        out.extend_from_slice(b"\",\"PartitionKey\":");
+        let _ = serde_json::to_writer(&mut *out, &r.partition_key);
+        out.push(b'}');
+    }
+    out.push(b']');
+}
+
+/// The shards a closed shard's readers continue with: its children, each with its parents.
+pub(crate) fn child_shards(stream: &weir_contracts::StreamRecord, ordinal: u64) -> Vec<ChildShard> {
+    stream
+        .shards
+        .iter()
+        .filter(|s| s.parent == Some(ordinal) || s.adjacent_parent == Some(ordinal))
+        .map(|s| ChildShard {
+            shard_id: shard_id(s.ordinal),
+            parent_shards: s
+                .parent
+                .iter()
+                .chain(s.adjacent_parent.iter())
+                .map(|p| shard_id(*p))
+                .collect(),
+            hash_key_range: super::streams::HashKeyRangeOut::of(s),
+        })
+        .collect()
+}
+
 impl GetRecordsOutput {
     /// JSON encoding written by hand: base64 payloads need no escaping, and serde_json's
     /// escaping scan over every payload byte was the largest single cost of a busy node.
@@ -224,22 +288,9 @@ impl GetRecordsOutput {
             .map(|r| r.data.0.len() * 4 / 3 + 160)
             .sum();
         let mut out = Vec::with_capacity(payload + 1024);
-        out.extend_from_slice(b"{\"Records\":[");
-        for (i, r) in self.records.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            out.extend_from_slice(b"{\"SequenceNumber\":\"");
-            out.extend_from_slice(r.sequence_number.as_bytes());
-            out.extend_from_slice(b"\",\"ApproximateArrivalTimestamp\":");
-            let _ = serde_json::to_writer(&mut out, &r.approximate_arrival_timestamp);
-            out.extend_from_slice(b",\"Data\":\"");
-            base64_simd::STANDARD.encode_append(&r.data.0, &mut out);
-            out.extend_from_slice(b"\",\"PartitionKey\":");
-            let _ = serde_json::to_writer(&mut out, &r.partition_key);
-            out.push(b'}');
-        }
-        out.extend_from_slice(b"],\"NextShardIterator\":");
+        out.extend_from_slice(b"{\"Records\":");
+        write_records_json(&self.records, &mut out);
+        out.extend_from_slice(b",\"NextShardIterator\":");
         let _ = serde_json::to_writer(&mut out, &self.next_shard_iterator);
         out.extend_from_slice(b",\"MillisBehindLatest\":");
         out.extend_from_slice(self.millis_behind_latest.to_string().as_bytes());
@@ -365,21 +416,7 @@ pub async fn get_records(
     let next_position = log.position(next_offset);
     let closed_and_drained = shard.ending_offset.is_some_and(|end| next_position >= end);
     let (next_shard_iterator, child_shards) = if closed_and_drained {
-        let children = stream
-            .shards
-            .iter()
-            .filter(|s| s.parent == Some(shard.ordinal) || s.adjacent_parent == Some(shard.ordinal))
-            .map(|s| ChildShard {
-                shard_id: shard_id(s.ordinal),
-                parent_shards: s
-                    .parent
-                    .iter()
-                    .chain(s.adjacent_parent.iter())
-                    .map(|p| shard_id(*p))
-                    .collect(),
-                hash_key_range: super::streams::HashKeyRangeOut::of(s),
-            })
-            .collect();
+        let children = child_shards(&stream, shard.ordinal);
         (None, Some(children))
     } else {
         let next = plane.iterators.encode(&ShardIterator {

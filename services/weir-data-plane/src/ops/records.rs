@@ -38,7 +38,7 @@ fn retry_if_transient(plane: &DataPlane, error: KinesisError) -> Retry {
 
 /// Returns `error` unless it is transient and there is time left, in which case it waits
 /// for placement to settle so the caller can try again.
-pub(super) async fn wait_if_transient(
+pub(crate) async fn wait_if_transient(
     plane: &DataPlane,
     error: KinesisError,
     deadline: tokio::time::Instant,
@@ -113,7 +113,7 @@ async fn settle(plane: &DataPlane) {
     }
 }
 
-pub(super) fn forwarder(plane: &DataPlane) -> Result<&crate::cluster::Cluster, KinesisError> {
+pub(crate) fn forwarder(plane: &DataPlane) -> Result<&crate::cluster::Cluster, KinesisError> {
     plane
         .cluster()
         .map(|c| c.as_ref())
@@ -163,7 +163,7 @@ enum Outcome {
 type ShardBatch = (u64, Vec<(usize, u128)>, Vec<NewRecord>);
 
 /// How long a write waits for a reshard that closed its shard to publish the new layout.
-pub(super) const RESHARD_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+pub(crate) const RESHARD_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Most records one PutRecords may carry.
 pub const MAX_PUT_RECORDS: usize = 500;
