@@ -24,6 +24,10 @@ import {
   ListShardsCommand,
   PutRecordCommand,
   PutRecordsCommand,
+  DescribeStreamSummaryCommand,
+  RegisterStreamConsumerCommand,
+  SplitShardCommand,
+  SubscribeToShardCommand,
   waitUntilStreamExists,
 } from "@aws-sdk/client-kinesis";
 import { NodeHttp2Handler } from "@smithy/node-http-handler";
@@ -314,4 +318,57 @@ test("the endpoint speaks h2c with prior knowledge to a bare node:http2 client",
   } finally {
     session.close();
   }
+});
+
+test("SubscribeToShard pushes records over HTTP/2 and ends a split shard with ChildShards", async () => {
+  const name = uniq("js-efo");
+  await createStream(name, 1);
+  const { StreamDescriptionSummary: summary } = await client.send(
+    new DescribeStreamSummaryCommand({ StreamName: name }));
+  const { Consumer: consumer } = await client.send(new RegisterStreamConsumerCommand({
+    StreamARN: summary.StreamARN, ConsumerName: "js-consumer",
+  }));
+  const sessionsBefore = h2Sessions.length;
+  const out = await client.send(new SubscribeToShardCommand({
+    ConsumerARN: consumer.ConsumerARN, ShardId: "shardId-000000000000",
+    StartingPosition: { Type: "LATEST" },
+  }));
+  // Written after the subscription began, on the same HTTP/2 connection as the stream.
+  const puts = [];
+  for (const text of ["first", "second"]) {
+    puts.push(await client.send(new PutRecordCommand({
+      StreamName: name, PartitionKey: "efo", Data: Buffer.from(text),
+    })));
+  }
+  const records = [];
+  let final;
+  let split = false;
+  for await (const event of out.EventStream) {
+    const body = event.SubscribeToShardEvent;
+    if (!body) continue; // the initial-response, which the SDK passes on as unknown
+    records.push(...body.Records);
+    if (records.length >= 2 && !split) {
+      split = true;
+      await client.send(new SplitShardCommand({
+        StreamName: name, ShardToSplit: "shardId-000000000000",
+        NewStartingHashKey: (2n ** 127n).toString(),
+      }));
+    }
+    if (body.ChildShards && body.ChildShards.length > 0) {
+      final = body;
+      break;
+    }
+    assert.equal(typeof body.ContinuationSequenceNumber, "string");
+    assert.equal(typeof body.MillisBehindLatest, "number");
+  }
+  assert.deepEqual(records.map((r) => Buffer.from(r.Data).toString()), ["first", "second"]);
+  assert.deepEqual(records.map((r) => r.SequenceNumber), puts.map((p) => p.SequenceNumber));
+  assert.ok(records[0].ApproximateArrivalTimestamp instanceof Date);
+  assert.ok(final, "the stream ended without a ChildShards event");
+  assert.equal(final.ContinuationSequenceNumber, undefined);
+  assert.deepEqual(final.ChildShards.map((c) => c.ShardId).sort(),
+    ["shardId-000000000001", "shardId-000000000002"]);
+  // No new connection: the subscription was one more stream on the HTTP/2 session.
+  for (const s of h2Sessions.slice(sessionsBefore)) assert.equal(s.alpn, "h2c");
+  await client.send(new DeleteStreamCommand({ StreamName: name }));
 });

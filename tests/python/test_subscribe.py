@@ -406,3 +406,59 @@ def test_subscription_on_another_node_follows_a_leader_move(weir_cluster):
     assert done.wait(30), f"got {len(received)} records"
     # Once each, in order, across the move.
     assert received == payloads
+
+
+# ---- authorization -----------------------------------------------------------------------
+
+def test_subscribing_needs_read_permission_on_the_consumers_stream(weir_factory):
+    server = weir_factory("efo-auth", extra_args=("--auth",))
+    admin = make_client(server.kinesis_url, key=server.admin_key)
+    token = requests.post(f"{server.rest_url}/v1/auth/token", timeout=10, json={
+        "access_key_id": server.admin_key[0],
+        "secret_access_key": server.admin_key[1]}).json()["token"]
+
+    def principal(role: str) -> tuple[str, str]:
+        name = unique_name(role)
+        headers = {"Authorization": f"Bearer {token}"}
+        r = requests.post(f"{server.rest_url}/v1/principals", headers=headers, timeout=10,
+                          json={"name": name, "bindings": [{"role": role, "streams": "efo-*"}]})
+        assert r.status_code == 201, r.text
+        r = requests.post(f"{server.rest_url}/v1/principals/{name}/keys", headers=headers,
+                          timeout=10)
+        assert r.status_code == 201, r.text
+        return r.json()["access_key_id"], r.json()["secret_access_key"]
+
+    name, arn = new_stream(admin)
+    consumer = register(admin, arn)
+    producer = make_client(server.kinesis_url, key=principal("producer"))
+    with pytest.raises(ClientError) as denied:
+        subscribe(producer, consumer, {"Type": "LATEST"})
+    error = denied.value.response["Error"]
+    assert error["Code"] == "AccessDeniedException"
+    assert "kinesis:SubscribeToShard" in error["Message"] and name in error["Message"]
+    reader = make_client(server.kinesis_url, key=principal("consumer"), read_timeout=60)
+    stream = subscribe(reader, consumer, {"Type": "TRIM_HORIZON"})
+    admin.put_record(StreamName=name, PartitionKey="k", Data=b"allowed")
+    _, records = gather(stream, 1)
+    assert [r["Data"] for r in records] == [b"allowed"]
+
+
+def test_a_new_consumer_is_creating_before_it_can_subscribe(weir_factory):
+    server = weir_factory("efo-delay", extra_args=("--create-delay-ms", "1500"))
+    k = make_client(server.kinesis_url, read_timeout=60)
+    name = unique_name("efo")
+    k.create_stream(StreamName=name, ShardCount=1)
+    wait_for("stream ACTIVE", lambda: k.describe_stream_summary(StreamName=name)
+             ["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE")
+    arn = k.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamARN"]
+    consumer = k.register_stream_consumer(StreamARN=arn, ConsumerName="late")["Consumer"]
+    assert consumer["ConsumerStatus"] == "CREATING"
+    with pytest.raises(ClientError) as refused:
+        subscribe(k, consumer["ConsumerARN"], {"Type": "LATEST"})
+    assert refused.value.response["Error"]["Code"] == "ResourceInUseException"
+    wait_for("consumer ACTIVE", lambda: k.describe_stream_consumer(
+        ConsumerARN=consumer["ConsumerARN"])["ConsumerDescription"]["ConsumerStatus"] == "ACTIVE")
+    stream = subscribe(k, consumer["ConsumerARN"], {"Type": "TRIM_HORIZON"})
+    k.put_record(StreamName=name, PartitionKey="k", Data=b"now")
+    _, records = gather(stream, 1)
+    assert [r["Data"] for r in records] == [b"now"]

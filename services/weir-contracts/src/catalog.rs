@@ -35,6 +35,10 @@ pub struct CatalogSettings {
     /// Per-shard limits of streams that do not set their own.
     #[serde(default)]
     pub shard_limits: ShardLimits,
+    /// How long a newly registered consumer is CREATING before it is ACTIVE (the control
+    /// plane's `--create-delay-ms`, which does the same for streams); 0: ACTIVE at once.
+    #[serde(default)]
+    pub consumer_activation_ms: i64,
 }
 
 impl Default for CatalogSettings {
@@ -45,6 +49,7 @@ impl Default for CatalogSettings {
             shard_limit: 500,
             on_demand_stream_limit: 50,
             shard_limits: ShardLimits::KINESIS,
+            consumer_activation_ms: 0,
         }
     }
 }

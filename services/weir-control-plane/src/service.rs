@@ -163,6 +163,8 @@ impl ControlPlane {
             shard_limit: config.shard_limit,
             on_demand_stream_limit: config.on_demand_stream_limit,
             shard_limits: config.shard_limits,
+            consumer_activation_ms: i64::try_from(config.create_delay.as_millis())
+                .unwrap_or(i64::MAX),
         }));
         for stream in streams {
             catalog.put(Arc::new(stream));

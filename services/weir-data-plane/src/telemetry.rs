@@ -12,6 +12,7 @@
 //! | ReadProvisionedThroughputExceeded | `weir_read_provisioned_throughput_exceeded_total` |
 //! | GetRecords.IteratorAgeMilliseconds | `weir_get_records_iterator_age_milliseconds` |
 //! | PutRecord.Latency, PutRecords.Latency, GetRecords.Latency, ... | `weir_request_duration_seconds{operation}` |
+//! | SubscribeToShardEvent.Records / .Bytes | `weir_subscribe_to_shard_event_records_total` / `..._bytes_total` (per node) |
 //!
 //! Shard series exist while this node leads the shard: they are built from the open
 //! shards at each scrape, so a shard that moves away or is deleted leaves no series
@@ -114,11 +115,54 @@ impl DataPlane {
             self.request_metrics.outcomes.clone(),
         );
         self.register_shard_metrics(&mut registry);
+        self.register_subscription_metrics(&mut registry);
         let mut text = String::new();
         if let Err(error) = prometheus_client::encoding::text::encode(&mut text, &registry) {
             tracing::warn!(%error, "could not encode metrics");
         }
         text
+    }
+
+    /// SubscribeToShard: Kinesis's SubscribeToShardEvent.Records and .Bytes, events sent,
+    /// and the subscriptions open on this node.
+    fn register_subscription_metrics(&self, registry: &mut Registry) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let subscriptions = &self.subscriptions;
+        for (name, help, value) in [
+            (
+                "subscribe_to_shard_events",
+                "SubscribeToShard events sent",
+                &subscriptions.events_sent,
+            ),
+            (
+                "subscribe_to_shard_event_records",
+                "Records pushed by SubscribeToShard (Kinesis SubscribeToShardEvent.Records)",
+                &subscriptions.records_sent,
+            ),
+            (
+                "subscribe_to_shard_event_bytes",
+                "Bytes pushed by SubscribeToShard (Kinesis SubscribeToShardEvent.Bytes)",
+                &subscriptions.bytes_sent,
+            ),
+        ] {
+            let counter = Counter::<u64>::default();
+            counter.inc_by(value.load(Relaxed));
+            registry.register(name, help, counter);
+        }
+        let open = Gauge::<i64>::default();
+        open.set(i64::try_from(subscriptions.open_count()).unwrap_or(i64::MAX));
+        registry.register(
+            "subscriptions_open",
+            "SubscribeToShard streams this node serves or proxies",
+            open,
+        );
+        let hubs = Gauge::<i64>::default();
+        hubs.set(i64::try_from(subscriptions.hubs.len()).unwrap_or(i64::MAX));
+        registry.register(
+            "subscription_hubs",
+            "Shards with a shared tail reader for their subscribers",
+            hubs,
+        );
     }
 
     fn register_shard_metrics(&self, registry: &mut Registry) {

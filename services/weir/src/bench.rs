@@ -21,10 +21,10 @@ use std::sync::Mutex;
 pub struct BenchArgs {
     /// Kinesis endpoint to load.
     #[arg(long, default_value = "http://127.0.0.1:4567")]
-    endpoint: String,
+    pub(crate) endpoint: String,
     /// Stream to write to; created if missing (and deleted afterwards unless --keep).
     #[arg(long, default_value = "weir-bench")]
-    stream: String,
+    pub(crate) stream: String,
     /// Shards of the stream when it is created.
     #[arg(long, default_value_t = 4)]
     shards: u32,
@@ -33,7 +33,7 @@ pub struct BenchArgs {
     duration: u64,
     /// Payload size of each record in bytes (at least 16).
     #[arg(long, default_value_t = 1024)]
-    record_bytes: usize,
+    pub(crate) record_bytes: usize,
     /// Records per PutRecords request (1-500).
     #[arg(long, default_value_t = 500)]
     batch: usize,
@@ -42,13 +42,13 @@ pub struct BenchArgs {
     concurrency: usize,
     /// Target records per second over all producers (0: as fast as possible).
     #[arg(long, default_value_t = 0)]
-    rate: u64,
+    pub(crate) rate: u64,
     /// Do not run consumers (no end-to-end latency).
     #[arg(long)]
     no_consumers: bool,
     /// Keep the stream afterwards.
     #[arg(long)]
-    keep: bool,
+    pub(crate) keep: bool,
     /// Run the load this many seconds before measuring: nothing from the warm-up (new
     /// connections, the stream's first segment files, allocator growth) is counted. The
     /// summary still says how long it was.
@@ -56,20 +56,33 @@ pub struct BenchArgs {
     warmup: u64,
     /// Label put into the JSON summary (e.g. "weir" or "kinesalite").
     #[arg(long, default_value = "")]
-    label: String,
+    pub(crate) label: String,
     /// Write nothing: read the existing stream from TRIM_HORIZON on every shard as fast
     /// as possible and report read throughput (for cold-tier vs local reads).
     #[arg(long)]
     replay: bool,
+    /// Enhanced fan-out: measure put → SubscribeToShard event latency against GetRecords
+    /// polling every 200 ms and every second, on the same records in one run (use
+    /// --rate for a steady load).
+    #[arg(long)]
+    pub(crate) efo: bool,
+    /// With --efo: also open this many idle subscriptions and report the server memory
+    /// each costs (needs --server-pid).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) idle_subscriptions: usize,
+    /// Process id of the server behind --endpoint, to read its memory (Linux /proc).
+    #[arg(long)]
+    pub(crate) server_pid: Option<u32>,
 }
 
-struct Client {
-    http: reqwest::Client,
-    endpoint: String,
+/// A JSON Kinesis client (unsigned: enough for Weir without auth and for kinesalite).
+pub(crate) struct Client {
+    pub(crate) http: reqwest::Client,
+    pub(crate) endpoint: String,
 }
 
 impl Client {
-    async fn call(&self, operation: &str, body: &Value) -> anyhow::Result<Value> {
+    pub(crate) async fn call(&self, operation: &str, body: &Value) -> anyhow::Result<Value> {
         self.call_raw(operation, serde_json::to_vec(body)?).await
     }
 
@@ -79,7 +92,11 @@ impl Client {
     }
 
     /// Sends a request and returns the raw answer body (errors for non-2xx answers).
-    async fn call_bytes(&self, operation: &str, body: Vec<u8>) -> anyhow::Result<bytes::Bytes> {
+    pub(crate) async fn call_bytes(
+        &self,
+        operation: &str,
+        body: Vec<u8>,
+    ) -> anyhow::Result<bytes::Bytes> {
         let response = self
             .http
             .post(&self.endpoint)
@@ -107,7 +124,8 @@ impl Client {
     }
 }
 
-fn now_micros() -> u64 {
+/// Now, in microseconds since the epoch (the send time stamped into payloads).
+pub(crate) fn now_micros() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as u64)
@@ -191,6 +209,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     });
     if args.replay {
         return replay(client, &args).await;
+    }
+    if args.efo {
+        return crate::bench_efo::run(client, &args).await;
     }
     prepare_stream(&client, &args).await?;
     let shard_ids = list_shards(&client, &args.stream).await?;
@@ -341,7 +362,69 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn prepare_stream(client: &Client, args: &BenchArgs) -> anyhow::Result<()> {
+/// Runs the producers alone for the warm-up and the duration (paced by --rate), with a
+/// progress line each second; returns what they achieved. `weir bench --efo` measures its
+/// readers under this load.
+pub(crate) async fn load(client: Arc<Client>, args: &BenchArgs) -> anyhow::Result<Value> {
+    let counters = Arc::new(Counters::default());
+    let latency = Arc::new(Mutex::new(PutLatency::new()?));
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(args.warmup + args.duration);
+    let interval = (args.rate > 0).then(|| {
+        let batches_per_sec = args.rate as f64 / args.batch as f64 / args.concurrency as f64;
+        Duration::from_secs_f64(1.0 / batches_per_sec.max(1e-6))
+    });
+    let producers: Vec<_> = (0..args.concurrency)
+        .map(|producer| {
+            tokio::spawn(produce(
+                Arc::clone(&client),
+                args.stream.clone(),
+                producer,
+                args.batch,
+                args.concurrency,
+                args.record_bytes,
+                interval,
+                deadline,
+                Arc::clone(&counters),
+                Arc::clone(&latency),
+                Arc::clone(&stop),
+            ))
+        })
+        .collect();
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        eprint!(
+            "\r[{:>3}s] {:>10} records sent  errors {}   ",
+            started.elapsed().as_secs(),
+            counters.records.load(Ordering::Relaxed),
+            counters.errors.load(Ordering::Relaxed),
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    for p in producers {
+        let _ = p.await;
+    }
+    eprintln!();
+    let elapsed = started.elapsed().as_secs_f64();
+    let records = counters.records.load(Ordering::Relaxed);
+    let put = latency
+        .lock()
+        .map(|h| h.total.clone())
+        .map_err(|_| anyhow::anyhow!("latency lock poisoned"))?;
+    let ms = |q: f64| put.value_at_quantile(q) as f64 / 1000.0;
+    Ok(json!({
+        "duration_s": elapsed,
+        "records": records,
+        "failed_records": counters.failed_records.load(Ordering::Relaxed),
+        "records_per_s": records as f64 / elapsed,
+        "mb_per_s": records as f64 * args.record_bytes as f64 / elapsed / 1e6,
+        "put_latency_ms": {"p50": ms(0.5), "p99": ms(0.99), "p999": ms(0.999)},
+    }))
+}
+
+/// Creates the stream unless it exists, and waits until it is ACTIVE.
+pub(crate) async fn prepare_stream(client: &Client, args: &BenchArgs) -> anyhow::Result<()> {
     let exists = client
         .call("DescribeStreamSummary", &json!({"StreamName": args.stream}))
         .await
@@ -369,7 +452,8 @@ async fn prepare_stream(client: &Client, args: &BenchArgs) -> anyhow::Result<()>
     }
 }
 
-async fn list_shards(client: &Client, stream: &str) -> anyhow::Result<Vec<String>> {
+/// The stream's shard ids.
+pub(crate) async fn list_shards(client: &Client, stream: &str) -> anyhow::Result<Vec<String>> {
     let described = client
         .call("DescribeStream", &json!({"StreamName": stream}))
         .await?;

@@ -2,6 +2,7 @@
 //! generator, and tooling.
 
 mod bench;
+mod bench_efo;
 mod cluster;
 mod config_cmd;
 mod kube_cmd;

@@ -24,6 +24,17 @@ pub struct Consumer {
     stream_arn: Option<String>,
 }
 
+/// A consumer's status: CREATING for the catalog's activation delay after registration,
+/// then ACTIVE (a deregistered consumer is gone at once).
+pub(crate) fn status(plane: &DataPlane, consumer: &ConsumerRecord) -> &'static str {
+    let activation = plane.catalog.settings().consumer_activation_ms;
+    if plane.clock.now_ms() - consumer.created_at_ms < activation {
+        "CREATING"
+    } else {
+        "ACTIVE"
+    }
+}
+
 fn shape(
     plane: &DataPlane,
     stream: &StreamRecord,
@@ -33,7 +44,7 @@ fn shape(
     Consumer {
         consumer_name: consumer.name.clone(),
         consumer_arn: plane.catalog.consumer_arn(&stream.name, consumer),
-        consumer_status: "ACTIVE",
+        consumer_status: status(plane, consumer),
         consumer_creation_timestamp: Timestamp(consumer.created_at_ms),
         stream_arn: with_stream.then(|| plane.catalog.arn(&stream.name)),
     }

@@ -175,7 +175,7 @@ impl UpstreamReader {
     }
 
     /// The next complete message, if one has arrived.
-    pub fn next(&mut self) -> Result<Option<Upstream>, KinesisError> {
+    pub fn next_message(&mut self) -> Result<Option<Upstream>, KinesisError> {
         let message = match self.decoder.decode_frame(&mut self.buffer) {
             Ok(DecodedFrame::Complete(message)) => message,
             Ok(DecodedFrame::Incomplete) => return Ok(None),
@@ -259,13 +259,13 @@ mod tests {
         let event = records_event(Format::Json, Bytes::from_static(b"{}"), 99, true, true);
         let mut reader = UpstreamReader::default();
         reader.push(&event[..5]);
-        assert!(reader.next().unwrap().is_none());
+        assert!(reader.next_message().unwrap().is_none());
         reader.push(&event[5..]);
         let Some(Upstream::Event {
             frame,
             next_position,
             shard_end,
-        }) = reader.next().unwrap()
+        }) = reader.next_message().unwrap()
         else {
             panic!("expected an event")
         };

@@ -104,11 +104,14 @@ pub fn encode_records(format: Format, records: &[Record]) -> Result<Bytes, Kines
     }
 }
 
+/// A running hub: the log it reads and the channel it broadcasts on.
+type HubEntry = (Arc<LocalShard>, broadcast::Sender<Arc<Batch>>);
+
 /// The hubs of the shards this node serves subscriptions for.
 #[derive(Default)]
 pub struct Hubs {
     /// Per shard: the log the hub reads and its channel. Removed when the hub stops.
-    hubs: Mutex<HashMap<(i64, u64), (Arc<LocalShard>, broadcast::Sender<Arc<Batch>>)>>,
+    hubs: Mutex<HashMap<(i64, u64), HubEntry>>,
 }
 
 impl Hubs {

@@ -225,6 +225,12 @@ fn resolve(plane: &DataPlane, input: &SubscribeInput) -> Result<Target, KinesisE
                 input.consumer_arn.as_deref().unwrap_or_default()
             ))
         })?;
+    if crate::ops::consumers::status(plane, consumer) != "ACTIVE" {
+        return Err(KinesisError::ResourceInUse(format!(
+            "Consumer {} is not ACTIVE yet (it is CREATING); subscribe once DescribeStreamConsumer reports it ACTIVE.",
+            input.consumer_arn.as_deref().unwrap_or_default()
+        )));
+    }
     let id = input.shard_id.clone().unwrap_or_default();
     let shard = shard_ordinal(&id)
         .and_then(|ordinal| stream.shard(ordinal))

@@ -504,7 +504,7 @@ impl Session {
                 Ok(None) | Err(_) => return Ended::Moved(self.position),
             }
             loop {
-                match reader.next() {
+                match reader.next_message() {
                     Ok(None) => break,
                     Ok(Some(Upstream::Initial { start_position })) => {
                         self.position = start_position.or(self.position);
