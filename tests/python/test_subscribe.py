@@ -462,3 +462,73 @@ def test_a_new_consumer_is_creating_before_it_can_subscribe(weir_factory):
     k.put_record(StreamName=name, PartitionKey="k", Data=b"now")
     _, records = gather(stream, 1)
     assert [r["Data"] for r in records] == [b"now"]
+
+
+def test_killing_the_leader_mid_subscription_loses_no_acknowledged_record(tmp_path):
+    """kill -9 of the shard's leader while a subscription made on another node pushes a
+    steady write load: the subscription follows the shard to its new leader, and every
+    acknowledged record arrives, once, in sequence-number order."""
+    from nemesis import NemesisCluster
+    cluster = NemesisCluster(tmp_path / "efo-kill", nodes=3, lease_ms=2000)
+    try:
+        cluster.start()
+        admin = cluster.client("node-0", read_timeout=30)
+        name, arn = new_stream(admin)
+        consumer = register(admin, arn)
+
+        def leader():
+            r = requests.get(f"{cluster.rest_url}/v1/streams/{name}/placement", timeout=5)
+            shards = {s["shard_id"]: s for s in r.json()["shards"]}
+            return shards.get(SHARD0, {}).get("leader")
+
+        first_leader = wait_for("shard placed", leader)
+        entry = next(n for n in cluster.node_ids if n != first_leader)
+        received: list[tuple[str, bytes]] = []
+        failure: list[str] = []
+        stop = threading.Event()
+
+        def consume():
+            client = cluster.client(entry, read_timeout=60)
+            try:
+                for event in subscribe(client, consumer, {"Type": "TRIM_HORIZON"}):
+                    received.extend((r["SequenceNumber"], r["Data"])
+                                    for r in event["SubscribeToShardEvent"]["Records"])
+                    if stop.is_set():
+                        return
+            except Exception as error:  # reported below
+                failure.append(repr(error))
+
+        reader = threading.Thread(target=consume, daemon=True)
+        reader.start()
+        acked: dict[str, bytes] = {}
+        writer = cluster.client(entry, read_timeout=10)
+
+        def write(first: int, count: int):
+            for i in range(first, first + count):
+                data = b"k-%05d" % i
+                deadline = time.monotonic() + 30
+                while True:
+                    try:
+                        acked[writer.put_record(StreamName=name, PartitionKey="k",
+                                                Data=data)["SequenceNumber"]] = data
+                        break
+                    except ClientError:
+                        assert time.monotonic() < deadline, "writes stayed refused"
+                        time.sleep(0.2)
+                time.sleep(0.005)
+
+        write(0, 150)
+        cluster.nodes[first_leader].kill()
+        write(150, 150)
+        wait_for("a new leader", lambda: leader() not in (None, first_leader))
+        wait_for("every acknowledged record pushed",
+                 lambda: set(acked) <= {s for s, _ in received}, within_s=60)
+        stop.set()
+        assert not failure, failure
+        seqs = [int(s) for s, _ in received]
+        assert seqs == sorted(seqs) and len(seqs) == len(set(seqs)), "out of order or repeated"
+        got = dict(received)
+        assert all(got[s] == d for s, d in acked.items())
+    finally:
+        left = cluster.close()
+        assert not left, f"processes left behind: {left}"
