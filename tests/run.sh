@@ -7,7 +7,7 @@
 #   pytest tests/python, node --test tests/js
 # Idempotent: re-running reuses the venv, node_modules and a running Postgres.
 # Works non-interactively (CI=true, no stdin). Needs root or passwordless sudo only when
-# it must install system packages (python3-venv, nodejs, postgresql).
+# it must install system packages (python3-venv, nodejs, chromium, postgresql).
 #
 # Environment:
 #   WEIR_TEST_POSTGRES_URL  kept if set (then no local Postgres is set up);
@@ -31,7 +31,7 @@ PG_DEFAULT_URL="postgres://postgres@127.0.0.1:5432/postgres"
 
 STEPS=(
   "python-env|Python test environment (.venv-tests)"
-  "js-env|JavaScript test dependencies (tests/js)"
+  "js-env|JavaScript test dependencies and Chromium (tests/js)"
   "postgres|Postgres for the metadata-store tests"
   "fmt|cargo fmt --all -- --check"
   "clippy|cargo clippy --workspace --all-targets -- -D warnings"
@@ -132,7 +132,12 @@ step_js_env() {
       (cd "$JS_DIR" && npm install --no-audit --no-fund) || return 1
     printf '%s' "$want" >"$stamp"
   fi
-  log "node $(node -v), npm $(npm -v)"
+  # The console's browser test drives Debian's Chromium (never a browser downloaded by
+  # playwright).
+  if [ ! -x /usr/bin/chromium ]; then
+    apt_install chromium || return 1
+  fi
+  log "node $(node -v), npm $(npm -v), $(/usr/bin/chromium --version 2>/dev/null | head -1)"
 }
 
 # ---- step: Postgres -------------------------------------------------------------------------

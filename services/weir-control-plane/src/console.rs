@@ -89,6 +89,14 @@ fn etags() -> &'static [String] {
     })
 }
 
+/// With `WEIR_CONSOLE_DIR` set (to `services/weir-control-plane/console`), the embedded
+/// files are read from there instead, so console changes show on reload without a
+/// rebuild. Only the embedded files' paths are read.
+fn from_disk(path: &str) -> Option<Vec<u8>> {
+    let dir = std::env::var_os("WEIR_CONSOLE_DIR")?;
+    std::fs::read(std::path::Path::new(&dir).join(path)).ok()
+}
+
 fn serve(path: &str, headers: &HeaderMap) -> Response {
     let Some(index) = ASSETS.iter().position(|a| a.path == path) else {
         return (
@@ -99,6 +107,19 @@ fn serve(path: &str, headers: &HeaderMap) -> Response {
             .into_response();
     };
     let asset = &ASSETS[index];
+    if let Some(body) = from_disk(asset.path) {
+        // Development: the files as they are on disk now, never cached.
+        return (
+            StatusCode::OK,
+            [
+                (header::CONTENT_TYPE, asset.content_type),
+                (header::CACHE_CONTROL, "no-store"),
+                (header::CONTENT_SECURITY_POLICY, CSP),
+            ],
+            body,
+        )
+            .into_response();
+    }
     let etag = &etags()[index];
     let common = [
         // Revalidate every time (cheap with the ETag): a new binary serves new files at

@@ -52,7 +52,7 @@ export function sparkline(values, label) {
 export function lineChart(series, { title, unit = "", height = 180 } = {}) {
   const w = 560;
   const h = height;
-  const m = { l: 48, r: 12, t: 10, b: 24 };
+  const m = { l: 66, r: 12, t: 10, b: 24 };
   const all = series.flatMap((s) => s.points);
   const t0 = Math.min(...all.map((p) => p.t), Date.now() - 60_000);
   const t1 = Math.max(...all.map((p) => p.t), t0 + 1);
@@ -62,7 +62,7 @@ export function lineChart(series, { title, unit = "", height = 180 } = {}) {
   const sum = all.reduce((a, p) => a + p.v, 0);
   const root = svg("svg", {
     class: "chart", viewBox: `0 0 ${w} ${h}`, role: "img",
-    "aria-label": `${title}: latest ${series.map((s) => `${s.name} ${short(last(s.points))}${unit}`).join(", ")}`,
+    "aria-label": `${title}: latest ${series.map((s) => `${s.name} ${withUnit(last(s.points), unit)}`).join(", ")}`,
     "data-sum": sum,
     "data-points": series.map((s) => s.points.map((p) => p.v).join(",")).join(";"),
   }, svg("title", {}, title));
@@ -70,7 +70,7 @@ export function lineChart(series, { title, unit = "", height = 180 } = {}) {
     const v = (max * i) / 4;
     root.append(
       svg("line", { class: "grid-line", x1: m.l, x2: w - m.r, y1: y(v), y2: y(v) }),
-      svg("text", { x: m.l - 6, y: y(v) + 4, "text-anchor": "end" }, `${short(v)}${unit}`));
+      svg("text", { x: m.l - 6, y: y(v) + 4, "text-anchor": "end" }, withUnit(v, unit)));
   }
   root.append(svg("line", { class: "axis", x1: m.l, x2: w - m.r, y1: h - m.b, y2: h - m.b }));
   for (const t of [t0, (t0 + t1) / 2, t1]) {
@@ -88,13 +88,28 @@ export function lineChart(series, { title, unit = "", height = 180 } = {}) {
   series.forEach((s, i) => {
     const item = document.createElement("span");
     item.style.setProperty("--c", COLORS[i % COLORS.length]);
-    item.textContent = `${s.name}: ${short(last(s.points))}${unit}`;
+    item.textContent = `${s.name}: ${withUnit(last(s.points), unit)}`;
     legend.append(item);
   });
   const figure = document.createElement("figure");
-  figure.style.margin = "0";
-  figure.append(root, legend);
+  figure.className = "chart";
+  const caption = document.createElement("figcaption");
+  caption.textContent = title;
+  figure.append(caption, root, legend);
   return figure;
+}
+
+/** A value with its unit: bytes per second in binary units, milliseconds as seconds. */
+export function withUnit(v, unit) {
+  if (unit === "B/s") {
+    const units = ["B/s", "KiB/s", "MiB/s", "GiB/s"];
+    let i = 0;
+    let x = v;
+    while (x >= 1024 && i < units.length - 1) { x /= 1024; i++; }
+    return `${x >= 10 || i === 0 ? Math.round(x) : x.toFixed(1)} ${units[i]}`;
+  }
+  if (unit === "ms") return v >= 1000 ? `${(v / 1000).toFixed(v >= 10_000 ? 0 : 1)} s` : `${Math.round(v)} ms`;
+  return `${short(v)}${unit}`;
 }
 
 function last(points) {

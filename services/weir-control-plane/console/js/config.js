@@ -22,7 +22,7 @@ export function render(main) {
     el("div", { class: "actions" },
       el("button", { type: "submit", id: "config-plan" }, "Plan"),
       el("button", { type: "button", id: "config-apply", class: "secondary", disabled: true }, "Apply this plan")),
-    el("label", { style: "flex-direction:row;align-items:center;gap:.4rem" },
+    el("label", { class: "check" },
       el("input", { type: "checkbox", name: "approve", id: "config-approve" }),
       "I approve deletions, replacements and shorter retention in this plan"));
   let plan = null;

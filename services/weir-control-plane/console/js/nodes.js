@@ -25,7 +25,7 @@ export function render(main) {
         el("span", { class: "mono" }, n.url), { td: n.leads, attrs: { class: "num" } }, { td: n.replicas, attrs: { class: "num" } },
         { td: n.rebuilding, attrs: { class: "num" } },
         n.disk_total_bytes ? `${bytes(n.disk_free_bytes)} of ${bytes(n.disk_total_bytes)}` : "–",
-        { td: `${bytes(n.write_bytes_per_sec)}/s`, attrs: { class: "num" } }])),
+        { td: `${bytes(n.write_bytes_per_sec)}/s`, attrs: { class: "num" } }]),
       "No separate nodes: this deployment runs one process (weir up), whose data plane serves every shard. Start a cluster with weir up --nodes N to see nodes here."));
       try {
         const pool = await api("GET", "/v1/nodes/pool");

@@ -42,7 +42,8 @@ export function render(main, name) {
 
   const reload = () => tick(true);
   const button = (label, id, action, cls = "secondary") =>
-    el("button", { type: "button", id, class: cls, onclick: () => state.stream && action(state.stream, reload) }, label);
+    el("button", { type: "button", id, class: cls, disabled: true, "data-needs-stream": true,
+      onclick: () => state.stream && action(state.stream, reload) }, label);
   const actions = el("div", { class: "actions" },
     el("a", { class: "button", href: `#/streams/${enc(name)}/records`, id: "browse-records" }, "Browse records"),
     button("Scale", "action-scale", scaleDialog),
@@ -104,6 +105,7 @@ export function render(main, name) {
   const drawStatic = () => {
     const s = state.stream;
     if (!s) return;
+    for (const b of actions.querySelectorAll("[data-needs-stream]")) b.disabled = false;
     fill(title, s.name, badge(s.status));
     update(stats, "stats", s, () => [
       ["Mode", s.mode], ["Open shards", s.open_shard_count], ["Retention", `${s.retention_hours} h`],

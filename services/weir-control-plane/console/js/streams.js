@@ -24,7 +24,7 @@ export function render(main) {
   const create = el("button", { type: "button", id: "create-stream" }, "Create stream");
   create.addEventListener("click", () => createStreamDialog((name) => { location.hash = `#/streams/${enc(name)}`; }));
   fill(main,
-    el("h1", {}, "Streams", el("span", { class: "spacer" }), create),
+    el("div", { class: "row" }, el("h1", {}, "Streams"), el("span", { class: "spacer" }), create),
     status,
     el("section", { class: "panel", "aria-labelledby": "streams-h" },
       el("h2", { id: "streams-h" }, "All streams"), body));

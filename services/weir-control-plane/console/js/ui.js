@@ -33,7 +33,7 @@ export function table(caption, headers, rows, empty = "None.") {
   if (!rows.length) return el("p", { class: "muted" }, empty);
   return el("div", { class: "scroll" },
     el("table", {},
-      el("caption", { class: "muted", style: "text-align:left;caption-side:top" }, caption || ""),
+      caption ? el("caption", { class: "muted caption" }, caption) : null,
       el("thead", {}, el("tr", {}, headers.map((h) =>
         typeof h === "string" ? el("th", { scope: "col" }, h) : el("th", { scope: "col", class: h.class }, h.label)))),
       el("tbody", {}, rows.map((cells) => el("tr", {}, cells.map((c) =>
