@@ -532,3 +532,27 @@ def test_killing_the_leader_mid_subscription_loses_no_acknowledged_record(tmp_pa
     finally:
         left = cluster.close()
         assert not left, f"processes left behind: {left}"
+
+
+def test_shutdown_ends_open_subscriptions_instead_of_waiting_for_them(weir_factory):
+    server = weir_factory("efo-stop")
+    k = make_client(server.kinesis_url, read_timeout=60)
+    name, arn = new_stream(k)
+    consumer = register(k, arn)
+    stream = subscribe(k, consumer, {"Type": "LATEST"})
+    ended = threading.Event()
+
+    def drain():
+        try:
+            for _ in stream:
+                pass
+        except Exception:  # the connection may also just close
+            pass
+        ended.set()
+
+    threading.Thread(target=drain, daemon=True).start()
+    time.sleep(0.5)
+    # The lifetime is five minutes: a server that waited for the stream would be killed
+    # after the timeout instead (stop() answers None).
+    assert server.stop(timeout=15) == 0
+    assert ended.wait(10), "the subscription did not end with the server"

@@ -321,6 +321,12 @@ impl DataPlane {
         }
     }
 
+    /// Ends every SubscribeToShard stream this node serves or proxies (at shutdown, before
+    /// the HTTP server waits for its connections); their clients subscribe again.
+    pub fn end_subscriptions(&self) {
+        self.subscriptions.close();
+    }
+
     /// Whether a request carries a valid internal token (always false when alone).
     pub(crate) fn internal_request(&self, headers: &axum::http::HeaderMap) -> bool {
         let Some(secret) = &self.config.cluster_secret else {
@@ -437,6 +443,7 @@ impl DataPlane {
 
     /// Closes every shard log (drains queued appends). Call at shutdown.
     pub async fn shutdown(&self) {
+        self.end_subscriptions();
         self.shards.close_all().await;
     }
 }

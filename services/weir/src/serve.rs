@@ -459,12 +459,17 @@ pub async fn data_plane(args: DataPlaneArgs) -> anyhow::Result<()> {
         args.node_id, args.control_plane_url
     );
     println!("Ready.");
+    let stopping = Arc::clone(&plane);
     serve_on(
         listener,
         weir_data_plane::router(Arc::clone(&plane))
             .layer(axum::middleware::from_fn(weir_trace::trace_requests)),
         tls,
-        shutdown_signal(),
+        async move {
+            shutdown_signal().await;
+            // Subscriptions stream for minutes: end them so the server can drain.
+            stopping.end_subscriptions();
+        },
     )
     .await?;
     plane.shutdown().await;
@@ -662,6 +667,8 @@ impl Stack {
         until.await;
         eprintln!("Shutting down: finishing in-flight requests and closing shard logs...");
         let _ = stop_tx.send(true);
+        // Subscriptions stream for minutes: end them so the server can drain.
+        self.data_plane.end_subscriptions();
         if let Some(pool) = pool {
             pool.stop_all().await;
         }

@@ -36,6 +36,9 @@ pub struct Subscriptions {
     pub(crate) events_sent: AtomicU64,
     pub(crate) records_sent: AtomicU64,
     pub(crate) bytes_sent: AtomicU64,
+    /// Becomes true when the node shuts down: every subscription ends, cleanly, so the
+    /// HTTP server's graceful shutdown is not held up for minutes.
+    closing: watch::Sender<bool>,
 }
 
 /// Holds a subscription's place; dropping it frees the place.
@@ -73,7 +76,18 @@ impl Subscriptions {
             events_sent: AtomicU64::new(0),
             records_sent: AtomicU64::new(0),
             bytes_sent: AtomicU64::new(0),
+            closing: watch::channel(false).0,
         }
+    }
+
+    /// Ends every subscription (the node is shutting down); new ones are refused.
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Watches for [`Self::close`].
+    pub(crate) fn closing(&self) -> watch::Receiver<bool> {
+        self.closing.subscribe()
     }
 
     /// Subscriptions this node serves or proxies now.
@@ -88,6 +102,11 @@ impl Subscriptions {
         self: &Arc<Self>,
         key: Option<(String, u64)>,
     ) -> Result<Registration, KinesisError> {
+        if *self.closing.borrow() {
+            return Err(KinesisError::Unavailable(
+                "This node is shutting down; subscribe through another node or retry.".into(),
+            ));
+        }
         let slot = Arc::clone(&self.slots).try_acquire_owned().map_err(|_| {
             KinesisError::LimitExceeded(format!(
                 "This node already serves {MAX_SUBSCRIPTIONS_PER_NODE} subscriptions, its limit. Retry later or through another node."

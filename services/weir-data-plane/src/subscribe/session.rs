@@ -151,7 +151,9 @@ pub(super) async fn open(
     let initial = events::initial_response(format, position.filter(|_| routing.internal));
     // The queue is new and empty: this cannot fail for want of room.
     let _ = out.try_send(Ok(initial));
+    let closing = plane.subscriptions.closing();
     let session = Session {
+        closing,
         plane,
         format,
         target,
@@ -170,6 +172,8 @@ pub(super) async fn open(
 
 /// One subscription being served.
 struct Session {
+    /// True once the node shuts down.
+    closing: tokio::sync::watch::Receiver<bool>,
     plane: Arc<DataPlane>,
     format: Format,
     target: Target,
@@ -229,6 +233,7 @@ impl Session {
     /// Whether the subscription should stop: lifetime over, replaced, or client gone.
     fn finished(&self) -> bool {
         Instant::now() >= self.deadline
+            || *self.closing.borrow()
             || *self.registration.replaced.borrow()
             || self.out.is_closed()
     }
@@ -377,10 +382,12 @@ impl Session {
             Recheck,
             Other,
         }
+        let mut closing = self.closing.clone();
         let woken = tokio::select! {
             received = tail.recv() => received.map_or(Woken::Other, Woken::Batch),
             () = tokio::time::sleep(RECHECK) => Woken::Recheck,
             _ = replaced.changed() => Woken::Other,
+            _ = closing.changed() => Woken::Other,
             () = self.out.closed() => Woken::Other,
             () = tokio::time::sleep_until(self.deadline) => Woken::Other,
         };
@@ -492,12 +499,14 @@ impl Session {
     async fn pipe(&mut self, mut response: reqwest::Response) -> Ended {
         let mut reader = UpstreamReader::default();
         let mut replaced = self.registration.replaced.clone();
+        let mut closing = self.closing.clone();
         loop {
             let chunk = tokio::select! {
                 chunk = response.chunk() => chunk,
                 () = tokio::time::sleep_until(self.deadline) => return Ended::Over,
                 () = self.out.closed() => return Ended::Over,
                 _ = replaced.changed() => return Ended::Over,
+                _ = closing.changed() => return Ended::Over,
             };
             match chunk {
                 Ok(Some(bytes)) => reader.push(&bytes),
