@@ -35,13 +35,13 @@ const foreign = []; // requests to any other origin
 const origins = new Set(); // the servers' own origins
 const pageErrors = [];
 
-function startWeir({ auth = true } = {}) {
+function startWeir({ auth = true, extra = [] } = {}) {
   if (!fs.existsSync(weirBin)) {
     throw new Error(`weir binary not found at ${weirBin}; run \`cargo build -p weir\` or set WEIR_BIN`);
   }
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "weir-console-"));
   const argv = ["up", ...(auth ? ["--auth"] : []), "--data-dir", path.join(dataDir, "data"),
-    "--kinesis-addr", "127.0.0.1:0", "--rest-addr", "127.0.0.1:0", "--metrics-sample-ms", "200"];
+    "--kinesis-addr", "127.0.0.1:0", "--rest-addr", "127.0.0.1:0", "--metrics-sample-ms", "200", ...extra];
   const proc = spawn(weirBin, argv, { cwd: dataDir, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
@@ -100,11 +100,11 @@ async function stopWeir(s) {
   }
 }
 
-async function shot(name) {
+async function shot(name, target = page) {
   fs.mkdirSync(artifacts, { recursive: true });
   const file = path.join(artifacts, `${name}.png`);
-  await page.evaluate(() => { document.getElementById("toast").textContent = ""; });
-  await page.screenshot({ path: file, fullPage: true });
+  await target.evaluate(() => { document.getElementById("toast").textContent = ""; });
+  await target.screenshot({ path: file, fullPage: true });
   if (process.env.WEIR_CONSOLE_DOCS) {
     fs.mkdirSync(docsDir, { recursive: true });
     fs.copyFileSync(file, path.join(docsDir, `${name}.png`));
@@ -116,6 +116,15 @@ async function rest(method, p) {
   const token = await page.evaluate(() => sessionStorage.getItem("weir.token"));
   const response = await fetch(`${server.restUrl}${p}`, { method, headers: { Authorization: `Bearer ${token}` } });
   return { status: response.status, body: response.status === 204 ? null : await response.json() };
+}
+
+/** A REST call with a JSON body and the admin's token. */
+async function restJson(method, p, body) {
+  const token = await page.evaluate(() => sessionStorage.getItem("weir.token"));
+  const response = await fetch(`${server.restUrl}${p}`, { method,
+    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body) });
+  return { status: response.status, body: await response.json().catch(() => null) };
 }
 
 /** Reads a data- attribute as a number inside the page. */
@@ -249,6 +258,20 @@ test("the console: log in, create, watch, browse, split, retention, pages, delet
   assert.equal(await firstPayload.textContent(), JSON.stringify({ order: 2, item: "widget" }));
   await shot("records");
 
+  // The records route needs kinesis:GetRecords: a viewer (describe only) is refused, a
+  // consumer reads. Both call the REST API with their own tokens, as the console would.
+  const records = `/v1/streams/${name}/shards/shardId-000000000000/records?limit=1`;
+  for (const [role, status] of [["viewer", 403], ["consumer", 200]]) {
+    const who = `${role}-${name}`;
+    assert.equal((await restJson("POST", "/v1/principals", { name: who, bindings: [{ role, streams: "*" }] })).status, 201);
+    const key = (await restJson("POST", `/v1/principals/${who}/keys`)).body;
+    const token = (await restJson("POST", "/v1/auth/token",
+      { access_key_id: key.access_key_id, secret_access_key: key.secret_access_key })).body.token;
+    const answer = await fetch(`${server.restUrl}${records}`, { headers: { Authorization: `Bearer ${token}` } });
+    assert.equal(answer.status, status, `${role} reading records`);
+    if (status === 200) assert.equal((await answer.json()).records.length, 1);
+  }
+
   // Split the shard with the console's scale action: the lineage gains two children.
   await page.getByRole("link", { name: `← ${name}` }).click();
   await page.locator("svg.lineage").waitFor();
@@ -351,5 +374,48 @@ test("without --auth the console opens without a login", { timeout: 120_000 }, a
   } finally {
     await tab.close();
     await stopWeir(open);
+  }
+});
+
+test("in a cluster the nodes page lists the nodes and records are read on the leader", { timeout: 180_000 }, async () => {
+  const cluster = await startWeir({ auth: false, extra: ["--nodes", "2"] });
+  origins.add(new URL(cluster.restUrl).origin);
+  const tab = await browser.newPage();
+  try {
+    const created = await fetch(`${cluster.restUrl}/v1/streams`, { method: "POST",
+      headers: { "Content-Type": "application/json" }, body: JSON.stringify({ name: "spread", shard_count: 2 }) });
+    assert.equal(created.status, 201);
+    const kinesis = new KinesisClient({ endpoint: cluster.kinesisUrl, region: "us-east-1",
+      credentials: { accessKeyId: "any", secretAccessKey: "any" }, maxAttempts: 10 });
+    try {
+      const out = await kinesis.send(new PutRecordsCommand({ StreamName: "spread",
+        Records: Array.from({ length: 20 }, (_, i) => ({ Data: Buffer.from(`event ${i}`), PartitionKey: `p${i}` })) }));
+      assert.equal(out.FailedRecordCount, 0);
+    } finally {
+      kinesis.destroy();
+    }
+    // Each shard is read on its leader with the internal token; together they hold all 20.
+    const placement = await (await fetch(`${cluster.restUrl}/v1/streams/spread/placement`)).json();
+    assert.equal(placement.shards.length, 2);
+    let total = 0;
+    for (const shard of ["shardId-000000000000", "shardId-000000000001"]) {
+      const answer = await fetch(`${cluster.restUrl}/v1/streams/spread/shards/${shard}/records?limit=100`);
+      assert.equal(answer.status, 200);
+      const body = await answer.json();
+      for (const r of body.records) assert.match(Buffer.from(r.data, "base64").toString(), /^event \d+$/);
+      total += body.records.length;
+    }
+    assert.equal(total, 20);
+    await tab.setViewportSize({ width: 1280, height: 800 });
+    await tab.goto(`${cluster.restUrl}/#/nodes`);
+    await tab.locator("#nodes tbody tr").nth(1).waitFor();
+    assert.equal(await tab.locator("#nodes .badge.live").count(), 2);
+    await shot("nodes-cluster", tab);
+    await tab.goto(`${cluster.restUrl}/#/streams/spread`);
+    await tab.locator("#placement tbody tr").nth(1).waitFor();
+    assert.deepEqual(foreign, [], "the console fetched nothing from another origin");
+  } finally {
+    await tab.close();
+    await stopWeir(cluster);
   }
 });

@@ -37,7 +37,7 @@ export function table(caption, headers, rows, empty = "None.") {
       el("thead", {}, el("tr", {}, headers.map((h) =>
         typeof h === "string" ? el("th", { scope: "col" }, h) : el("th", { scope: "col", class: h.class }, h.label)))),
       el("tbody", {}, rows.map((cells) => el("tr", {}, cells.map((c) =>
-        c && c.td ? el("td", c.attrs || {}, c.td) : el("td", {}, c)))))));
+        c && typeof c === "object" && "td" in c ? el("td", c.attrs || {}, c.td) : el("td", {}, c)))))));
 }
 
 export const badge = (text) => el("span", { class: `badge ${text}` }, text);
