@@ -38,6 +38,7 @@ def test_node_and_control_plane_metrics_count_what_clients_did(weir_factory):
     stream = unique_name("metrics")
     client.create_stream(StreamName=stream, ShardCount=2)
     wait_active(client, stream)
+    client.enable_enhanced_monitoring(StreamName=stream, ShardLevelMetrics=["ALL"])
     shard0, shard1 = "shardId-000000000000", "shardId-000000000001"
     # 30 records to shard 0, 20 to shard 1; bytes are data plus partition key.
     sent = {shard0: [], shard1: []}
@@ -106,6 +107,59 @@ def test_node_and_control_plane_metrics_count_what_clients_did(weir_factory):
     assert gone.status_code == 404, gone.text
 
 
+def test_shard_level_metrics_follow_enhanced_monitoring(weir_factory):
+    """As in Kinesis: a shard-level metric is published only while the stream has it on;
+    the answers say what was on before and after, with ALL expanded."""
+    from botocore.exceptions import ClientError
+    from weirtest import make_client
+    server = weir_factory("enhanced")
+    client = server.client()
+    stream = unique_name("enhanced")
+    client.create_stream(StreamName=stream, ShardCount=1)
+    wait_active(client, stream)
+    for i in range(4):
+        client.put_record(StreamName=stream, Data=b"x", PartitionKey=str(i))
+    labels = {"stream": stream, "shard": "shardId-000000000000"}
+    node = scrape(server.kinesis_url)
+    assert value(node, "weir_incoming_records_total", **labels) is None
+    assert value(node, "weir_get_records_iterator_age_milliseconds", **labels) is None
+
+    on = client.enable_enhanced_monitoring(StreamName=stream,
+                                           ShardLevelMetrics=["IncomingRecords"])
+    assert (on["CurrentShardLevelMetrics"], on["DesiredShardLevelMetrics"]) == \
+        ([], ["IncomingRecords"])
+    assert on["StreamName"] == stream and on["StreamARN"].endswith(f":stream/{stream}")
+    node = scrape(server.kinesis_url)
+    assert value(node, "weir_incoming_records_total", **labels) == 4
+    assert value(node, "weir_incoming_bytes_total", **labels) is None
+    described = client.describe_stream(StreamName=stream)["StreamDescription"]
+    assert described["EnhancedMonitoring"] == [{"ShardLevelMetrics": ["IncomingRecords"]}]
+
+    every = client.enable_enhanced_monitoring(StreamName=stream, ShardLevelMetrics=["ALL"])
+    assert every["CurrentShardLevelMetrics"] == ["IncomingRecords"]
+    assert len(every["DesiredShardLevelMetrics"]) == 7
+    summary = client.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]
+    assert summary["EnhancedMonitoring"][0]["ShardLevelMetrics"] == \
+        every["DesiredShardLevelMetrics"]
+    assert value(scrape(server.kinesis_url), "weir_incoming_bytes_total", **labels) == 4 * 2
+
+    off = client.disable_enhanced_monitoring(
+        StreamName=stream, ShardLevelMetrics=["ALL"])
+    assert (len(off["CurrentShardLevelMetrics"]), off["DesiredShardLevelMetrics"]) == (7, [])
+    # Only GetRecords.Success, a stream-level metric in Kinesis, stays per shard here.
+    assert [name for name, _ in series_labels(scrape(server.kinesis_url), **labels)] == \
+        ["weir_get_records_calls_total"]
+
+    unchecked = make_client(server.kinesis_url, validate=False)
+    for metrics in (["Bogus"], []):
+        try:
+            unchecked.enable_enhanced_monitoring(StreamName=stream, ShardLevelMetrics=metrics)
+            raise AssertionError(f"{metrics} was accepted")
+        except ClientError as error:
+            assert error.response["Error"]["Code"] == "ValidationException", error.response
+            assert "shardLevelMetrics" in error.response["Error"]["Message"]
+
+
 def test_throttled_writes_are_counted_as_kinesis_counts_them(weir_factory):
     server = weir_factory("throttle-metrics", extra_args=(
         "--shard-limits", "write-records=10,write-bytes=0,read-calls=0,read-bytes=0"))
@@ -113,6 +167,9 @@ def test_throttled_writes_are_counted_as_kinesis_counts_them(weir_factory):
     stream = unique_name("throttled")
     client.create_stream(StreamName=stream, ShardCount=1)
     wait_active(client, stream)
+    client.enable_enhanced_monitoring(
+        StreamName=stream,
+        ShardLevelMetrics=["WriteProvisionedThroughputExceeded", "IncomingRecords"])
     answer = client.put_records(StreamName=stream, Records=[
         {"Data": b"x", "PartitionKey": str(i)} for i in range(25)])
     failed = answer["FailedRecordCount"]
@@ -145,6 +202,7 @@ def test_cluster_metrics_show_nodes_leaders_and_replication(weir_cluster):
     stream = unique_name("cluster-metrics")
     admin.create_stream(StreamName=stream, ShardCount=3)
     wait_active(admin, stream)
+    admin.enable_enhanced_monitoring(StreamName=stream, ShardLevelMetrics=["IncomingRecords"])
     for i in range(3):
         admin.put_record(StreamName=stream, Data=b"x", PartitionKey="k",
                          ExplicitHashKey=str(i * (2 ** 128 // 3)))

@@ -168,6 +168,14 @@ pub trait StreamAdmin: Send + Sync + 'static {
     ) -> AdminFuture<'a, Arc<StreamRecord>>;
     /// UpdateMaxRecordSize.
     fn update_max_record_size<'a>(&'a self, name: &'a str, kib: u32) -> AdminFuture<'a, ()>;
+    /// Enable/DisableEnhancedMonitoring: turns shard-level metrics on (`enable`) or off;
+    /// answers the metrics on before and after.
+    fn update_enhanced_monitoring<'a>(
+        &'a self,
+        name: &'a str,
+        metrics: Vec<String>,
+        enable: bool,
+    ) -> AdminFuture<'a, (Vec<String>, Vec<String>)>;
     /// Gives the control plane the data plane's side of reshards (sealing shard logs).
     fn attach_fence(&self, fence: Arc<dyn ShardFence>);
     /// Gives the control plane the traffic of the shards this process serves (the

@@ -35,7 +35,7 @@ pub use error::ControlPlaneError;
 pub use limits::{ShardLimits, ShardTraffic};
 pub use model::{
     ConsumerRecord, ShardRecord, StreamMode, StreamRecord, StreamStatus, TierSegment, TierState,
-    TierTransition, TieringSettings, DEFAULT_MAX_RECORD_SIZE_KIB,
+    TierTransition, TieringSettings, DEFAULT_MAX_RECORD_SIZE_KIB, SHARD_LEVEL_METRICS,
 };
 pub use orchestrator::{Orchestrator, OrchestratorFuture, PoolMember};
 pub use ports::{Guard, Ports};

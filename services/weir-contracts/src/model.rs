@@ -142,7 +142,23 @@ pub struct StreamRecord {
     /// allows two changes in a rolling 24 hours.
     #[serde(default)]
     pub mode_changes_ms: Vec<i64>,
+    /// Shard-level metrics turned on by EnableEnhancedMonitoring, in
+    /// [`SHARD_LEVEL_METRICS`] order.
+    #[serde(default)]
+    pub shard_level_metrics: Vec<String>,
 }
+
+/// Every shard-level metric EnableEnhancedMonitoring can turn on, in the order Kinesis
+/// lists them ("ALL" stands for all of them).
+pub const SHARD_LEVEL_METRICS: [&str; 7] = [
+    "IncomingBytes",
+    "IncomingRecords",
+    "OutgoingBytes",
+    "OutgoingRecords",
+    "WriteProvisionedThroughputExceeded",
+    "ReadProvisionedThroughputExceeded",
+    "IteratorAgeMilliseconds",
+];
 
 /// Kinesis's default largest record: 1 MiB.
 pub const DEFAULT_MAX_RECORD_SIZE_KIB: u32 = 1024;

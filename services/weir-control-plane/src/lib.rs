@@ -13,6 +13,7 @@ pub mod console;
 pub mod internal;
 mod lifecycle;
 pub mod metrics_history;
+mod monitoring;
 mod moves;
 pub mod node_client;
 pub mod node_pool;

@@ -145,6 +145,15 @@ impl StreamAdmin for Local {
         Box::pin(async move { self.0.update_max_record_size(name, kib).await.map(drop) })
     }
 
+    fn update_enhanced_monitoring<'a>(
+        &'a self,
+        name: &'a str,
+        metrics: Vec<String>,
+        enable: bool,
+    ) -> AdminFuture<'a, (Vec<String>, Vec<String>)> {
+        Box::pin(self.0.update_enhanced_monitoring(name, metrics, enable))
+    }
+
     fn attach_fence(&self, fence: Arc<dyn ShardFence>) {
         self.0.attach_fence(fence);
     }

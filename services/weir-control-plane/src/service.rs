@@ -369,6 +369,7 @@ impl ControlPlane {
                 .unwrap_or(weir_contracts::DEFAULT_MAX_RECORD_SIZE_KIB),
             warm_throughput_mibps: request.warm_throughput_mibps.unwrap_or(0),
             mode_changes_ms: Vec::new(),
+            shard_level_metrics: Vec::new(),
         };
         match self.store().insert_stream(&stream).await {
             Ok(()) => {}

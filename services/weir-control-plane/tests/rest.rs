@@ -366,6 +366,55 @@ async fn consumer_tags_persist(backend: Backend) {
     );
 }
 
+/// Enhanced monitoring is stored: "ALL" expands, disabling removes, and a control plane
+/// opened again on the same database reports the same shard-level metrics.
+async fn enhanced_monitoring_persists(backend: Backend) {
+    let (app, cp) = backend.app().await;
+    let (status, created) = call(
+        &app,
+        "POST",
+        "/v1/streams",
+        Some(json!({"name": "watched", "shard_count": 1})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (before, after) = cp
+        .update_enhanced_monitoring("watched", vec!["ALL".into()], true)
+        .await
+        .unwrap();
+    assert!(before.is_empty());
+    assert_eq!(after.len(), weir_contracts::SHARD_LEVEL_METRICS.len());
+    let (_, after) = cp
+        .update_enhanced_monitoring(
+            "watched",
+            vec!["IncomingBytes".into(), "IteratorAgeMilliseconds".into()],
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(!after.iter().any(|m| m == "IncomingBytes"));
+    let refused = cp
+        .update_enhanced_monitoring("watched", vec!["Bogus".into()], true)
+        .await;
+    assert!(refused.is_err(), "an unknown metric is refused");
+    drop((app, cp));
+    let (_, reopened) = backend.app().await;
+    assert_eq!(
+        reopened.stream("watched").unwrap().shard_level_metrics,
+        after
+    );
+}
+
+#[tokio::test]
+async fn sqlite_enhanced_monitoring_persists() {
+    enhanced_monitoring_persists(Backend::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn postgres_enhanced_monitoring_persists() {
+    enhanced_monitoring_persists(Backend::postgres().await).await;
+}
+
 #[tokio::test]
 async fn sqlite_consumer_tags_persist() {
     consumer_tags_persist(Backend::sqlite().await).await;
@@ -483,6 +532,9 @@ async fn consumers_and_records_for_the_console() {
         ("?from=SOMEWHERE", StatusCode::BAD_REQUEST),
         ("?from=AT_SEQUENCE_NUMBER", StatusCode::BAD_REQUEST),
         ("?from=AT_TIMESTAMP", StatusCode::BAD_REQUEST),
+        ("?sequence=12a", StatusCode::BAD_REQUEST),
+        ("?sequence=", StatusCode::BAD_REQUEST),
+        ("?timestamp=-1", StatusCode::BAD_REQUEST),
     ] {
         let (status, body) = call(&app, "GET", &format!("{records}{query}"), None).await;
         assert_eq!(status, code, "{query}: {body}");

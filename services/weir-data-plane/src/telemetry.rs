@@ -16,7 +16,8 @@
 //!
 //! Shard series exist while this node leads the shard: they are built from the open
 //! shards at each scrape, so a shard that moves away or is deleted leaves no series
-//! behind. Node gauges: shards led and followed, requests in flight, the lease, the
+//! behind. As in Kinesis, a shard-level metric is exported only while the stream has it
+//! on (EnableEnhancedMonitoring); stream-level totals are the control plane's. Node gauges: shards led and followed, requests in flight, the lease, the
 //! replication lag of each follower of a led shard, and the cold tier's queue.
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -166,21 +167,25 @@ impl DataPlane {
     }
 
     fn register_shard_metrics(&self, registry: &mut Registry) {
-        let names: std::collections::HashMap<i64, String> = self
+        // Each stream's name and the shard-level metrics it has on (EnableEnhancedMonitoring).
+        let streams: std::collections::HashMap<i64, (String, Vec<String>)> = self
             .catalog
             .list_streams(None, usize::MAX)
             .0
             .iter()
-            .map(|s| (s.uid, s.name.clone()))
+            .map(|s| (s.uid, (s.name.clone(), s.shard_level_metrics.clone())))
             .collect();
-        let counters: [(&str, &str, Family<ShardLabels, Counter>); 7] = [
-            ("incoming_bytes", "Bytes written (Kinesis IncomingBytes)", Family::default()),
-            ("incoming_records", "Records written (Kinesis IncomingRecords)", Family::default()),
-            ("outgoing_bytes", "Bytes read by GetRecords (Kinesis OutgoingBytes)", Family::default()),
-            ("outgoing_records", "Records read by GetRecords (Kinesis OutgoingRecords)", Family::default()),
-            ("get_records_calls", "GetRecords calls served (Kinesis GetRecords.Success)", Family::default()),
-            ("write_provisioned_throughput_exceeded", "Records refused over the shard's write limit (Kinesis WriteProvisionedThroughputExceeded)", Family::default()),
-            ("read_provisioned_throughput_exceeded", "GetRecords calls refused over the shard's read limit (Kinesis ReadProvisionedThroughputExceeded)", Family::default()),
+        // (name, help, the Kinesis shard-level metric that turns it on, family).
+        // GetRecords.Success is a stream-level metric in Kinesis; it is always exported.
+        #[allow(clippy::type_complexity)]
+        let counters: [(&str, &str, Option<&str>, Family<ShardLabels, Counter>); 7] = [
+            ("incoming_bytes", "Bytes written (Kinesis IncomingBytes)", Some("IncomingBytes"), Family::default()),
+            ("incoming_records", "Records written (Kinesis IncomingRecords)", Some("IncomingRecords"), Family::default()),
+            ("outgoing_bytes", "Bytes read by GetRecords (Kinesis OutgoingBytes)", Some("OutgoingBytes"), Family::default()),
+            ("outgoing_records", "Records read by GetRecords (Kinesis OutgoingRecords)", Some("OutgoingRecords"), Family::default()),
+            ("get_records_calls", "GetRecords calls served (Kinesis GetRecords.Success)", None, Family::default()),
+            ("write_provisioned_throughput_exceeded", "Records refused over the shard's write limit (Kinesis WriteProvisionedThroughputExceeded)", Some("WriteProvisionedThroughputExceeded"), Family::default()),
+            ("read_provisioned_throughput_exceeded", "GetRecords calls refused over the shard's read limit (Kinesis ReadProvisionedThroughputExceeded)", Some("ReadProvisionedThroughputExceeded"), Family::default()),
         ];
         let iterator_age: Family<ShardLabels, Gauge> = Family::default();
         let follower_lag: Family<FollowerLabels, Gauge> = Family::default();
@@ -191,21 +196,26 @@ impl DataPlane {
                 continue;
             }
             led += 1;
-            let Some(stream) = names.get(&uid) else {
+            let Some((stream, enabled)) = streams.get(&uid) else {
                 continue;
             };
+            let on = |metric: &str| enabled.iter().any(|m| m == metric);
             let labels = ShardLabels {
                 stream: stream.clone(),
                 shard: weir_core::shard_id(ordinal),
             };
             let t = shard.meter.traffic();
             let values = t.counters();
-            for ((_, _, family), value) in counters.iter().zip(values) {
-                family.get_or_create(&labels).inc_by(value);
+            for ((_, _, metric, family), value) in counters.iter().zip(values) {
+                if metric.is_none_or(on) {
+                    family.get_or_create(&labels).inc_by(value);
+                }
             }
-            iterator_age
-                .get_or_create(&labels)
-                .set(i64::try_from(t.iterator_age_ms).unwrap_or(i64::MAX));
+            if on("IteratorAgeMilliseconds") {
+                iterator_age
+                    .get_or_create(&labels)
+                    .set(i64::try_from(t.iterator_age_ms).unwrap_or(i64::MAX));
+            }
             if let Some(session) = shard.session() {
                 let commit = shard.commit_point();
                 for (node, progress) in session.progress() {
@@ -221,7 +231,7 @@ impl DataPlane {
                 }
             }
         }
-        for (name, help, family) in counters {
+        for (name, help, _, family) in counters {
             registry.register(name, help, family);
         }
         registry.register(

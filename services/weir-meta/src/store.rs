@@ -89,8 +89,9 @@ impl MetaStore {
         let inserted = sqlx::query(
             "INSERT INTO streams (name, uid, mode, status, retention_hours, created_at_ms, next_shard_ordinal, version, \
              local_retention_bytes, local_retention_ms, replication_factor, limit_write_bytes, limit_write_records, \
-             limit_read_calls, limit_read_bytes, max_record_size_kib, warm_throughput_mibps, mode_changes) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+             limit_read_calls, limit_read_bytes, max_record_size_kib, warm_throughput_mibps, mode_changes, \
+             shard_level_metrics) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
         )
         .bind(&stream.name)
         .bind(stream.uid)
@@ -110,6 +111,7 @@ impl MetaStore {
         .bind(i64::from(stream.max_record_size_kib))
         .bind(i64::from(stream.warm_throughput_mibps))
         .bind(join_times(&stream.mode_changes_ms))
+        .bind(stream.shard_level_metrics.join(","))
         .execute(&mut *tx)
         .await;
         if let Err(error) = inserted {
@@ -328,6 +330,22 @@ impl MetaStore {
         Ok(done.rows_affected() > 0)
     }
 
+    /// Sets a stream's shard-level metrics (EnableEnhancedMonitoring and its opposite).
+    pub async fn set_shard_level_metrics(
+        &self,
+        name: &str,
+        metrics: &[String],
+    ) -> Result<bool, MetaError> {
+        let done = sqlx::query(
+            "UPDATE streams SET shard_level_metrics = $1, version = version + 1 WHERE name = $2",
+        )
+        .bind(metrics.join(","))
+        .bind(name)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Forgets the assignments of a deleted stream.
     pub async fn delete_assignments(&self, uid: i64) -> Result<(), MetaError> {
         sqlx::query("DELETE FROM shard_assignments WHERE stream_uid = $1")
@@ -342,8 +360,8 @@ impl MetaStore {
         let rows = sqlx::query(
             "SELECT name, uid, mode, status, retention_hours, created_at_ms, next_shard_ordinal, version, \
              local_retention_bytes, local_retention_ms, replication_factor, limit_write_bytes, limit_write_records, \
-             limit_read_calls, limit_read_bytes, max_record_size_kib, warm_throughput_mibps, mode_changes \
-             FROM streams ORDER BY name",
+             limit_read_calls, limit_read_bytes, max_record_size_kib, warm_throughput_mibps, mode_changes, \
+             shard_level_metrics FROM streams ORDER BY name",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -374,6 +392,12 @@ impl MetaStore {
                 max_record_size_kib: to_u32(row.try_get("max_record_size_kib")?)?,
                 warm_throughput_mibps: to_u32(row.try_get("warm_throughput_mibps")?)?,
                 mode_changes_ms: split_times(&row.try_get::<String, _>("mode_changes")?)?,
+                shard_level_metrics: row
+                    .try_get::<String, _>("shard_level_metrics")?
+                    .split(',')
+                    .filter(|m| !m.is_empty())
+                    .map(str::to_string)
+                    .collect(),
                 name,
             });
         }

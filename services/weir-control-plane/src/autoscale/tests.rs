@@ -43,6 +43,7 @@ fn stream(shards: u32) -> StreamRecord {
         max_record_size_kib: 1024,
         warm_throughput_mibps: 0,
         mode_changes_ms: Vec::new(),
+        shard_level_metrics: Vec::new(),
     }
 }
 

@@ -13,6 +13,7 @@ macro_rules! stream_ref {
 
 mod capacity;
 pub(crate) mod consumers;
+mod monitoring;
 pub(crate) mod reads;
 pub(crate) mod records;
 mod reshard;
@@ -32,7 +33,7 @@ use crate::protocol::Format;
 
 /// Every operation a node serves: [`dispatch`]'s, and SubscribeToShard (the gateway
 /// serves it itself, as its answer is a stream).
-pub const OPERATIONS: [&str; 30] = [
+pub const OPERATIONS: [&str; 32] = [
     "CreateStream",
     "DeleteStream",
     "DescribeStream",
@@ -51,6 +52,8 @@ pub const OPERATIONS: [&str; 30] = [
     "UpdateStreamMode",
     "UpdateStreamWarmThroughput",
     "UpdateMaxRecordSize",
+    "EnableEnhancedMonitoring",
+    "DisableEnhancedMonitoring",
     "PutRecord",
     "PutRecords",
     "GetShardIterator",
@@ -124,6 +127,8 @@ async fn dispatch_once(
         "UpdateStreamMode" => op!(capacity::update_stream_mode),
         "UpdateStreamWarmThroughput" => op!(capacity::update_warm_throughput),
         "UpdateMaxRecordSize" => op!(capacity::update_max_record_size),
+        "EnableEnhancedMonitoring" => op!(monitoring::enable),
+        "DisableEnhancedMonitoring" => op!(monitoring::disable),
         "PutRecord" => op!(records::put_record),
         "PutRecords" => op!(records::put_records),
         "GetShardIterator" => op!(reads::get_shard_iterator),

@@ -224,7 +224,7 @@ pub async fn describe_stream(
             retention_period_hours: stream.retention_hours,
             stream_creation_timestamp: Timestamp(stream.created_at_ms),
             enhanced_monitoring: vec![EnhancedMetrics {
-                shard_level_metrics: vec![],
+                shard_level_metrics: stream.shard_level_metrics.clone(),
             }],
             encryption_type: "NONE",
         },
@@ -280,7 +280,7 @@ pub async fn describe_stream_summary(
             retention_period_hours: stream.retention_hours,
             stream_creation_timestamp: Timestamp(stream.created_at_ms),
             enhanced_monitoring: vec![EnhancedMetrics {
-                shard_level_metrics: vec![],
+                shard_level_metrics: stream.shard_level_metrics.clone(),
             }],
             encryption_type: "NONE",
             open_shard_count: stream.open_shards().count(),
