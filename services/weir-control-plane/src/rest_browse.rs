@@ -191,6 +191,22 @@ pub async fn browse_records(
             "limit must be 1-{MAX_BROWSE_RECORDS}; got {limit}."
         ))));
     }
+    // Checked whenever given, so a malformed value is refused rather than ignored.
+    if let Some(sequence) = &query.sequence {
+        if sequence.is_empty()
+            || sequence.len() > 128
+            || !sequence.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(fail(ControlPlaneError::InvalidArgument(format!(
+                "sequence must be a sequence number (1-128 digits); got '{sequence}'."
+            ))));
+        }
+    }
+    if query.timestamp.is_some_and(|t| t < 0) {
+        return Err(fail(ControlPlaneError::InvalidArgument(
+            "timestamp must be epoch milliseconds, 0 or more.".into(),
+        )));
+    }
     let from = query.from.unwrap_or(BrowseFrom::TRIM_HORIZON);
     let mut start = serde_json::json!({
         "StreamName": name,
@@ -199,7 +215,7 @@ pub async fn browse_records(
     });
     match from {
         BrowseFrom::AT_SEQUENCE_NUMBER => {
-            let sequence = query.sequence.filter(|s| !s.is_empty()).ok_or_else(|| {
+            let sequence = query.sequence.ok_or_else(|| {
                 fail(ControlPlaneError::InvalidArgument(
                     "from=AT_SEQUENCE_NUMBER needs sequence=<sequence number>.".into(),
                 ))
@@ -207,7 +223,7 @@ pub async fn browse_records(
             start["StartingSequenceNumber"] = sequence.into();
         }
         BrowseFrom::AT_TIMESTAMP => {
-            let at = query.timestamp.filter(|t| *t >= 0).ok_or_else(|| {
+            let at = query.timestamp.ok_or_else(|| {
                 fail(ControlPlaneError::InvalidArgument(
                     "from=AT_TIMESTAMP needs timestamp=<epoch milliseconds>.".into(),
                 ))
