@@ -360,6 +360,10 @@ test("without --auth the console opens without a login", { timeout: 120_000 }, a
   try {
     await tab.goto(`${open.restUrl}/`);
     await tab.getByRole("heading", { name: "All streams" }).waitFor();
+    // First paint well under a second on localhost (the issue's bar), even from a debug build.
+    const paint = await tab.evaluate(() =>
+      (performance.getEntriesByName("first-contentful-paint")[0] || {}).startTime);
+    assert.ok(paint > 0 && paint < 1000, `first contentful paint after ${paint} ms`);
     assert.equal(await tab.locator("#who").isHidden(), true);
     assert.equal(await tab.getByRole("heading", { name: "Log in to Weir" }).count(), 0);
     // Records are read through the local Kinesis endpoint unsigned.
