@@ -27,8 +27,6 @@ use crate::tiering::{RemoteCatalog, TierCatalog, TierConfig, Tiering};
 /// Largest request body accepted: a 10 MiB PutRecords grows by a third in base64.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 use crate::envelope::TARGET_PREFIX;
-/// Longest a hand-off may spend uploading a shard's tail before the move is abandoned.
-const HAND_OFF_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Default of [`DataPlaneConfig::max_in_flight`].
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
@@ -587,7 +585,7 @@ async fn enforce_retention(plane: std::sync::Weak<DataPlane>) {
 /// the control plane.
 pub fn router(plane: Arc<DataPlane>) -> Router {
     let mut seal_route = Router::new()
-        .route("/internal/v1/seal", axum::routing::post(seal))
+        .route("/internal/v1/seal", axum::routing::post(crate::seal::seal))
         .route(
             "/internal/v1/replica/append",
             axum::routing::post(crate::replication::follower::append),
@@ -656,60 +654,6 @@ pub fn router_at(plane: Arc<DataPlane>, path: &str) -> Router {
         .route(path, any(handle))
         .layer(DefaultBodyLimit::disable())
         .with_state(plane)
-}
-
-#[derive(Debug, serde::Deserialize)]
-struct SealRequest {
-    stream_uid: i64,
-    ordinal: u64,
-    generation: u64,
-    sealed: bool,
-    /// Also roll and upload the tail: the shard is about to move.
-    #[serde(default)]
-    hand_off: bool,
-}
-
-/// Seals (or reopens) a shard held here, for the control plane's reshards and moves.
-async fn seal(
-    State(plane): State<Arc<DataPlane>>,
-    axum::Json(request): axum::Json<SealRequest>,
-) -> Result<axum::Json<serde_json::Value>, (axum::http::StatusCode, String)> {
-    let fail = |e: String| (axum::http::StatusCode::INTERNAL_SERVER_ERROR, e);
-    // Opened as it is: sealing never adopts a generation (only leading does), and
-    // sealing needs this node to lead the shard now.
-    let shard = if plane.cluster.is_some() {
-        plane.shards.open(request.stream_uid, request.ordinal).await
-    } else {
-        plane
-            .shards
-            .get(request.stream_uid, request.ordinal, request.generation)
-            .await
-    }
-    .map_err(|e| fail(e.to_string()))?;
-    let end = if request.sealed {
-        shard
-            .seal_committed()
-            .await
-            .map_err(|e| fail(KinesisError::from(e).to_string()))?
-    } else {
-        shard.unseal().await.map_err(|e| fail(e.to_string()))?
-    };
-    if request.hand_off {
-        if let Some(tiering) = plane.tiering.clone() {
-            shard.roll().await.map_err(|e| fail(e.to_string()))?;
-            let _pass = tiering.pass.lock().await;
-            let uploaded = tokio::time::timeout(
-                HAND_OFF_TIMEOUT,
-                tiering.upload_shard(request.stream_uid, request.ordinal, &shard),
-            )
-            .await
-            .map_err(|_| fail("uploading the tail timed out".into()))?;
-            uploaded.map_err(|e| fail(e.to_string()))?;
-        }
-    }
-    Ok(axum::Json(
-        serde_json::json!({"position": shard.position(end)}),
-    ))
 }
 
 async fn handle(State(plane): State<Arc<DataPlane>>, request: axum::extract::Request) -> Response {

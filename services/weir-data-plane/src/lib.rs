@@ -16,6 +16,7 @@ pub mod iterator;
 pub mod meter;
 pub mod protocol;
 pub mod replication;
+mod seal;
 pub mod shards;
 pub mod subscribe;
 pub mod telemetry;
