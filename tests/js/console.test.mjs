@@ -234,7 +234,7 @@ test("the console: log in, create, watch, browse, split, retention, pages, delet
   await page.getByRole("link", { name: "Browse records" }).click();
   await page.getByLabel("Start at").selectOption("TRIM_HORIZON");
   await page.getByLabel("Records (1–100)").fill("100");
-  await page.getByRole("button", { name: "Read" }).click();
+  await page.getByRole("button", { name: "Read", exact: true }).click();
   const firstPayload = page.locator("#records tbody tr").first().locator("pre.payload");
   await firstPayload.waitFor();
   assert.equal(await page.locator("#records tbody tr").count(), 100);
@@ -249,7 +249,7 @@ test("the console: log in, create, watch, browse, split, retention, pages, delet
   await page.getByLabel("Start at").selectOption("AT_SEQUENCE_NUMBER");
   await page.getByLabel("Sequence number", { exact: true }).fill(third);
   await page.getByLabel("Records (1–100)").fill("5");
-  await page.getByRole("button", { name: "Read" }).click();
+  await page.getByRole("button", { name: "Read", exact: true }).click();
   await page.waitForFunction((seq) => {
     const first = document.querySelector("#records tbody tr");
     return first && first.getAttribute("data-sequence") === seq;
@@ -257,6 +257,13 @@ test("the console: log in, create, watch, browse, split, retention, pages, delet
   assert.equal(await page.locator("#records tbody tr").count(), 5);
   assert.equal(await firstPayload.textContent(), JSON.stringify({ order: 2, item: "widget" }));
   await shot("records");
+  // Read on after the last record shown: orders 7 to 11.
+  await page.getByRole("button", { name: "Read on" }).click();
+  await page.waitForFunction(() => {
+    const first = document.querySelector("#records tbody tr pre.payload");
+    return first && first.textContent.includes('"order":7');
+  });
+  assert.equal(await page.getByLabel("Start at").inputValue(), "AFTER_SEQUENCE_NUMBER");
 
   // The records route needs kinesis:GetRecords: a viewer (describe only) is refused, a
   // consumer reads. Both call the REST API with their own tokens, as the console would.
@@ -290,6 +297,12 @@ test("the console: log in, create, watch, browse, split, retention, pages, delet
   await page.locator('svg.lineage g[data-shard-id="shardId-000000000001"]').focus();
   await page.keyboard.press("Enter");
   await page.locator("#segments").getByText("shardId-000000000001").waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement.getAttribute("data-shard-id")), "shardId-000000000001",
+    "the keyboard focus stays on the selected shard");
+  // Polling does not take the focus away from the shard table's buttons.
+  await page.getByRole("button", { name: "Segments of shardId-000000000002" }).focus();
+  await page.waitForTimeout(4500);
+  assert.equal(await page.evaluate(() => document.activeElement.getAttribute("data-segments")), "shardId-000000000002");
   await page.waitForFunction(() => document.querySelector('[data-stat="Open shards"]').textContent === "2");
 
   // Change retention.
@@ -372,7 +385,7 @@ test("without --auth the console opens without a login", { timeout: 120_000 }, a
     assert.equal(created.status, 201);
     await tab.getByRole("link", { name: "plain" }).click();
     await tab.getByRole("link", { name: "Browse records" }).click();
-    await tab.getByRole("button", { name: "Read" }).click();
+    await tab.getByRole("button", { name: "Read", exact: true }).click();
     await tab.getByText("No records from there.").waitFor();
     assert.deepEqual(foreign, [], "the console fetched nothing from another origin");
   } finally {

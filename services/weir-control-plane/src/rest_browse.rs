@@ -71,6 +71,8 @@ pub enum BrowseFrom {
     LATEST,
     /// The record with `sequence`.
     AT_SEQUENCE_NUMBER,
+    /// The record after `sequence` (to read on from a page's `last_sequence_number`).
+    AFTER_SEQUENCE_NUMBER,
     /// The first record that arrived at or after `timestamp`.
     AT_TIMESTAMP,
 }
@@ -81,6 +83,7 @@ impl BrowseFrom {
             Self::TRIM_HORIZON => "TRIM_HORIZON",
             Self::LATEST => "LATEST",
             Self::AT_SEQUENCE_NUMBER => "AT_SEQUENCE_NUMBER",
+            Self::AFTER_SEQUENCE_NUMBER => "AFTER_SEQUENCE_NUMBER",
             Self::AT_TIMESTAMP => "AT_TIMESTAMP",
         }
     }
@@ -93,7 +96,7 @@ pub struct BrowseQuery {
     /// Where to start; TRIM_HORIZON by default.
     #[param(value_type = Option<BrowseFrom>)]
     pub from: Option<BrowseFrom>,
-    /// The sequence number, with `from=AT_SEQUENCE_NUMBER`.
+    /// The sequence number, with `from=AT_SEQUENCE_NUMBER` or `AFTER_SEQUENCE_NUMBER`.
     #[param(pattern = "^[0-9]{1,128}$")]
     pub sequence: Option<String>,
     /// Epoch milliseconds, with `from=AT_TIMESTAMP`.
@@ -126,8 +129,8 @@ pub struct RecordPage {
     pub records: Vec<RecordView>,
     /// How far the last read was behind the shard's tip, as GetRecords says.
     pub millis_behind_latest: Option<i64>,
-    /// The sequence number to continue after (AT_SEQUENCE_NUMBER of the next record is
-    /// this plus one); absent when nothing was read.
+    /// The last record's sequence number: read on with `from=AFTER_SEQUENCE_NUMBER` and
+    /// this as `sequence`; absent when nothing was read.
     pub last_sequence_number: Option<String>,
 }
 
@@ -214,11 +217,12 @@ pub async fn browse_records(
         "ShardIteratorType": from.as_str(),
     });
     match from {
-        BrowseFrom::AT_SEQUENCE_NUMBER => {
+        BrowseFrom::AT_SEQUENCE_NUMBER | BrowseFrom::AFTER_SEQUENCE_NUMBER => {
             let sequence = query.sequence.ok_or_else(|| {
-                fail(ControlPlaneError::InvalidArgument(
-                    "from=AT_SEQUENCE_NUMBER needs sequence=<sequence number>.".into(),
-                ))
+                fail(ControlPlaneError::InvalidArgument(format!(
+                    "from={} needs sequence=<sequence number>.",
+                    from.as_str()
+                )))
             })?;
             start["StartingSequenceNumber"] = sequence.into();
         }

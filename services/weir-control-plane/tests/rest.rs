@@ -532,6 +532,7 @@ async fn consumers_and_records_for_the_console() {
         ("?from=SOMEWHERE", StatusCode::BAD_REQUEST),
         ("?from=AT_SEQUENCE_NUMBER", StatusCode::BAD_REQUEST),
         ("?from=AT_TIMESTAMP", StatusCode::BAD_REQUEST),
+        ("?from=AFTER_SEQUENCE_NUMBER", StatusCode::BAD_REQUEST),
         ("?sequence=12a", StatusCode::BAD_REQUEST),
         ("?sequence=", StatusCode::BAD_REQUEST),
         ("?timestamp=-1", StatusCode::BAD_REQUEST),

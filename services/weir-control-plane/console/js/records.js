@@ -46,7 +46,8 @@ export async function render(main, name) {
     select("Shard", { name: "shard", id: "records-shard" }, shards.map((s) => [s.shard_id, `${s.shard_id}${s.open ? "" : " (closed)"}`])),
     select("Start at", { name: "from", id: "records-from" }, [
       ["TRIM_HORIZON", "Oldest (TRIM_HORIZON)"], ["LATEST", "Newest (LATEST)"],
-      ["AT_SEQUENCE_NUMBER", "Sequence number"], ["AT_TIMESTAMP", "Time"]]),
+      ["AT_SEQUENCE_NUMBER", "At a sequence number"], ["AFTER_SEQUENCE_NUMBER", "After a sequence number"],
+      ["AT_TIMESTAMP", "At a time"]]),
     field("Sequence number", { name: "sequence", id: "records-sequence", inputmode: "numeric", pattern: "[0-9]{1,128}", size: 24 }),
     field("Time (local)", { name: "timestamp", id: "records-time", type: "datetime-local", step: 1 }),
     field("Records (1–100)", { name: "limit", id: "records-limit", type: "number", min: 1, max: 100, value: 25 }),
@@ -56,7 +57,7 @@ export async function render(main, name) {
   const f = form.elements;
   if (params.get("shard") && shards.some((s) => s.shard_id === params.get("shard"))) f.shard.value = params.get("shard");
   const sync = () => {
-    f.sequence.disabled = f.from.value !== "AT_SEQUENCE_NUMBER";
+    f.sequence.disabled = !f.from.value.endsWith("_SEQUENCE_NUMBER");
     f.timestamp.disabled = f.from.value !== "AT_TIMESTAMP";
   };
   f.from.addEventListener("change", sync);
@@ -71,8 +72,15 @@ export async function render(main, name) {
         : "No records from there."));
       return;
     }
-    fill(result, el("p", { class: "muted" }, `${last.records.length} records from ${last.shard_id}` +
+    const more = el("button", { type: "button", class: "secondary", id: "records-next", onclick: () => {
+      f.from.value = "AFTER_SEQUENCE_NUMBER";
+      f.sequence.value = last.last_sequence_number;
+      sync();
+      form.requestSubmit();
+    } }, "Read on");
+    fill(result, el("div", { class: "row" }, el("p", { class: "muted" }, `${last.records.length} records from ${last.shard_id}` +
       (last.millis_behind_latest ? `, ${last.millis_behind_latest} ms behind the tip` : ", up to the tip")),
+    el("span", { class: "spacer" }), more),
     el("div", { class: "scroll" }, el("table", {},
       el("thead", {}, el("tr", {}, ["Sequence number", "Partition key", "Arrived", "Payload"].map((h) => el("th", { scope: "col" }, h)))),
       el("tbody", {}, last.records.map((r) => el("tr", { "data-sequence": r.sequence_number },
@@ -85,7 +93,7 @@ export async function render(main, name) {
     e.preventDefault();
     error.textContent = "";
     const q = new URLSearchParams({ from: f.from.value, limit: f.limit.value || "25" });
-    if (f.from.value === "AT_SEQUENCE_NUMBER") q.set("sequence", f.sequence.value.trim());
+    if (f.from.value.endsWith("_SEQUENCE_NUMBER")) q.set("sequence", f.sequence.value.trim());
     if (f.from.value === "AT_TIMESTAMP") {
       const at = new Date(f.timestamp.value).getTime();
       if (!Number.isFinite(at)) { error.textContent = "Enter a time."; return; }

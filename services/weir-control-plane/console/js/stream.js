@@ -78,10 +78,16 @@ export function render(main, name) {
   };
 
   const select = (shardId) => {
+    const inGraph = lineage.contains(document.activeElement);
+    const inTable = shardsBox.contains(document.activeElement);
     state.selected = shardId;
     state.cache.delete("lineage");
     state.cache.delete("shards");
     drawStatic();
+    // Both are redrawn: keep the keyboard where it was.
+    const sel = CSS.escape(shardId);
+    if (inGraph) lineage.querySelector(`[data-shard-id="${sel}"]`)?.focus();
+    if (inTable) shardsBox.querySelector(`[data-segments="${sel}"]`)?.focus();
     loadSegments();
   };
 
@@ -115,16 +121,20 @@ export function render(main, name) {
       lineageGraph(state.shards, { selected: state.selected, onSelect: select }));
     const leaders = new Map(placement.shards.map((p) => [p.shard_id, p]));
     const perShard = new Map((lastMetrics ? lastMetrics.shards : []).map((m) => [m.shard_id, m.metrics]));
-    update(shardsBox, "shards", { shards: state.shards, placement, sel: state.selected,
-      m: [...perShard].map(([id, m]) => [id, (m.IncomingBytes || []).map((p) => p.value)]) }, () =>
+    const spark = (id) => sparkline(((perShard.get(id) || {}).IncomingBytes || []).map((p) => p.value), `${id} incoming bytes`);
+    // Sparklines change every poll under traffic: swapped in place, so the table (and
+    // the focus on its buttons) is rebuilt only when the shards or placement change.
+    for (const cell of shardsBox.querySelectorAll("td[data-spark]")) cell.replaceChildren(spark(cell.dataset.spark));
+    update(shardsBox, "shards", { shards: state.shards, placement, sel: state.selected }, () =>
       table("", ["Shard", "State", "Hash range", "Parents", "Leader", "Incoming bytes", ""],
         state.shards.map((sh) => [
           el("span", { class: "mono" }, sh.shard_id), badge(sh.open ? "open" : "closed"),
           `${pct(sh.starting_hash_key)} – ${pct(sh.ending_hash_key)}`,
           [sh.parent_shard_id, sh.adjacent_parent_shard_id].filter(Boolean).join(", ") || "–",
           leaders.has(sh.shard_id) ? leaders.get(sh.shard_id).leader : "this node",
-          sparkline(((perShard.get(sh.shard_id) || {}).IncomingBytes || []).map((p) => p.value), `${sh.shard_id} incoming bytes`),
-          el("button", { type: "button", class: "link", "aria-pressed": state.selected === sh.shard_id ? "true" : "false",
+          { td: spark(sh.shard_id), attrs: { "data-spark": sh.shard_id } },
+          el("button", { type: "button", class: "link", "data-segments": sh.shard_id,
+            "aria-label": `Segments of ${sh.shard_id}`, "aria-pressed": state.selected === sh.shard_id ? "true" : "false",
             onclick: () => select(sh.shard_id) }, "Segments"),
         ])));
     const ids = state.shards.map((sh) => sh.shard_id);

@@ -31,6 +31,7 @@ export function render(main) {
       el("h2", { id: "streams-h" }, "All streams"), body));
   let timer = null;
   let alive = true;
+  let shown = null;
   const load = async () => {
     try {
       const streams = [];
@@ -46,7 +47,16 @@ export function render(main) {
         i < SPARKLINES ? metricsOf(s.name) : { incoming: [], outgoing: [] }));
       if (!alive) return;
       status.textContent = "";
-      if (!streams.length) {
+      // Same streams as on screen: swap only the sparklines, so focus and scroll stay.
+      const shape = JSON.stringify(streams);
+      if (shape === shown && streams.length) {
+        streams.forEach((s, i) => {
+          const row = body.querySelector(`tr[data-stream="${CSS.escape(s.name)}"]`);
+          if (!row) return;
+          row.querySelector(".spark-in").replaceChildren(sparkline(metrics[i].incoming, `${s.name} incoming bytes`));
+          row.querySelector(".spark-out").replaceChildren(sparkline(metrics[i].outgoing, `${s.name} outgoing bytes`));
+        });
+      } else if (!streams.length) {
         fill(body, el("p", { class: "muted" }, "No streams yet. Create one with the button above, with the Kinesis API, or with a config."));
       } else {
         fill(body, el("div", { class: "scroll" }, el("table", {},
@@ -63,8 +73,9 @@ export function render(main) {
             el("td", { class: "num" }, s.open_shard_count),
             el("td", { class: "num hide-narrow" }, `${s.retention_hours} h`),
             el("td", { class: "spark-in" }, sparkline(metrics[i].incoming, `${s.name} incoming bytes`)),
-            el("td", { class: "hide-narrow" }, sparkline(metrics[i].outgoing, `${s.name} outgoing bytes`))))))));
+            el("td", { class: "hide-narrow spark-out" }, sparkline(metrics[i].outgoing, `${s.name} outgoing bytes`))))))));
       }
+      shown = shape;
     } catch (e) {
       if (alive) status.textContent = errorText(e);
     }
