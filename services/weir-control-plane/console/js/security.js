@@ -26,6 +26,31 @@ function principalDialog(onDone) {
   });
 }
 
+function bindingsDialog(principal, onDone) {
+  formDialog({
+    title: `Roles of ${principal.name}`,
+    fields: [
+      field("Bindings, one per line: role and stream pattern (admin, operator, producer, consumer, viewer)",
+        { tag: "textarea", name: "bindings", id: "bindings-text", rows: 5, spellcheck: "false" }),
+    ],
+    submit: async (form) => {
+      const bindings = form.elements.bindings.value.split("\n").map((l) => l.trim()).filter(Boolean).map((line) => {
+        const [role, streams, extra] = line.split(/\s+/);
+        if (!streams || extra) throw new Error(`Write "role pattern" on each line, e.g. "viewer orders-*"; got "${line}".`);
+        return { role, streams };
+      });
+      await api("PUT", `/v1/principals/${enc(principal.name)}/bindings`, { bindings });
+      toast(`Roles of ${principal.name} updated.`);
+      onDone();
+    },
+  });
+  document.getElementById("bindings-text").value = principal.bindings.map((b) => `${b.role} ${b.streams}`).join("\n");
+}
+
+function confirmDialog(title, text, label, action) {
+  formDialog({ title, submitLabel: label, danger: true, fields: [el("p", {}, text)], submit: action });
+}
+
 async function newKey(name, box) {
   try {
     const key = await api("POST", `/v1/principals/${enc(name)}/keys`);
@@ -59,11 +84,29 @@ export function render(main) {
   const loadPrincipals = async () => {
     try {
       const { principals } = await api("GET", "/v1/principals");
-      fill(principalsBox, table("", ["Name", "Kind", "Roles", "Access keys", "Created", ""],
+      const link = (label, aria, onclick) => el("button", { type: "button", class: "link", "aria-label": aria, onclick }, label);
+      fill(principalsBox, table("", ["Name", "Kind", "Roles", "Access keys", "Created", "Actions"],
         principals.map((p) => [p.name, p.kind,
           p.bindings.map((b) => `${b.role} on ${b.streams}`).join("; ") || "none",
-          el("span", { class: "mono" }, p.access_key_ids.join(", ") || "none"), time(p.created_at_ms),
-          el("button", { type: "button", class: "link", onclick: () => newKey(p.name, keyBox).then(loadPrincipals) }, `New key for ${p.name}`)])));
+          p.access_key_ids.length ? el("ul", { class: "plain" }, p.access_key_ids.map((id) => el("li", {},
+            el("span", { class: "mono" }, id), " ",
+            link("Revoke", `Revoke key ${id}`, () => confirmDialog(`Revoke ${id}?`,
+              `Requests signed with this key, and tokens it gets from now on, are refused. ${p.name}'s other keys keep working.`,
+              "Revoke key", async () => {
+                await api("DELETE", `/v1/principals/${enc(p.name)}/keys/${enc(id)}`);
+                toast(`Revoked ${id}.`);
+                loadPrincipals();
+              }))))) : "none",
+          time(p.created_at_ms),
+          el("div", { class: "actions" },
+            link("New key", `New key for ${p.name}`, () => newKey(p.name, keyBox).then(loadPrincipals)),
+            link("Roles", `Edit roles of ${p.name}`, () => bindingsDialog(p, loadPrincipals)),
+            link("Delete", `Delete principal ${p.name}`, () => confirmDialog(`Delete ${p.name}?`,
+              `${p.name}'s keys stop working and its tokens end at once.`, "Delete principal", async () => {
+                await api("DELETE", `/v1/principals/${enc(p.name)}`);
+                toast(`Deleted ${p.name}.`);
+                loadPrincipals();
+              })))])));
     } catch (e) {
       fill(principalsBox, el("p", { class: e.status === 400 ? "muted" : "error" }, errorText(e)));
       create.disabled = true;
