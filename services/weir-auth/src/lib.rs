@@ -6,6 +6,7 @@
 //! - [`jwt`]: Weir's Ed25519 bearer tokens with key rotation, and external OIDC tokens.
 //! - [`access`]: principals and opened keys in memory, as every process checks them.
 //! - [`secrets`]: access keys and the master key that encrypts their secrets at rest.
+//! - [`policy`]: resource policies of streams and consumers, parsed and evaluated.
 //!
 //! Protocol-facing failures have their own types ([`SigV4Error`], [`JwtError`],
 //! [`Denied`]) because each maps to a distinct wire error; [`AuthError`] covers the rest
@@ -25,6 +26,7 @@ pub mod access;
 pub mod bindings;
 pub mod internal;
 pub mod jwt;
+pub mod policy;
 pub mod roles;
 pub mod secrets;
 pub mod sigv4;
@@ -35,6 +37,7 @@ pub use access::{AccessKeyRecord, AccessTable, AuthSnapshot, PrincipalRecord};
 pub use bindings::{authorize, glob_match, Binding, Denied};
 pub use internal::{internal_token, verify_internal_token, INTERNAL_HEADER, INTERNAL_TOKEN_TTL};
 pub use jwt::{bearer_token, Claims, JwtError, KeyRing, OidcIdentity, OidcVerifier, TokenVerifier};
+pub use policy::{principal_arn, PolicyDecision, ResourcePolicy, MAX_POLICY_BYTES};
 pub use roles::{kinesis_action, permission_table_markdown, Action, OpClass, Role};
 pub use secrets::{AccessKey, AccessKeyId, EncryptedSecret, MasterKey, SecretAccessKey};
 pub use sigv4::{
@@ -80,4 +83,8 @@ pub enum AuthError {
     /// A sealed key ring could not be (de)serialised.
     #[error("invalid key ring: {0}")]
     KeyRing(String),
+    /// A resource policy is not valid JSON, breaks the grammar Weir accepts, or is too
+    /// large; the message says which (Kinesis answers InvalidArgumentException).
+    #[error("{0}")]
+    InvalidPolicy(String),
 }

@@ -176,6 +176,14 @@ pub trait StreamAdmin: Send + Sync + 'static {
         metrics: Vec<String>,
         enable: bool,
     ) -> AdminFuture<'a, (Vec<String>, Vec<String>)>;
+    /// Put/DeleteResourcePolicy: sets (`Some`) or removes (`None`) the resource policy of
+    /// a stream or, with `consumer`, of one of its consumers.
+    fn set_resource_policy<'a>(
+        &'a self,
+        stream: &'a str,
+        consumer: Option<&'a str>,
+        policy: Option<String>,
+    ) -> AdminFuture<'a, ()>;
     /// Gives the control plane the data plane's side of reshards (sealing shard logs).
     fn attach_fence(&self, fence: Arc<dyn ShardFence>);
     /// Gives the control plane the traffic of the shards this process serves (the

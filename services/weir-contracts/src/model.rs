@@ -146,6 +146,10 @@ pub struct StreamRecord {
     /// [`SHARD_LEVEL_METRICS`] order.
     #[serde(default)]
     pub shard_level_metrics: Vec<String>,
+    /// The stream's resource policy (PutResourcePolicy), as the JSON text it was given;
+    /// validated by `weir_auth::ResourcePolicy` before it is stored.
+    #[serde(default)]
+    pub resource_policy: Option<String>,
 }
 
 /// Every shard-level metric EnableEnhancedMonitoring can turn on, in the order Kinesis
@@ -286,6 +290,9 @@ pub struct ConsumerRecord {
     /// Tags (TagResource on the consumer's ARN).
     #[serde(default)]
     pub tags: std::collections::BTreeMap<String, String>,
+    /// The consumer's resource policy (PutResourcePolicy on its ARN), as given.
+    #[serde(default)]
+    pub resource_policy: Option<String>,
 }
 
 impl StreamRecord {

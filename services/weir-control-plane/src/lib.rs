@@ -18,6 +18,7 @@ mod moves;
 pub mod node_client;
 pub mod node_pool;
 pub mod placement;
+mod policies;
 mod ports;
 mod rebalance;
 pub mod reconcile;

@@ -154,6 +154,15 @@ impl StreamAdmin for Local {
         Box::pin(self.0.update_enhanced_monitoring(name, metrics, enable))
     }
 
+    fn set_resource_policy<'a>(
+        &'a self,
+        stream: &'a str,
+        consumer: Option<&'a str>,
+        policy: Option<String>,
+    ) -> AdminFuture<'a, ()> {
+        Box::pin(self.0.set_resource_policy(stream, consumer, policy))
+    }
+
     fn attach_fence(&self, fence: Arc<dyn ShardFence>) {
         self.0.attach_fence(fence);
     }

@@ -305,6 +305,7 @@ mod tests {
             warm_throughput_mibps: 0,
             mode_changes_ms: Vec::new(),
             shard_level_metrics: Vec::new(),
+            resource_policy: None,
         }
     }
 

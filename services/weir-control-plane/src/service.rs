@@ -370,6 +370,7 @@ impl ControlPlane {
             warm_throughput_mibps: request.warm_throughput_mibps.unwrap_or(0),
             mode_changes_ms: Vec::new(),
             shard_level_metrics: Vec::new(),
+            resource_policy: None,
         };
         match self.store().insert_stream(&stream).await {
             Ok(()) => {}
@@ -519,6 +520,7 @@ impl ControlPlane {
             name: name.to_string(),
             created_at_ms: now_ms(),
             tags: BTreeMap::new(),
+            resource_policy: None,
         };
         match self.store().insert_consumer(stream, &consumer).await {
             Ok(()) => {}

@@ -425,6 +425,82 @@ async fn postgres_consumer_tags_persist() {
     consumer_tags_persist(Backend::postgres().await).await;
 }
 
+/// Resource policies are stored: a control plane opened again on the same database has a
+/// stream's and a consumer's policy; an invalid one or one naming another resource is
+/// refused, and a deleted one stays deleted.
+async fn resource_policy_persists(backend: Backend) {
+    let (app, cp) = backend.app().await;
+    let (status, created) = call(
+        &app,
+        "POST",
+        "/v1/streams",
+        Some(json!({"name": "guarded", "shard_count": 1})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let consumer = cp.register_consumer("guarded", "reader").await.unwrap();
+    let stream_arn = cp.arn("guarded");
+    let consumer_arn = cp.catalog().consumer_arn("guarded", &consumer);
+    let policy = |arn: &str, action: &str| {
+        json!({"Version": "2012-10-17", "Statement": [{"Sid": "S", "Effect": "Deny",
+            "Principal": {"AWS": "arn:aws:iam::000000000000:user/bob"}, "Action": action,
+            "Resource": arn}]})
+        .to_string()
+    };
+    let for_stream = policy(&stream_arn, "kinesis:PutRecord");
+    let for_consumer = policy(&consumer_arn, "kinesis:SubscribeToShard");
+    cp.set_resource_policy("guarded", None, Some(for_stream.clone()))
+        .await
+        .unwrap();
+    cp.set_resource_policy("guarded", Some("reader"), Some(for_consumer.clone()))
+        .await
+        .unwrap();
+    let elsewhere = cp
+        .set_resource_policy(
+            "guarded",
+            None,
+            Some(policy(&consumer_arn, "kinesis:PutRecord")),
+        )
+        .await;
+    assert!(elsewhere.is_err(), "a stream's policy must name the stream");
+    let missing = cp
+        .set_resource_policy("guarded", Some("nobody"), Some(for_consumer.clone()))
+        .await;
+    assert!(missing.is_err(), "an unregistered consumer has no policy");
+    drop((app, cp));
+    let (_, reopened) = backend.app().await;
+    let stream = reopened.stream("guarded").unwrap();
+    assert_eq!(stream.resource_policy.as_deref(), Some(for_stream.as_str()));
+    assert_eq!(
+        stream.consumers["reader"].resource_policy.as_deref(),
+        Some(for_consumer.as_str())
+    );
+    reopened
+        .set_resource_policy("guarded", None, None)
+        .await
+        .unwrap();
+    let again = reopened.set_resource_policy("guarded", None, None).await;
+    assert!(
+        again.is_err(),
+        "deleting a policy that is not there is not found"
+    );
+    drop(reopened);
+    let (_, third) = backend.app().await;
+    let stream = third.stream("guarded").unwrap();
+    assert_eq!(stream.resource_policy, None);
+    assert!(stream.consumers["reader"].resource_policy.is_some());
+}
+
+#[tokio::test]
+async fn sqlite_resource_policy_persists() {
+    resource_policy_persists(Backend::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn postgres_resource_policy_persists() {
+    resource_policy_persists(Backend::postgres().await).await;
+}
+
 #[test]
 fn committed_openapi_matches_the_code() {
     let path =

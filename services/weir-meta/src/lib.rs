@@ -1,4 +1,5 @@
-//! The metadata store: the durable desired state of streams, shards and tags.
+//! The metadata store: the durable desired state of streams, shards, tags and resource
+//! policies.
 //!
 //! One [`MetaStore`] type speaks to SQLite (the embedded default of `weir up`) or Postgres
 //! (production) through sqlx's `Any` driver, with one set of portable migrations from
@@ -6,6 +7,7 @@
 //! leaves a half-created stream behind.
 
 mod placement;
+mod policies;
 mod scaling;
 mod security;
 mod store;

@@ -361,7 +361,7 @@ impl MetaStore {
             "SELECT name, uid, mode, status, retention_hours, created_at_ms, next_shard_ordinal, version, \
              local_retention_bytes, local_retention_ms, replication_factor, limit_write_bytes, limit_write_records, \
              limit_read_calls, limit_read_bytes, max_record_size_kib, warm_throughput_mibps, mode_changes, \
-             shard_level_metrics FROM streams ORDER BY name",
+             shard_level_metrics, resource_policy FROM streams ORDER BY name",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -398,6 +398,7 @@ impl MetaStore {
                     .filter(|m| !m.is_empty())
                     .map(str::to_string)
                     .collect(),
+                resource_policy: row.try_get("resource_policy")?,
                 name,
             });
         }
@@ -446,7 +447,7 @@ impl MetaStore {
         name: &str,
     ) -> Result<BTreeMap<String, ConsumerRecord>, MetaError> {
         let rows = sqlx::query(
-            "SELECT name, created_at_ms, tags FROM stream_consumers WHERE stream_name = $1",
+            "SELECT name, created_at_ms, tags, resource_policy FROM stream_consumers WHERE stream_name = $1",
         )
         .bind(name)
         .fetch_all(&self.pool)
@@ -458,6 +459,7 @@ impl MetaStore {
                     name: row.try_get("name")?,
                     created_at_ms: row.try_get("created_at_ms")?,
                     tags: decode_tags(&tags)?,
+                    resource_policy: row.try_get("resource_policy")?,
                 };
                 Ok((consumer.name.clone(), consumer))
             })

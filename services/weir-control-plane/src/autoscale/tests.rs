@@ -44,6 +44,7 @@ fn stream(shards: u32) -> StreamRecord {
         warm_throughput_mibps: 0,
         mode_changes_ms: Vec::new(),
         shard_level_metrics: Vec::new(),
+        resource_policy: None,
     }
 }
 

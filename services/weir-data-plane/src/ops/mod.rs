@@ -14,6 +14,7 @@ macro_rules! stream_ref {
 mod capacity;
 pub(crate) mod consumers;
 mod monitoring;
+mod policies;
 pub(crate) mod reads;
 pub(crate) mod records;
 mod reshard;
@@ -33,7 +34,7 @@ use crate::protocol::Format;
 
 /// Every operation a node serves: [`dispatch`]'s, and SubscribeToShard (the gateway
 /// serves it itself, as its answer is a stream).
-pub const OPERATIONS: [&str; 32] = [
+pub const OPERATIONS: [&str; 35] = [
     "CreateStream",
     "DeleteStream",
     "DescribeStream",
@@ -48,6 +49,9 @@ pub const OPERATIONS: [&str; 32] = [
     "TagResource",
     "UntagResource",
     "ListTagsForResource",
+    "PutResourcePolicy",
+    "GetResourcePolicy",
+    "DeleteResourcePolicy",
     "DescribeLimits",
     "UpdateStreamMode",
     "UpdateStreamWarmThroughput",
@@ -123,6 +127,9 @@ async fn dispatch_once(
         "TagResource" => op!(tags::tag_resource),
         "UntagResource" => op!(tags::untag_resource),
         "ListTagsForResource" => op!(tags::list_tags_for_resource),
+        "PutResourcePolicy" => op!(policies::put),
+        "GetResourcePolicy" => op!(policies::get),
+        "DeleteResourcePolicy" => op!(policies::delete),
         "DescribeLimits" => op!(streams::describe_limits),
         "UpdateStreamMode" => op!(capacity::update_stream_mode),
         "UpdateStreamWarmThroughput" => op!(capacity::update_warm_throughput),

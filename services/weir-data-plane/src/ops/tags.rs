@@ -111,7 +111,7 @@ pub async fn list_tags(
 const RESOURCE_ARN_PATTERN: &str = "arn:aws.*:kinesis:.*:\\d{12}:.*(stream|channel|queue)/\\S+";
 
 /// What a resource ARN names.
-enum Resource {
+pub(super) enum Resource {
     Stream(String),
     Consumer {
         stream: String,
@@ -120,7 +120,10 @@ enum Resource {
     },
 }
 
-fn check_resource_arn(violations: &mut Violations, arn: &Option<String>) -> Option<Resource> {
+pub(super) fn check_resource_arn(
+    violations: &mut Violations,
+    arn: &Option<String>,
+) -> Option<Resource> {
     violations.required(arn, "resourceARN");
     let arn = arn.as_ref()?;
     violations.length(arn, "resourceARN", 1, 2048);
@@ -140,7 +143,7 @@ fn check_resource_arn(violations: &mut Violations, arn: &Option<String>) -> Opti
 }
 
 /// The consumer a consumer ARN names, or AWS's not-found answer.
-fn consumer_of(
+pub(super) fn consumer_of(
     plane: &DataPlane,
     stream: &str,
     name: &str,
@@ -309,7 +312,7 @@ pub async fn list_tags_for_resource(
 }
 
 /// A missing or malformed ARN is reported with the other violations before this point.
-fn unreachable_resource<T>() -> Result<T, KinesisError> {
+pub(super) fn unreachable_resource<T>() -> Result<T, KinesisError> {
     Err(KinesisError::InvalidArgument(
         "ResourceARN must name a stream or a consumer.".into(),
     ))
