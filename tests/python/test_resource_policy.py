@@ -331,3 +331,32 @@ def test_policies_survive_a_restart(secure):
     assert admin.get_resource_policy(ResourceARN=carn)["Policy"] == ctext
     assert denied(lambda: producer.put_record(StreamName=stream, PartitionKey="k", Data=b"x"))
     producer.put_records(StreamName=stream, Records=[{"PartitionKey": "k", "Data": b"ok"}])
+
+
+def test_every_node_of_a_cluster_enforces_a_policy(tmp_path):
+    """Put through one node (forwarded to the control plane); heartbeats carry the policy
+    in the stream record, and every node, which verifies requests itself, enforces it."""
+    from weirtest import WeirCluster
+    cluster = WeirCluster(tmp_path / "data", tmp_path / "logs", nodes=2, extra_args=("--auth",))
+    try:
+        cluster.start()
+        assert cluster.admin_key
+        admin = cluster.node_client("node-1", key=cluster.admin_key)
+        stream = unique_name("clp")
+        admin.create_stream(StreamName=stream, ShardCount=2)
+        arn = stream_arn(admin, stream)
+        name, key = principal_with_key(cluster, [{"role": "producer", "streams": "*"}])
+        admin.put_resource_policy(ResourceARN=arn, Policy=policy(
+            statement("Deny", {"AWS": user(name)}, "kinesis:PutRecord", arn)))
+        time.sleep(1.5)  # heartbeats carry the principal, its key and the policy
+        for node in cluster.node_ids:
+            producer = cluster.node_client(node, key=key)
+            for i in range(4):  # both shards: some would be forwarded to the other node
+                assert denied(lambda: producer.put_record(
+                    StreamName=stream, PartitionKey=f"k{i}", Data=b"x")), node
+            producer.put_records(StreamName=stream, Records=[
+                {"PartitionKey": f"k{i}", "Data": b"ok"} for i in range(4)])
+            assert cluster.node_client(node, key=cluster.admin_key).get_resource_policy(
+                ResourceARN=arn)["Policy"] != "{}"
+    finally:
+        cluster.close()
