@@ -189,11 +189,20 @@ async fn accept_error(e: std::io::Error) {
 /// `http2` feature (enabled in this workspace) it serves HTTP/1.1 and h2c with prior
 /// knowledge on the same port, which is what the JS v3 and Java v2 Kinesis clients send
 /// on `http://`. Handlers get `ConnectInfo<SocketAddr>` exactly as under [`serve_tls`].
+/// Connections have Nagle's algorithm off, as under TLS: a subscription's events are small
+/// writes that must leave at once, not wait for the previous one's ACK (up to 40 ms with
+/// the peer's delayed ACKs).
 pub async fn serve_plain(
     listener: TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "could not turn Nagle's algorithm off on a connection");
+        }
+    });
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),

@@ -53,7 +53,7 @@ pub struct BenchArgs {
     /// connections, the stream's first segment files, allocator growth) is counted. The
     /// summary still says how long it was.
     #[arg(long, default_value_t = 0)]
-    warmup: u64,
+    pub(crate) warmup: u64,
     /// Label put into the JSON summary (e.g. "weir" or "kinesalite").
     #[arg(long, default_value = "")]
     pub(crate) label: String,

@@ -287,7 +287,19 @@ pub async fn run(client: Arc<Client>, args: &BenchArgs) -> anyhow::Result<()> {
     }
     // Let every reader reach the tip before the first record is sent.
     tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Latencies seen during the warm-up are not counted.
+    let warmup = Duration::from_secs(args.warmup);
+    let forget = [&push, &poll_200, &poll_1000].map(|h| Arc::clone(h));
+    let reset = tokio::spawn(async move {
+        tokio::time::sleep(warmup).await;
+        for h in forget {
+            if let Ok(mut h) = h.lock() {
+                h.reset();
+            }
+        }
+    });
     let load = crate::bench::load(Arc::clone(&client), args).await?;
+    let _ = reset.await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     stop.store(true, Ordering::Relaxed);
     for reader in readers {
