@@ -56,8 +56,9 @@ pub struct Tuning {
     /// exercise clients that wait for ACTIVE, as kinesalite's --updateStreamMs does.
     #[arg(long, default_value_t = 0)]
     reshard_delay_ms: u64,
-    /// Keep a new stream CREATING this long before it turns ACTIVE (milliseconds), to
-    /// exercise clients that wait for ACTIVE, as kinesalite's --createStreamMs does.
+    /// Keep a new stream (and a newly registered consumer) CREATING this long before it
+    /// turns ACTIVE (milliseconds), to exercise clients that wait for ACTIVE, as
+    /// kinesalite's --createStreamMs does.
     #[arg(long, default_value_t = 0)]
     create_delay_ms: u64,
     /// How long a data-plane node keeps its shards without a heartbeat (milliseconds).
