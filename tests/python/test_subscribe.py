@@ -443,7 +443,7 @@ def test_subscribing_needs_read_permission_on_the_consumers_stream(weir_factory)
     assert [r["Data"] for r in records] == [b"allowed"]
 
 
-def test_a_new_consumer_is_creating_before_it_can_subscribe(weir_factory):
+def test_a_consumer_is_creating_then_active_then_deleting(weir_factory):
     server = weir_factory("efo-delay", extra_args=("--create-delay-ms", "1500"))
     k = make_client(server.kinesis_url, read_timeout=60)
     name = unique_name("efo")
@@ -460,8 +460,32 @@ def test_a_new_consumer_is_creating_before_it_can_subscribe(weir_factory):
         ConsumerARN=consumer["ConsumerARN"])["ConsumerDescription"]["ConsumerStatus"] == "ACTIVE")
     stream = subscribe(k, consumer["ConsumerARN"], {"Type": "TRIM_HORIZON"})
     k.put_record(StreamName=name, PartitionKey="k", Data=b"now")
-    _, records = gather(stream, 1)
-    assert [r["Data"] for r in records] == [b"now"]
+    iterator = iter(stream)
+    first = next(iterator)["SubscribeToShardEvent"]
+    assert [r["Data"] for r in first["Records"]] == [b"now"]
+
+    # Deregistering: DELETING for the same delay (listed, not subscribable, its open
+    # subscription ended), then gone.
+    k.deregister_stream_consumer(ConsumerARN=consumer["ConsumerARN"])
+    described = k.describe_stream_consumer(ConsumerARN=consumer["ConsumerARN"])
+    assert described["ConsumerDescription"]["ConsumerStatus"] == "DELETING"
+    listed = k.list_stream_consumers(StreamARN=arn)["Consumers"]
+    assert [(c["ConsumerName"], c["ConsumerStatus"]) for c in listed] == [("late", "DELETING")]
+    with pytest.raises(EventStreamError) as ended:
+        for _ in iterator:
+            pass
+    assert ended.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    with pytest.raises(ClientError) as refused:
+        subscribe(k, consumer["ConsumerARN"], {"Type": "LATEST"})
+    assert refused.value.response["Error"]["Code"] == "ResourceInUseException"
+
+    def gone():
+        try:
+            k.describe_stream_consumer(ConsumerARN=consumer["ConsumerARN"])
+            return False
+        except ClientError as error:
+            return error.response["Error"]["Code"] == "ResourceNotFoundException"
+    wait_for("consumer removed", gone)
 
 
 def test_killing_the_leader_mid_subscription_loses_no_acknowledged_record(tmp_path):

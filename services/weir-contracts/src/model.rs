@@ -293,6 +293,10 @@ pub struct ConsumerRecord {
     /// The consumer's resource policy (PutResourcePolicy on its ARN), as given.
     #[serde(default)]
     pub resource_policy: Option<String>,
+    /// When DeregisterStreamConsumer began removing it (DELETING until the lifecycle
+    /// delay has passed); `None` while it is registered.
+    #[serde(default)]
+    pub deleting_since_ms: Option<i64>,
 }
 
 impl StreamRecord {

@@ -1,6 +1,7 @@
 //! The stream-lifecycle reconciler: new streams turn from CREATING to ACTIVE once
-//! `--create-delay-ms` has passed since their creation (a control-plane restart picks up
-//! where it left off, since the status and creation time are stored).
+//! `--create-delay-ms` has passed since their creation, and deregistered consumers leave
+//! DELETING the same delay after it began (a control-plane restart picks up where it left
+//! off, since the status and the times are stored).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,11 +25,47 @@ pub(crate) fn spawn_activation(control_plane: &Arc<ControlPlane>) {
             tokio::time::sleep(tick).await;
             let Some(cp) = weak.upgrade() else { return };
             cp.activate_created(delay.as_millis() as i64).await;
+            cp.remove_deleted_consumers(delay.as_millis() as i64).await;
         }
     });
 }
 
 impl ControlPlane {
+    /// Removes consumers that have been DELETING for the delay.
+    async fn remove_deleted_consumers(&self, delay_ms: i64) {
+        let due: Vec<(String, String)> = self
+            .list_streams(None, usize::MAX)
+            .0
+            .iter()
+            .flat_map(|s| {
+                s.consumers
+                    .values()
+                    .filter(|c| {
+                        c.deleting_since_ms
+                            .is_some_and(|at| now_ms() - at >= delay_ms)
+                    })
+                    .map(|c| (s.name.clone(), c.name.clone()))
+            })
+            .collect();
+        for (stream, name) in due {
+            let _guard = self.mutation.lock().await;
+            let Ok(record) = self.stream(&stream) else {
+                continue;
+            };
+            match self.store().delete_consumer(&stream, &name).await {
+                Ok(_) => {
+                    let _ = self.replace(&record, |s| {
+                        s.consumers.remove(&name);
+                    });
+                    tracing::info!(%stream, consumer = %name, "consumer deregistered");
+                }
+                Err(error) => {
+                    tracing::warn!(%stream, consumer = %name, %error, "could not remove a DELETING consumer; will retry")
+                }
+            }
+        }
+    }
+
     async fn activate_created(&self, delay_ms: i64) {
         let due: Vec<String> = self
             .list_streams(None, usize::MAX)

@@ -521,6 +521,7 @@ impl ControlPlane {
             created_at_ms: now_ms(),
             tags: BTreeMap::new(),
             resource_policy: None,
+            deleting_since_ms: None,
         };
         match self.store().insert_consumer(stream, &consumer).await {
             Ok(()) => {}
@@ -539,7 +540,8 @@ impl ControlPlane {
         Ok(consumer)
     }
 
-    /// Deregisters a consumer.
+    /// Deregisters a consumer: at once, or, with a lifecycle delay (`--create-delay-ms`),
+    /// DELETING first and removed by the lifecycle reconciler once the delay has passed.
     pub async fn deregister_consumer(
         &self,
         stream: &str,
@@ -547,6 +549,30 @@ impl ControlPlane {
     ) -> Result<(), ControlPlaneError> {
         let _guard = self.mutation.lock().await;
         let record = self.stream(stream)?;
+        if record
+            .consumers
+            .get(name)
+            .is_some_and(|c| c.deleting_since_ms.is_some())
+        {
+            return Err(ControlPlaneError::InUse(format!(
+                "Consumer {name} under stream {stream} is already DELETING."
+            )));
+        }
+        if !self.config.create_delay.is_zero() {
+            let at = now_ms();
+            if self
+                .store()
+                .mark_consumer_deleting(stream, name, at)
+                .await?
+            {
+                self.replace(&record, |s| {
+                    if let Some(c) = s.consumers.get_mut(name) {
+                        c.deleting_since_ms = Some(at);
+                    }
+                })?;
+                return Ok(());
+            }
+        }
         if !self.store().delete_consumer(stream, name).await? {
             return Err(ControlPlaneError::NotFound(format!(
                 "Consumer {name} under stream {stream} not found for account {}.",

@@ -447,7 +447,8 @@ impl MetaStore {
         name: &str,
     ) -> Result<BTreeMap<String, ConsumerRecord>, MetaError> {
         let rows = sqlx::query(
-            "SELECT name, created_at_ms, tags, resource_policy FROM stream_consumers WHERE stream_name = $1",
+            "SELECT name, created_at_ms, tags, resource_policy, deleting_since_ms FROM stream_consumers \
+             WHERE stream_name = $1",
         )
         .bind(name)
         .fetch_all(&self.pool)
@@ -460,6 +461,7 @@ impl MetaStore {
                     created_at_ms: row.try_get("created_at_ms")?,
                     tags: decode_tags(&tags)?,
                     resource_policy: row.try_get("resource_policy")?,
+                    deleting_since_ms: row.try_get("deleting_since_ms")?,
                 };
                 Ok((consumer.name.clone(), consumer))
             })
@@ -500,6 +502,24 @@ impl MetaStore {
             "UPDATE stream_consumers SET tags = $1 WHERE stream_name = $2 AND name = $3",
         )
         .bind(encode_tags(tags))
+        .bind(stream)
+        .bind(name)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Marks a consumer DELETING from `at_ms`; `false` if it is not registered.
+    pub async fn mark_consumer_deleting(
+        &self,
+        stream: &str,
+        name: &str,
+        at_ms: i64,
+    ) -> Result<bool, MetaError> {
+        let done = sqlx::query(
+            "UPDATE stream_consumers SET deleting_since_ms = $1 WHERE stream_name = $2 AND name = $3",
+        )
+        .bind(at_ms)
         .bind(stream)
         .bind(name)
         .execute(&self.pool)

@@ -289,7 +289,7 @@ pub async fn run(client: Arc<Client>, args: &BenchArgs) -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     // Latencies seen during the warm-up are not counted.
     let warmup = Duration::from_secs(args.warmup);
-    let forget = [&push, &poll_200, &poll_1000].map(|h| Arc::clone(h));
+    let forget = [&push, &poll_200, &poll_1000].map(Arc::clone);
     let reset = tokio::spawn(async move {
         tokio::time::sleep(warmup).await;
         for h in forget {

@@ -25,10 +25,12 @@ pub struct Consumer {
 }
 
 /// A consumer's status: CREATING for the catalog's activation delay after registration,
-/// then ACTIVE (a deregistered consumer is gone at once).
+/// then ACTIVE; DELETING once deregistered, until the control plane removes it.
 pub(crate) fn status(plane: &DataPlane, consumer: &ConsumerRecord) -> &'static str {
     let activation = plane.catalog.settings().consumer_activation_ms;
-    if plane.clock.now_ms() - consumer.created_at_ms < activation {
+    if consumer.deleting_since_ms.is_some() {
+        "DELETING"
+    } else if plane.clock.now_ms() - consumer.created_at_ms < activation {
         "CREATING"
     } else {
         "ACTIVE"

@@ -227,8 +227,9 @@ fn resolve(plane: &DataPlane, input: &SubscribeInput) -> Result<Target, KinesisE
         })?;
     if crate::ops::consumers::status(plane, consumer) != "ACTIVE" {
         return Err(KinesisError::ResourceInUse(format!(
-            "Consumer {} is not ACTIVE yet (it is CREATING); subscribe once DescribeStreamConsumer reports it ACTIVE.",
-            input.consumer_arn.as_deref().unwrap_or_default()
+            "Consumer {} is {}, not ACTIVE; subscribe once DescribeStreamConsumer reports it ACTIVE.",
+            input.consumer_arn.as_deref().unwrap_or_default(),
+            crate::ops::consumers::status(plane, consumer)
         )));
     }
     let id = input.shard_id.clone().unwrap_or_default();

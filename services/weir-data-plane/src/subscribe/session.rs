@@ -271,7 +271,10 @@ impl Session {
             let registered = stream
                 .consumers
                 .get(&self.target.consumer_name)
-                .is_some_and(|c| c.created_at_ms == self.target.consumer_created_ms);
+                .is_some_and(|c| {
+                    c.created_at_ms == self.target.consumer_created_ms
+                        && c.deleting_since_ms.is_none()
+                });
             if !registered {
                 return self
                     .fail(KinesisError::ResourceNotFound(format!(
