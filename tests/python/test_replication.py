@@ -87,6 +87,10 @@ class Writer:
         self.acked: list[tuple[int, str]] = []  # (counter, sequence number)
         self.failed: list[tuple[int, str]] = []
         self.counter = 0
+        # One client per node, made again after a failure: making a boto3 client costs
+        # tens of milliseconds of CPU, and four writers making one per put spent most of
+        # their time there (about one put a second each on a busy machine).
+        self.clients: dict = {}
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
 
@@ -98,10 +102,13 @@ class Writer:
         self.counter += 1
         node = self.via[c % len(self.via)]
         try:
-            r = self.cluster.client(node, read_timeout=15).put_record(
+            if node not in self.clients:
+                self.clients[node] = self.cluster.client(node, read_timeout=15)
+            r = self.clients[node].put_record(
                 StreamName=self.stream, PartitionKey=self.key, Data=self.payload(c))
             self.acked.append((c, r["SequenceNumber"]))
         except Exception as e:  # noqa: BLE001 - any failure counts as not acknowledged
+            self.clients.pop(node, None)
             self.failed.append((c, repr(e)[:200]))
 
     def run(self) -> None:

@@ -385,13 +385,17 @@ def test_subscription_on_another_node_follows_a_leader_move(weir_cluster):
     client = weir_cluster.node_client(entry, read_timeout=60)
     stream = subscribe(client, consumer, {"Type": "TRIM_HORIZON"})
     received: list[bytes] = []
+    failure: list[str] = []
     done = threading.Event()
 
     def consume():
-        for event in stream:
-            received.extend(r["Data"] for r in event["SubscribeToShardEvent"]["Records"])
-            if len(received) >= 60:
-                break
+        try:
+            for event in stream:
+                received.extend(r["Data"] for r in event["SubscribeToShardEvent"]["Records"])
+                if len(received) >= 60:
+                    break
+        except Exception as error:  # reported below
+            failure.append(repr(error))
         done.set()
 
     reader = threading.Thread(target=consume, daemon=True)
@@ -404,6 +408,7 @@ def test_subscription_on_another_node_follows_a_leader_move(weir_cluster):
     wait_for("the shard moved", lambda: probe_holder(weir_cluster, name, SHARD0) != holder)
     put(admin, name, payloads[30:])
     assert done.wait(30), f"got {len(received)} records"
+    assert not failure, failure
     # Once each, in order, across the move.
     assert received == payloads
 

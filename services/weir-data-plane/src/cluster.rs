@@ -348,13 +348,19 @@ impl Cluster {
             return Ok(response);
         }
         let bytes = response.bytes().await.unwrap_or_default();
-        Err(match format {
+        let error = match format {
             crate::protocol::Format::Json => remote_error(&bytes),
             crate::protocol::Format::Cbor => {
                 let value: serde_json::Value =
                     ciborium::from_reader(&bytes[..]).unwrap_or_default();
                 remote_error(&serde_json::to_vec(&value).unwrap_or_default())
             }
+        };
+        // Subscribing stores nothing: a failure on the leader's side (it no longer leads,
+        // or is still taking over) is always safe to route again.
+        Err(match error {
+            KinesisError::Internal(message) => KinesisError::Unavailable(message),
+            other => other,
         })
     }
 

@@ -79,15 +79,22 @@ pub fn records_event(
     frame(headers, payload)
 }
 
-/// An exception message: the last message of a stream that failed after it began.
+/// An exception message: the last message of a stream that failed after it began. Its
+/// type is one the event stream's model declares (ResourceNotFoundException,
+/// ResourceInUseException, InternalFailureException, ...): an SDK reads any other type
+/// as an error without a code. Failures on our side are InternalFailureException there.
 pub fn exception(format: Format, error: &KinesisError) -> Bytes {
+    let exception_type = match error.type_name() {
+        kind @ ("ResourceNotFoundException" | "ResourceInUseException") => kind,
+        _ => "InternalFailureException",
+    };
     let mut map = std::collections::BTreeMap::new();
-    map.insert(error.message_key(), error.to_string());
+    map.insert("message", error.to_string());
     let payload = format.encode(&map).unwrap_or_default();
     frame(
         vec![
             string(":message-type", "exception"),
-            string(":exception-type", error.type_name()),
+            string(":exception-type", exception_type),
             string(":content-type", format.content_type()),
         ],
         Bytes::from(payload),

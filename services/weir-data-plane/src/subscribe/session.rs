@@ -219,10 +219,7 @@ impl Session {
                 Ok(next) => start = next,
                 Err(error) => {
                     if Instant::now() < self.deadline {
-                        let _ = self
-                            .out
-                            .send(Ok(events::exception(self.format, &error)))
-                            .await;
+                        self.fail(error).await;
                     }
                     return;
                 }
@@ -240,6 +237,12 @@ impl Session {
 
     /// Ends the stream with an exception.
     async fn fail(&self, error: KinesisError) -> Ended {
+        tracing::info!(
+            consumer = %self.target.consumer_arn,
+            shard = self.target.ordinal,
+            %error,
+            "subscription ended with an exception"
+        );
         let _ = self
             .out
             .send(Ok(events::exception(self.format, &error)))
