@@ -36,32 +36,19 @@ pub async fn get_shard_iterator(
     plane: &DataPlane,
     req: GetShardIteratorInput,
 ) -> Result<GetShardIteratorOutput, KinesisError> {
-    const TYPES: [&str; 5] = [
-        "AT_SEQUENCE_NUMBER",
-        "AFTER_SEQUENCE_NUMBER",
-        "TRIM_HORIZON",
-        "LATEST",
-        "AT_TIMESTAMP",
-    ];
     let mut violations = Violations::new();
     violations.required(&req.shard_id, "shardId");
     violations.required(&req.shard_iterator_type, "shardIteratorType");
     if let Some(id) = &req.shard_id {
         violations.stream_name(id, "shardId");
     }
-    if let Some(kind) = &req.shard_iterator_type {
-        if !TYPES.contains(&kind.as_str()) {
-            violations.push(
-                Some(kind),
-                "shardIteratorType",
-                "satisfy enum value set: [AFTER_SEQUENCE_NUMBER, AT_SEQUENCE_NUMBER, AT_TIMESTAMP, TRIM_HORIZON, LATEST]",
-            );
-        }
-    }
-    if let Some(seq) = &req.starting_sequence_number {
-        let ok = super::records::matches_sequence_pattern(seq);
-        violations.pattern(seq, "startingSequenceNumber", ok, "0|([1-9]\\d{0,128})");
-    }
+    check_start(
+        &mut violations,
+        req.shard_iterator_type.as_deref(),
+        "shardIteratorType",
+        req.starting_sequence_number.as_deref(),
+        "startingSequenceNumber",
+    );
     let selector = stream_ref!(req);
     let name = selector.check(&mut violations);
     KinesisError::validation(violations)?;
@@ -149,6 +136,36 @@ pub async fn get_shard_iterator(
     Ok(GetShardIteratorOutput {
         shard_iterator: token,
     })
+}
+
+/// Checks a starting position's type against the model's enum and its sequence number
+/// against the model's pattern (GetShardIterator and SubscribeToShard name the members
+/// differently).
+pub(crate) fn check_start(
+    violations: &mut Violations,
+    kind: Option<&str>,
+    kind_member: &str,
+    sequence_number: Option<&str>,
+    sequence_member: &str,
+) {
+    const TYPES: [&str; 5] = [
+        "AT_SEQUENCE_NUMBER",
+        "AFTER_SEQUENCE_NUMBER",
+        "TRIM_HORIZON",
+        "LATEST",
+        "AT_TIMESTAMP",
+    ];
+    if let Some(kind) = kind.filter(|k| !TYPES.contains(k)) {
+        violations.push(
+            Some(kind),
+            kind_member,
+            "satisfy enum value set: [AFTER_SEQUENCE_NUMBER, AT_SEQUENCE_NUMBER, AT_TIMESTAMP, TRIM_HORIZON, LATEST]",
+        );
+    }
+    if let Some(seq) = sequence_number {
+        let ok = super::records::matches_sequence_pattern(seq);
+        violations.pattern(seq, sequence_member, ok, "0|([1-9]\\d{0,128})");
+    }
 }
 
 /// The position a reader starting at `kind` (TRIM_HORIZON, LATEST, AT_TIMESTAMP,

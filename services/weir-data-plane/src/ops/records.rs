@@ -86,7 +86,7 @@ fn admit(
 }
 
 /// Whether `seq` matches the model's sequence-number pattern `0|([1-9]\d{0,128})`.
-pub(super) fn matches_sequence_pattern(seq: &str) -> bool {
+pub(crate) fn matches_sequence_pattern(seq: &str) -> bool {
     seq == "0"
         || (seq.bytes().all(|b| b.is_ascii_digit())
             && !seq.starts_with('0')

@@ -149,13 +149,6 @@ pub async fn subscribe(
 
 /// Validates the request as the model says, then finds its consumer and shard.
 fn resolve(plane: &DataPlane, input: &SubscribeInput) -> Result<Target, KinesisError> {
-    const TYPES: [&str; 5] = [
-        "AT_SEQUENCE_NUMBER",
-        "AFTER_SEQUENCE_NUMBER",
-        "TRIM_HORIZON",
-        "LATEST",
-        "AT_TIMESTAMP",
-    ];
     let mut violations = Violations::new();
     violations.required(&input.consumer_arn, "consumerARN");
     violations.required(&input.shard_id, "shardId");
@@ -177,27 +170,13 @@ fn resolve(plane: &DataPlane, input: &SubscribeInput) -> Result<Target, KinesisE
     }
     if let Some(start) = &input.starting_position {
         violations.required(&start.kind, "startingPosition.type");
-        if let Some(kind) = &start.kind {
-            if !TYPES.contains(&kind.as_str()) {
-                violations.push(
-                    Some(kind),
-                    "startingPosition.type",
-                    "satisfy enum value set: [AFTER_SEQUENCE_NUMBER, AT_SEQUENCE_NUMBER, AT_TIMESTAMP, TRIM_HORIZON, LATEST]",
-                );
-            }
-        }
-        if let Some(seq) = &start.sequence_number {
-            let ok = seq == "0"
-                || (seq.bytes().all(|b| b.is_ascii_digit())
-                    && !seq.starts_with('0')
-                    && (1..=129).contains(&seq.len()));
-            violations.pattern(
-                seq,
-                "startingPosition.sequenceNumber",
-                ok,
-                "0|([1-9]\\d{0,128})",
-            );
-        }
+        crate::ops::reads::check_start(
+            &mut violations,
+            start.kind.as_deref(),
+            "startingPosition.type",
+            start.sequence_number.as_deref(),
+            "startingPosition.sequenceNumber",
+        );
     }
     KinesisError::validation(violations)?;
     let (stream_name, consumer_name, second) = parsed.unwrap_or_default();
