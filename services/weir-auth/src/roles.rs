@@ -213,6 +213,7 @@ actions! {
         UpdateStreamMode => Manage,
         UpdateMaxRecordSize => Manage,
         UpdateStreamWarmThroughput => Manage,
+        UpdateStreamRecordDistributionStrategy => Manage,
         UpdateAccountSettings => Manage,
         IncreaseStreamRetentionPeriod => Manage,
         DecreaseStreamRetentionPeriod => Manage,
@@ -383,12 +384,12 @@ mod tests {
     }
 
     #[test]
-    fn the_model_has_39_kinesis_operations() {
+    fn the_model_has_40_kinesis_operations() {
         let n = Action::all()
             .iter()
             .filter(|a| a.as_str().starts_with("kinesis:"))
             .count();
-        assert_eq!(n, 39);
+        assert_eq!(n, 40);
     }
 
     #[test]
