@@ -124,10 +124,12 @@ def test_stream_name_too_long(expect):
 
 
 def test_stream_name_empty(expect):
+    # AWS checks the pattern before the length, and "" breaks both.
     expect("CreateStream", {"StreamName": "", "ShardCount": 1}, "ValidationException",
-           re.compile(r"^1 validation error detected: Value '' at 'streamName' failed to "
-                      r"satisfy constraint: Member must have length greater than or equal "
-                      r"to 1$"))
+           vmsg("Value '' at 'streamName' failed to satisfy constraint: Member must satisfy "
+                f"regular expression pattern: {NAME_PATTERN}",
+                "Value '' at 'streamName' failed to satisfy constraint: Member must have "
+                "length greater than or equal to 1"))
 
 
 def test_shard_count_zero(expect, weir):

@@ -205,14 +205,12 @@ impl ControlPlane {
         let limits = self.limits();
         let after = limits.open_shard_count + opened - plan.closing.len() as u32;
         if opened > plan.closing.len() as u32 && after > limits.shard_limit {
-            return Err(ControlPlaneError::LimitExceeded(format!(
-                "This request would exceed the shard limit for the account {} in {}. Current shard count for the \
-                 account: {}. Limit: {}. Number of additional shards that would have resulted from this request: {}.",
-                self.config.account_id,
-                self.config.region,
+            return Err(ControlPlaneError::LimitExceeded(shard_limit_message(
+                &self.config.account_id,
+                &self.config.region,
                 limits.open_shard_count,
                 limits.shard_limit,
-                opened - plan.closing.len() as u32
+                opened - plan.closing.len() as u32,
             )));
         }
         let fence = self.fence.get().cloned().ok_or_else(|| {
@@ -307,4 +305,23 @@ impl ControlPlane {
         let _ = self.replace(&current, |s| s.status = StreamStatus::Active);
         result
     }
+}
+
+/// AWS's LimitExceededException text when a request would take the account past its
+/// shard limit (CreateStream, SplitShard, UpdateShardCount), word for word as kinesalite
+/// recorded it from the live service.
+pub(crate) fn shard_limit_message(
+    account_id: &str,
+    region: &str,
+    current: u32,
+    limit: u32,
+    additional: u32,
+) -> String {
+    format!(
+        "This request would exceed the shard limit for the account {account_id} in {region}. Current \
+         shard count for the account: {current}. Limit: {limit}. Number of additional shards that would \
+         have resulted from this request: {additional}. Refer to the AWS Service Limits page \
+         (http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) for current limits and \
+         how to request higher limits."
+    )
 }

@@ -54,16 +54,78 @@ impl Violations {
         }
     }
 
-    /// Checks a stream name: 1 to 128 of `[a-zA-Z0-9_.-]`.
+    /// Checks a stream name (and the other members of its shape: shard ids, consumer
+    /// names): 1 to 128 of `[a-zA-Z0-9_.-]`. AWS checks the pattern before the length, so
+    /// an empty name breaks both, listed in that order.
     pub fn stream_name(&mut self, value: &str, field: &str) {
-        self.length(value, field, 1, 128);
-        if !value.is_empty() && !is_valid_stream_name_chars(value) {
+        if value.is_empty() || !is_valid_stream_name_chars(value) {
             self.push(
                 Some(value),
                 field,
                 &format!("satisfy regular expression pattern: {STREAM_NAME_PATTERN}"),
             );
         }
+        self.length(value, field, 1, 128);
+    }
+
+    /// Checks the length of every string in a list, as AWS reports it: once for the list,
+    /// `Value '[a, b]' at 'tagKeys' failed to satisfy constraint: Member must satisfy
+    /// constraint: [Member must have length less than or equal to 128, Member must have
+    /// length greater than or equal to 1]`.
+    pub fn member_lengths(&mut self, values: &[String], field: &str, min: usize, max: usize) {
+        if values
+            .iter()
+            .all(|v| (min..=max).contains(&v.chars().count()))
+        {
+            return;
+        }
+        self.push(
+            Some(&format!("[{}]", values.join(", "))),
+            field,
+            &format!("satisfy constraint: {}", length_pair(min, max)),
+        );
+    }
+
+    /// Checks the lengths of a map's keys and values, as AWS reports them: `Value '{k=v}'
+    /// at 'tags' failed to satisfy constraint: Map keys must satisfy constraint: [...]`
+    /// (and `Map value must ...` for the values).
+    pub fn map_lengths<'a>(
+        &mut self,
+        entries: impl Iterator<Item = (&'a String, &'a String)> + Clone,
+        field: &str,
+        keys: (usize, usize),
+        values: (usize, usize),
+    ) {
+        let fits = |s: &str, (min, max): (usize, usize)| (min..=max).contains(&s.chars().count());
+        let shown = || {
+            let pairs: Vec<String> = entries.clone().map(|(k, v)| format!("{k}={v}")).collect();
+            format!("{{{}}}", pairs.join(", "))
+        };
+        if !entries.clone().all(|(k, _)| fits(k, keys)) {
+            let text = format!(
+                "Map keys must satisfy constraint: {}",
+                length_pair(keys.0, keys.1)
+            );
+            self.push_raw(Some(&shown()), field, &text);
+        }
+        if !entries.clone().all(|(_, v)| fits(v, values)) {
+            let text = format!(
+                "Map value must satisfy constraint: {}",
+                length_pair(values.0, values.1)
+            );
+            self.push_raw(Some(&shown()), field, &text);
+        }
+    }
+
+    /// Records a violation whose constraint text does not start with "Member must".
+    fn push_raw(&mut self, value: Option<&str>, field: &str, constraint: &str) {
+        let value = match value {
+            Some(v) => format!("Value '{v}'"),
+            None => "Value null".to_string(),
+        };
+        self.0.push(format!(
+            "{value} at '{field}' failed to satisfy constraint: {constraint}"
+        ));
     }
 
     /// Checks an integer against inclusive bounds.
@@ -123,6 +185,14 @@ impl Violations {
     }
 }
 
+/// AWS's bracketed pair of length constraints on a collection's members.
+fn length_pair(min: usize, max: usize) -> String {
+    format!(
+        "[Member must have length less than or equal to {max}, Member must have length \
+         greater than or equal to {min}]"
+    )
+}
+
 /// Whether every character is one Kinesis allows in a stream name.
 pub fn is_valid_stream_name_chars(name: &str) -> bool {
     name.bytes()
@@ -144,6 +214,45 @@ mod tests {
              constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+; \
              Value '0' at 'shardCount' failed to satisfy constraint: Member must have value \
              greater than or equal to 1"
+        );
+    }
+
+    #[test]
+    fn an_empty_name_breaks_the_pattern_then_the_length() {
+        let mut v = Violations::new();
+        v.stream_name("", "streamName");
+        assert_eq!(
+            v.message(),
+            "2 validation errors detected: Value '' at 'streamName' failed to satisfy \
+             constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+; \
+             Value '' at 'streamName' failed to satisfy constraint: Member must have length \
+             greater than or equal to 1"
+        );
+    }
+
+    #[test]
+    fn list_and_map_member_lengths() {
+        let mut v = Violations::new();
+        v.member_lengths(&["a".into(), "bb".into()], "tagKeys", 1, 1);
+        let tags: std::collections::BTreeMap<String, String> = [
+            ("a".to_string(), "1".to_string()),
+            ("bb".to_string(), "22".to_string()),
+        ]
+        .into();
+        v.map_lengths(tags.iter(), "tags", (1, 1), (0, 1));
+        assert_eq!(
+            v.items(),
+            [
+                "Value '[a, bb]' at 'tagKeys' failed to satisfy constraint: Member must satisfy \
+                 constraint: [Member must have length less than or equal to 1, Member must have \
+                 length greater than or equal to 1]",
+                "Value '{a=1, bb=22}' at 'tags' failed to satisfy constraint: Map keys must \
+                 satisfy constraint: [Member must have length less than or equal to 1, Member \
+                 must have length greater than or equal to 1]",
+                "Value '{a=1, bb=22}' at 'tags' failed to satisfy constraint: Map value must \
+                 satisfy constraint: [Member must have length less than or equal to 1, Member \
+                 must have length greater than or equal to 0]",
+            ]
         );
     }
 

@@ -48,3 +48,46 @@ impl Clock for ManualClock {
         self.0.load(Ordering::SeqCst)
     }
 }
+
+/// A time as AWS writes it in messages (Java's `Date.toString()` in UTC), e.g.
+/// `Thu Jan 22 01:22:02 UTC 2015` for epoch milliseconds.
+pub fn aws_date(ms: i64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let seconds = ms.div_euclid(1000);
+    let days = seconds.div_euclid(86_400);
+    let of_day = seconds.rem_euclid(86_400);
+    // Howard Hinnant's days-to-civil: the proleptic Gregorian date of a day number.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{} {} {day:02} {:02}:{:02}:{:02} UTC {year}",
+        DAYS[days.rem_euclid(7) as usize],
+        MONTHS[(month - 1) as usize],
+        of_day / 3600,
+        of_day % 3600 / 60,
+        of_day % 60,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::aws_date;
+
+    #[test]
+    fn dates_read_like_javas() {
+        // kinesalite's example of AWS's wording.
+        assert_eq!(aws_date(1_421_889_722_000), "Thu Jan 22 01:22:02 UTC 2015");
+        assert_eq!(aws_date(0), "Thu Jan 01 00:00:00 UTC 1970");
+        assert_eq!(aws_date(951_782_400_999), "Tue Feb 29 00:00:00 UTC 2000");
+    }
+}

@@ -19,6 +19,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::KinesisError;
 
+mod java;
+pub use java::serialization_message;
+
 /// The wire encoding of one request (and so of its answer).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -55,16 +58,27 @@ impl Format {
         } else {
             body
         };
+        // AWS answers a body it cannot parse with `__type` alone (an empty message), and a
+        // member of the wrong type with Coral's Java text.
         match self {
-            Self::Json => serde_json::from_slice(body).map_err(|e| {
-                KinesisError::Serialization(format!(
-                    "Unable to parse the request body as JSON: {e}"
-                ))
-            }),
-            Self::Cbor => ciborium::from_reader(body).map_err(|e| {
-                KinesisError::Serialization(format!(
-                    "Unable to parse the request body as CBOR: {e}"
-                ))
+            Self::Json => {
+                serde_json::from_slice(body).map_err(|e| {
+                    if e.is_syntax() || e.is_eof() {
+                        return KinesisError::Serialization(String::new());
+                    }
+                    let text = e.to_string();
+                    KinesisError::Serialization(serialization_message(&text).unwrap_or_else(|| {
+                        format!("Unable to parse the request body as JSON: {text}")
+                    }))
+                })
+            }
+            Self::Cbor => ciborium::from_reader(body).map_err(|e| match e {
+                ciborium::de::Error::Semantic(_, text) => {
+                    KinesisError::Serialization(serialization_message(&text).unwrap_or_else(|| {
+                        format!("Unable to parse the request body as CBOR: {text}")
+                    }))
+                }
+                _ => KinesisError::Serialization(String::new()),
             }),
         }
     }
@@ -88,9 +102,11 @@ impl Format {
         }
     }
 
-    /// A successful answer.
+    /// A successful answer. A value that serializes as unit ([`NoBody`]) is sent as an
+    /// empty body, as AWS answers the operations whose model has no output shape.
     pub fn ok<T: Serialize>(self, value: &T) -> Response {
         match self.encode(value) {
+            Ok(body) if is_unit(self, &body) => self.respond(StatusCode::OK, Vec::new()),
             Ok(body) => self.respond(StatusCode::OK, body),
             Err(error) => self.error(&error),
         }
@@ -101,11 +117,15 @@ impl Format {
         self.respond(StatusCode::OK, body)
     }
 
-    /// An error answer: `{"__type": ..., "message": ...}` in this format.
+    /// An error answer: `{"__type": ..., "message": ...}` in this format, or `__type`
+    /// alone when the message is empty (as AWS sends for a body it cannot parse).
     pub fn error(self, error: &KinesisError) -> Response {
         let mut map = std::collections::BTreeMap::new();
         map.insert("__type", error.type_name().to_string());
-        map.insert(error.message_key(), error.to_string());
+        let message = error.to_string();
+        if !message.is_empty() {
+            map.insert(error.message_key(), message);
+        }
         let body = self.encode(&map).unwrap_or_default();
         let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
         let mut response = self.respond(status, body);
@@ -144,10 +164,39 @@ impl Format {
             HeaderValue::from_static(self.content_type()),
         );
         if let Ok(value) = HeaderValue::from_str(&request_id) {
-            headers.insert("x-amzn-RequestId", value.clone());
+            headers.insert("x-amzn-RequestId", value);
+        }
+        if let Ok(value) = HeaderValue::from_str(&amz_id_2()) {
             headers.insert("x-amz-id-2", value);
         }
         response
+    }
+}
+
+/// AWS's `x-amz-id-2`: 72 random bytes in base64 (kinesalite measured 64 to 80).
+fn amz_id_2() -> String {
+    let mut bytes = [0u8; 72];
+    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut bytes);
+    base64_simd::STANDARD.encode_to_string(bytes)
+}
+
+/// Whether an encoded answer is a bare unit (JSON `null`, CBOR simple value 22).
+fn is_unit(format: Format, body: &[u8]) -> bool {
+    match format {
+        Format::Json => body == b"null",
+        Format::Cbor => body == [0xf6],
+    }
+}
+
+/// The answer of an operation whose model has no output shape (CreateStream,
+/// DeleteStream, AddTagsToStream, ...): AWS sends HTTP 200 with no body at all, which the
+/// SDKs read as an empty result.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NoBody;
+
+impl Serialize for NoBody {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_unit()
     }
 }
 
@@ -171,14 +220,14 @@ impl<'de> Deserialize<'de> for Blob {
         impl<'de> Visitor<'de> for BlobVisitor {
             type Value = Blob;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a blob (base64 string or byte string)")
+                f.write_str(java::BLOB_EXPECTING)
             }
             fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Blob, E> {
                 // SIMD base64: decoding payloads is a large share of a PutRecords' CPU.
                 base64_simd::STANDARD
                     .decode_to_vec(text)
                     .map(|b| Blob(Bytes::from(b)))
-                    .map_err(|_| E::custom("blob is not valid base64"))
+                    .map_err(|_| E::custom(java::blob_message(text)))
             }
             fn visit_bytes<E: serde::de::Error>(self, bytes: &[u8]) -> Result<Blob, E> {
                 Ok(Blob(Bytes::copy_from_slice(bytes)))
@@ -222,7 +271,7 @@ impl<'de> Deserialize<'de> for Timestamp {
         impl Visitor<'_> for NumberVisitor {
             type Value = f64;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a timestamp number")
+                f.write_str(java::TIMESTAMP_EXPECTING)
             }
             fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<f64, E> {
                 Ok(v)

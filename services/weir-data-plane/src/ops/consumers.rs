@@ -52,6 +52,10 @@ fn shape(
     }
 }
 
+/// The model's pattern for a consumer ARN, quoted in validation messages.
+pub(crate) const CONSUMER_ARN_PATTERN: &str =
+    "^(arn):aws.*:kinesis:.*:\\d{12}:.*stream\\/[a-zA-Z0-9_.-]+\\/consumer\\/[a-zA-Z0-9_.-]+:[0-9]+";
+
 /// Checks a StreamARN member and returns the stream's name.
 fn stream_from_arn(
     violations: &mut Violations,
@@ -142,10 +146,24 @@ impl ConsumerRef {
     /// Either a consumer ARN, or a stream ARN plus a consumer name; the registration second
     /// when an ARN names one.
     fn resolve(&self) -> Result<(String, String, Option<i64>), KinesisError> {
+        // Every member is checked before anything is looked up, as AWS does.
         let mut violations = Violations::new();
         let stream = stream_from_arn(&mut violations, &self.stream_arn, false);
+        if let Some(name) = &self.consumer_name {
+            violations.stream_name(name, "consumerName");
+        }
+        if let Some(arn) = &self.consumer_arn {
+            violations.pattern(
+                arn,
+                "consumerARN",
+                parse_consumer_arn(arn).is_some(),
+                CONSUMER_ARN_PATTERN,
+            );
+            violations.length(arn, "consumerARN", 1, 2048);
+        }
         KinesisError::validation(violations)?;
         if let Some(arn) = &self.consumer_arn {
+            // Checked against the pattern above.
             return parse_consumer_arn(arn).ok_or_else(|| {
                 KinesisError::InvalidArgument(format!(
                     "ConsumerARN {arn} is not a valid consumer ARN."

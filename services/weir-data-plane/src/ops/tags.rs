@@ -163,40 +163,44 @@ pub(super) fn consumer_of(
         })
 }
 
+/// Checks a tag map as AWS does, before looking the stream up: 1 to 200 tags, keys of 1
+/// to 128 characters and values of at most 256.
 fn check_tag_map(violations: &mut Violations, tags: &Option<BTreeMap<String, String>>) {
     violations.required(tags, "tags");
     if let Some(tags) = tags {
         if tags.is_empty() {
             violations.push(Some("{}"), "tags", "have length greater than or equal to 1");
         } else if tags.len() > 200 {
+            let pairs: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
             violations.push(
-                Some("{...}"),
+                Some(&format!("{{{}}}", pairs.join(", "))),
                 "tags",
                 "have length less than or equal to 200",
             );
         }
+        violations.map_lengths(tags.iter(), "tags", (1, 128), (0, 256));
     }
 }
 
+/// Checks a list of tag keys as AWS does: 1 to 50 keys of 1 to 128 characters.
 fn check_tag_keys(violations: &mut Violations, keys: &Option<Vec<String>>) {
     violations.required(keys, "tagKeys");
     if let Some(keys) = keys {
+        let shown = format!("[{}]", keys.join(", "));
         if keys.is_empty() {
             violations.push(
-                Some("[]"),
+                Some(&shown),
                 "tagKeys",
                 "have length greater than or equal to 1",
             );
         } else if keys.len() > 50 {
             violations.push(
-                Some("[...]"),
+                Some(&shown),
                 "tagKeys",
                 "have length less than or equal to 50",
             );
         }
-        for (i, key) in keys.iter().enumerate() {
-            violations.length(key, &format!("tagKeys.{}.member", i + 1), 1, 128);
-        }
+        violations.member_lengths(keys, "tagKeys", 1, 128);
     }
 }
 
