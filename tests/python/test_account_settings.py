@@ -144,6 +144,37 @@ def test_record_distribution_on_demand_stream(kinesis):
     assert summary(kinesis, stream)["RecordDistributionStrategy"] == "USER_PARTITION_KEY"
 
 
+def shards_written(client, stream: str, key: str, explicit: str | None = None) -> set[str]:
+    records = [{"PartitionKey": key, "Data": b"r%d" % i} for i in range(200)]
+    if explicit is not None:
+        for r in records:
+            r["ExplicitHashKey"] = explicit
+    answer = client.put_records(StreamName=stream, Records=records)
+    assert answer["FailedRecordCount"] == 0, answer
+    return {r["ShardId"] for r in answer["Records"]}
+
+
+def test_auto_spreads_one_partition_key_over_every_shard(kinesis):
+    stream = unique_name("spread")
+    kinesis.create_stream(StreamName=stream, StreamModeDetails={"StreamMode": "ON_DEMAND"})
+    arn = wait_active(kinesis, stream)["StreamARN"]
+    shards = {s["ShardId"] for s in kinesis.list_shards(StreamName=stream)["Shards"]}
+    assert len(shards) > 1, shards
+    # By partition key (the default), one key means one shard.
+    assert len(shards_written(kinesis, stream, "same-key")) == 1
+    kinesis.update_stream_record_distribution_strategy(
+        StreamARN=arn, RecordDistributionStrategy="AUTO")
+    # AUTO ignores the partition key and ExplicitHashKey: 200 records reach every shard.
+    assert shards_written(kinesis, stream, "same-key") == shards
+    assert shards_written(kinesis, stream, "same-key", explicit="0") == shards
+    single = {kinesis.put_record(StreamName=stream, PartitionKey="same-key",
+                                 Data=b"one")["ShardId"] for _ in range(60)}
+    assert single == shards
+    kinesis.update_stream_record_distribution_strategy(
+        StreamARN=arn, RecordDistributionStrategy="USER_PARTITION_KEY")
+    assert len(shards_written(kinesis, stream, "same-key")) == 1
+
+
 def test_record_distribution_survives_restart(weir_factory):
     server = weir_factory("distribution")
     client = server.client()

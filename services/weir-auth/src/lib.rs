@@ -6,6 +6,7 @@
 //! - [`jwt`]: Weir's Ed25519 bearer tokens with key rotation, and external OIDC tokens.
 //! - [`access`]: principals and opened keys in memory, as every process checks them.
 //! - [`secrets`]: access keys and the master key that encrypts their secrets at rest.
+//! - [`data_keys`]: per-stream data keys and the record envelopes of encryption at rest.
 //! - [`policy`]: resource policies of streams and consumers, parsed and evaluated.
 //!
 //! Protocol-facing failures have their own types ([`SigV4Error`], [`JwtError`],
@@ -24,6 +25,7 @@
 
 pub mod access;
 pub mod bindings;
+pub mod data_keys;
 pub mod internal;
 pub mod jwt;
 pub mod policy;
@@ -35,6 +37,7 @@ use std::path::PathBuf;
 
 pub use access::{AccessKeyRecord, AccessTable, AuthSnapshot, PrincipalRecord};
 pub use bindings::{authorize, glob_match, Binding, Denied};
+pub use data_keys::{envelope_version, DataKey, RecordCipher, ENVELOPE_OVERHEAD};
 pub use internal::{internal_token, verify_internal_token, INTERNAL_HEADER, INTERNAL_TOKEN_TTL};
 pub use jwt::{bearer_token, Claims, JwtError, KeyRing, OidcIdentity, OidcVerifier, TokenVerifier};
 pub use policy::{principal_arn, PolicyDecision, ResourcePolicy, MAX_POLICY_BYTES};

@@ -138,40 +138,66 @@ impl AccessKey {
     }
 }
 
-/// The 256-bit key that encrypts secrets at rest.
+/// The 256-bit key that encrypts secrets at rest, with the keys it replaced.
+///
+/// A master key is a ring: the current key seals everything new, and retired keys (kept
+/// after `weir master-key rotate`) still open what they sealed until it is re-sealed. The
+/// file form is the keys' raw bytes back to back, current first; `WEIR_MASTER_KEY` holds
+/// them as comma-separated base64, current first. A single key is the common case.
 #[derive(Clone)]
-pub struct MasterKey(Zeroizing<[u8; 32]>);
+pub struct MasterKey {
+    /// Current key first; never empty.
+    keys: Vec<Zeroizing<[u8; 32]>>,
+}
 
 impl MasterKey {
     /// A fresh random key.
     pub fn generate() -> Self {
-        let mut key = Zeroizing::new([0u8; 32]);
-        OsRng.fill_bytes(key.as_mut());
-        Self(key)
+        Self {
+            keys: vec![random_key()],
+        }
     }
 
     /// A key from its raw bytes.
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(Zeroizing::new(bytes))
+        Self {
+            keys: vec![Zeroizing::new(bytes)],
+        }
     }
 
-    /// A key from standard base64 (with or without padding) of exactly 32 bytes.
+    /// A key ring from standard base64 (with or without padding) of exactly 32 bytes per
+    /// key, keys separated by commas, current first.
     pub fn from_base64(text: &str) -> Result<Self, AuthError> {
-        let text = text.trim();
-        let bytes = Zeroizing::new(
-            STANDARD
-                .decode(text)
-                .or_else(|_| STANDARD_NO_PAD.decode(text))
-                .map_err(|_| AuthError::InvalidMasterKey("not valid base64".to_owned()))?,
-        );
-        Self::from_slice(&bytes)
+        let mut keys = Vec::new();
+        for part in text.split(',') {
+            let part = part.trim();
+            let bytes = Zeroizing::new(
+                STANDARD
+                    .decode(part)
+                    .or_else(|_| STANDARD_NO_PAD.decode(part))
+                    .map_err(|_| AuthError::InvalidMasterKey("not valid base64".to_owned()))?,
+            );
+            keys.extend(Self::from_slice(&bytes)?.keys);
+        }
+        Ok(Self { keys })
     }
 
     fn from_slice(bytes: &[u8]) -> Result<Self, AuthError> {
-        let array: [u8; 32] = bytes.try_into().map_err(|_| {
-            AuthError::InvalidMasterKey(format!("expected 32 bytes, found {}", bytes.len()))
-        })?;
-        Ok(Self::from_bytes(array))
+        if bytes.is_empty() || !bytes.len().is_multiple_of(32) {
+            return Err(AuthError::InvalidMasterKey(format!(
+                "expected 32 bytes per key, found {}",
+                bytes.len()
+            )));
+        }
+        let keys = bytes
+            .chunks_exact(32)
+            .map(|chunk| {
+                let mut key = Zeroizing::new([0u8; 32]);
+                key.copy_from_slice(chunk);
+                key
+            })
+            .collect();
+        Ok(Self { keys })
     }
 
     /// The key from `WEIR_MASTER_KEY` if set, otherwise from `path` (created if absent).
@@ -185,8 +211,8 @@ impl MasterKey {
         }
     }
 
-    /// Reads the 32-byte key file at `path`, or creates it with mode 0600 (and its
-    /// parent directory) holding a fresh random key.
+    /// Reads the key file at `path`, or creates it with mode 0600 (and its parent
+    /// directory) holding a fresh random key.
     pub fn load_or_create(path: &Path) -> Result<Self, AuthError> {
         let io_err = |source| AuthError::MasterKeyIo {
             path: path.to_path_buf(),
@@ -210,7 +236,7 @@ impl MasterKey {
         }
         match options.open(path) {
             Ok(mut file) => {
-                file.write_all(key.0.as_ref()).map_err(io_err)?;
+                file.write_all(&key.raw()).map_err(io_err)?;
                 file.sync_all().map_err(io_err)?;
                 Ok(key)
             }
@@ -223,14 +249,78 @@ impl MasterKey {
         }
     }
 
-    /// The key as standard base64, for putting it in `WEIR_MASTER_KEY`.
-    pub fn to_base64(&self) -> Zeroizing<String> {
-        Zeroizing::new(STANDARD.encode(self.0.as_ref()))
+    /// Writes the ring to `path` (mode 0600) through a temporary file and a rename, so a
+    /// crash leaves the old file or the new one, never half of one.
+    pub fn save(&self, path: &Path) -> Result<(), AuthError> {
+        let io_err = |source| AuthError::MasterKeyIo {
+            path: path.to_path_buf(),
+            source,
+        };
+        let temporary = path.with_extension("new");
+        let mut options = OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options.open(&temporary).map_err(io_err)?;
+        file.write_all(&self.raw()).map_err(io_err)?;
+        file.sync_all().map_err(io_err)?;
+        fs::rename(&temporary, path).map_err(io_err)?;
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            fs::File::open(parent)
+                .and_then(|dir| dir.sync_all())
+                .map_err(io_err)?;
+        }
+        Ok(())
     }
 
-    /// Encrypts `plaintext`, authenticating `context` (e.g. the access key id) with it.
+    /// This ring with a fresh current key; the old keys are kept, retired, to open what
+    /// they sealed (`weir master-key rotate`).
+    pub fn rotated(&self) -> Self {
+        let mut keys = vec![random_key()];
+        keys.extend(self.keys.iter().cloned());
+        Self { keys }
+    }
+
+    /// Only the current key: what is left once everything has been re-sealed under it
+    /// (`weir master-key retire`).
+    pub fn current_only(&self) -> Self {
+        Self {
+            keys: self.keys[..1].to_vec(),
+        }
+    }
+
+    /// How many keys the ring holds (1 + retired).
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Always false: a ring holds at least its current key.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The ring as standard base64, for putting it in `WEIR_MASTER_KEY`.
+    pub fn to_base64(&self) -> Zeroizing<String> {
+        Zeroizing::new(
+            self.keys
+                .iter()
+                .map(|k| STANDARD.encode(k.as_ref()))
+                .collect::<Vec<_>>()
+                .join(","),
+        )
+    }
+
+    fn raw(&self) -> Zeroizing<Vec<u8>> {
+        Zeroizing::new(self.keys.iter().flat_map(|k| k.iter().copied()).collect())
+    }
+
+    /// Encrypts `plaintext` under the current key, authenticating `context` (e.g. the
+    /// access key id) with it.
     pub fn encrypt(&self, plaintext: &[u8], context: &[u8]) -> Result<EncryptedSecret, AuthError> {
-        let cipher = XChaCha20Poly1305::new(self.0.as_ref().into());
+        let cipher = XChaCha20Poly1305::new(self.keys[0].as_ref().into());
         let mut nonce = [0u8; NONCE_LEN];
         OsRng.fill_bytes(&mut nonce);
         let ciphertext = cipher
@@ -245,23 +335,22 @@ impl MasterKey {
         Ok(EncryptedSecret { nonce, ciphertext })
     }
 
-    /// Decrypts what [`MasterKey::encrypt`] produced with the same `context`.
+    /// Decrypts what [`MasterKey::encrypt`] produced with the same `context`, under the
+    /// current key or a retired one.
     pub fn decrypt(
         &self,
         sealed: &EncryptedSecret,
         context: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, AuthError> {
-        let cipher = XChaCha20Poly1305::new(self.0.as_ref().into());
-        cipher
-            .decrypt(
-                XNonce::from_slice(&sealed.nonce),
-                Payload {
-                    msg: &sealed.ciphertext,
-                    aad: context,
-                },
-            )
-            .map(Zeroizing::new)
-            .map_err(|_| AuthError::Decryption)
+        self.keys
+            .iter()
+            .find_map(|key| open_with(key, sealed, context))
+            .ok_or(AuthError::Decryption)
+    }
+
+    /// Whether `sealed` opens with the current key (it needs no re-sealing).
+    pub fn opens_with_current(&self, sealed: &EncryptedSecret, context: &[u8]) -> bool {
+        open_with(&self.keys[0], sealed, context).is_some()
     }
 
     /// Encrypts an access key's secret, bound to its id.
@@ -283,6 +372,29 @@ impl MasterKey {
         let text = std::str::from_utf8(&plain).map_err(|_| AuthError::Decryption)?;
         Ok(SecretAccessKey::new(text))
     }
+}
+
+fn random_key() -> Zeroizing<[u8; 32]> {
+    let mut key = Zeroizing::new([0u8; 32]);
+    OsRng.fill_bytes(key.as_mut());
+    key
+}
+
+fn open_with(
+    key: &[u8; 32],
+    sealed: &EncryptedSecret,
+    context: &[u8],
+) -> Option<Zeroizing<Vec<u8>>> {
+    XChaCha20Poly1305::new(key.into())
+        .decrypt(
+            XNonce::from_slice(&sealed.nonce),
+            Payload {
+                msg: &sealed.ciphertext,
+                aad: context,
+            },
+        )
+        .ok()
+        .map(Zeroizing::new)
 }
 
 impl fmt::Debug for MasterKey {
@@ -426,7 +538,7 @@ mod tests {
         let path = dir.path().join("sub").join("master.key");
         let first = MasterKey::load_or_create(&path).expect("creates");
         let second = MasterKey::load_or_create(&path).expect("loads");
-        assert_eq!(first.0.as_ref(), second.0.as_ref());
+        assert_eq!(*first.raw(), *second.raw());
         assert_eq!(fs::read(&path).expect("reads").len(), 32);
         #[cfg(unix)]
         {
@@ -446,8 +558,32 @@ mod tests {
         let key = MasterKey::generate();
         let text = key.to_base64();
         let back = MasterKey::from_base64(&text).expect("decodes");
-        assert_eq!(back.0.as_ref(), key.0.as_ref());
+        assert_eq!(*back.raw(), *key.raw());
         assert!(MasterKey::from_base64("c2hvcnQ=").is_err());
         assert!(MasterKey::from_base64("!!!").is_err());
+    }
+
+    #[test]
+    fn a_rotated_ring_seals_with_the_new_key_and_opens_with_both() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("master.key");
+        let old = MasterKey::load_or_create(&path).expect("creates");
+        let before = old.encrypt(b"old secret", b"ctx").expect("seals");
+        let ring = old.rotated();
+        ring.save(&path).expect("saves");
+        let ring = MasterKey::load_or_create(&path).expect("loads the ring");
+        assert_eq!(ring.len(), 2);
+        assert_eq!(fs::read(&path).expect("reads").len(), 64);
+        assert_eq!(
+            *ring.decrypt(&before, b"ctx").expect("opens"),
+            b"old secret"
+        );
+        assert!(!ring.opens_with_current(&before, b"ctx"));
+        let after = ring.encrypt(b"new secret", b"ctx").expect("seals");
+        assert!(ring.opens_with_current(&after, b"ctx"));
+        assert!(old.decrypt(&after, b"ctx").is_err());
+        let env = MasterKey::from_base64(&ring.to_base64()).expect("decodes the ring");
+        assert_eq!(*env.raw(), *ring.raw());
+        assert!(ring.current_only().decrypt(&before, b"ctx").is_err());
     }
 }

@@ -176,6 +176,18 @@ pub trait StreamAdmin: Send + Sync + 'static {
         metrics: Vec<String>,
         enable: bool,
     ) -> AdminFuture<'a, (Vec<String>, Vec<String>)>;
+    /// UpdateStreamRecordDistributionStrategy (on-demand streams): `AUTO` or
+    /// `USER_PARTITION_KEY`.
+    fn update_record_distribution<'a>(
+        &'a self,
+        name: &'a str,
+        strategy: &'a str,
+    ) -> AdminFuture<'a, ()>;
+    /// DescribeAccountSettings: the account's minimum throughput billing commitment.
+    fn account_settings(&self) -> AdminFuture<'_, crate::BillingCommitment>;
+    /// UpdateAccountSettings: asks to enable (`true`) or disable the commitment; answers
+    /// it as it stands afterwards.
+    fn update_billing_commitment(&self, enable: bool) -> AdminFuture<'_, crate::BillingCommitment>;
     /// Put/DeleteResourcePolicy: sets (`Some`) or removes (`None`) the resource policy of
     /// a stream or, with `consumer`, of one of its consumers.
     fn set_resource_policy<'a>(
@@ -183,6 +195,12 @@ pub trait StreamAdmin: Send + Sync + 'static {
         stream: &'a str,
         consumer: Option<&'a str>,
         policy: Option<String>,
+    ) -> AdminFuture<'a, ()>;
+    /// StartStreamEncryption (`Some(key_id)`) or StopStreamEncryption (`None`).
+    fn update_encryption<'a>(
+        &'a self,
+        name: &'a str,
+        key_id: Option<String>,
     ) -> AdminFuture<'a, ()>;
     /// Gives the control plane the data plane's side of reshards (sealing shard logs).
     fn attach_fence(&self, fence: Arc<dyn ShardFence>);

@@ -11,6 +11,7 @@
 //! - the [`Orchestrator`] that runs data-plane nodes for the control plane's node pool;
 //! - [`ControlPlaneError`], the one error type of these calls.
 
+mod account;
 mod admin;
 mod audit;
 mod catalog;
@@ -21,6 +22,7 @@ mod model;
 mod orchestrator;
 mod ports;
 
+pub use account::{BillingCommitment, CommitmentStatus, MIN_COMMITMENT_MS, RECORD_DISTRIBUTIONS};
 pub use admin::{
     AdminFuture, CreateStream, FenceFuture, Limits, RetentionChange, ShardFence,
     ShardTrafficReport, StreamAdmin, StreamEvent, TierCatalog, TrafficSource,
@@ -34,8 +36,9 @@ pub use cluster::{
 pub use error::ControlPlaneError;
 pub use limits::{ShardLimits, ShardTraffic};
 pub use model::{
-    ConsumerRecord, ShardRecord, StreamMode, StreamRecord, StreamStatus, TierSegment, TierState,
-    TierTransition, TieringSettings, DEFAULT_MAX_RECORD_SIZE_KIB, SHARD_LEVEL_METRICS,
+    ConsumerRecord, SealedDataKey, ShardRecord, StreamEncryption, StreamMode, StreamRecord,
+    StreamStatus, TierSegment, TierState, TierTransition, TieringSettings,
+    DEFAULT_MAX_RECORD_SIZE_KIB, DEFAULT_RECORD_DISTRIBUTION, SHARD_LEVEL_METRICS,
 };
 pub use orchestrator::{Orchestrator, OrchestratorFuture, PoolMember};
 pub use ports::{Guard, Ports};

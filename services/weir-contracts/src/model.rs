@@ -150,6 +150,46 @@ pub struct StreamRecord {
     /// validated by `weir_auth::ResourcePolicy` before it is stored.
     #[serde(default)]
     pub resource_policy: Option<String>,
+    /// Server-side encryption of new records (StartStreamEncryption); `None` while
+    /// records are written in the clear.
+    #[serde(default)]
+    pub encryption: Option<StreamEncryption>,
+    /// Every data key this stream has had, oldest first, each sealed by the master key.
+    /// Kept for the stream's life: records written under any of them stay readable.
+    #[serde(default)]
+    pub data_keys: Vec<SealedDataKey>,
+    /// How an on-demand stream spreads records over its shards
+    /// (UpdateStreamRecordDistributionStrategy): `USER_PARTITION_KEY` or `AUTO`.
+    #[serde(default = "default_record_distribution")]
+    pub record_distribution: String,
+}
+
+/// Server-side encryption in force on a stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamEncryption {
+    /// The KeyId the caller named (a KMS key id, ARN or alias), reported back as is.
+    pub key_id: String,
+    /// The [`SealedDataKey::version`] that new records are encrypted with.
+    pub data_key_version: u32,
+}
+
+/// A stream's data key, sealed by the master key; records name the version they were
+/// encrypted under, so rotating the master key only re-seals these.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedDataKey {
+    /// 1 for the stream's first key, then counting up.
+    pub version: u32,
+    /// The KeyId the key was made for.
+    pub key_id: String,
+    /// The key, sealed by the master key (weir-auth's text form).
+    pub sealed: String,
+}
+
+/// Kinesis's default record distribution: by the caller's partition key.
+pub const DEFAULT_RECORD_DISTRIBUTION: &str = "USER_PARTITION_KEY";
+
+fn default_record_distribution() -> String {
+    DEFAULT_RECORD_DISTRIBUTION.to_string()
 }
 
 /// Every shard-level metric EnableEnhancedMonitoring can turn on, in the order Kinesis

@@ -7,9 +7,11 @@
 //! written to the metadata store first and then to an in-memory snapshot that readers use,
 //! so the hot path never waits on the database.
 
+mod account;
 pub mod autoscale;
 mod capacity;
 pub mod console;
+mod encryption;
 pub mod internal;
 mod lifecycle;
 pub mod metrics_history;

@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use weir_contracts::{
-    AdminFuture, ConsumerRecord, CreateStream, Guard, Ports, RetentionChange, ShardFence,
-    StreamAdmin, StreamMode, StreamRecord, TierCatalog, TierSegment, TierTransition, TrafficSource,
+    AdminFuture, BillingCommitment, ConsumerRecord, CreateStream, Guard, Ports, RetentionChange,
+    ShardFence, StreamAdmin, StreamMode, StreamRecord, TierCatalog, TierSegment, TierTransition,
+    TrafficSource,
 };
 
 use crate::ControlPlane;
@@ -154,6 +155,22 @@ impl StreamAdmin for Local {
         Box::pin(self.0.update_enhanced_monitoring(name, metrics, enable))
     }
 
+    fn update_record_distribution<'a>(
+        &'a self,
+        name: &'a str,
+        strategy: &'a str,
+    ) -> AdminFuture<'a, ()> {
+        Box::pin(self.0.update_record_distribution(name, strategy))
+    }
+
+    fn account_settings(&self) -> AdminFuture<'_, BillingCommitment> {
+        Box::pin(self.0.account_settings())
+    }
+
+    fn update_billing_commitment(&self, enable: bool) -> AdminFuture<'_, BillingCommitment> {
+        Box::pin(self.0.update_billing_commitment(enable))
+    }
+
     fn set_resource_policy<'a>(
         &'a self,
         stream: &'a str,
@@ -161,6 +178,14 @@ impl StreamAdmin for Local {
         policy: Option<String>,
     ) -> AdminFuture<'a, ()> {
         Box::pin(self.0.set_resource_policy(stream, consumer, policy))
+    }
+
+    fn update_encryption<'a>(
+        &'a self,
+        name: &'a str,
+        key_id: Option<String>,
+    ) -> AdminFuture<'a, ()> {
+        Box::pin(self.0.update_encryption(name, key_id))
     }
 
     fn attach_fence(&self, fence: Arc<dyn ShardFence>) {

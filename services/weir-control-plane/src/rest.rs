@@ -287,6 +287,10 @@ pub struct StreamView {
     pub version: i64,
     /// Replicas per shard; 0 means the cluster default.
     pub replication_factor: u32,
+    /// The KeyId new records are encrypted under (StartStreamEncryption); absent while
+    /// records are written in the clear.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption_key_id: Option<String>,
 }
 
 /// A page of streams.
@@ -431,6 +435,7 @@ pub(crate) fn view(control_plane: &ControlPlane, stream: &StreamRecord) -> Strea
         tags: stream.tags.clone(),
         version: stream.version,
         replication_factor: stream.replication_factor,
+        encryption_key_id: stream.encryption.as_ref().map(|e| e.key_id.clone()),
     }
 }
 

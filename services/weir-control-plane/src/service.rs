@@ -122,6 +122,8 @@ pub struct ControlPlane {
     pub(crate) metrics_history: crate::metrics_history::MetricsHistory,
     /// How the record browser reaches the data plane, once the binary attached it.
     pub(crate) record_reader: OnceLock<Arc<crate::rest_browse::RecordReader>>,
+    /// The master key ring that seals streams' data keys, once the binary attached it.
+    pub(crate) master_key: OnceLock<weir_auth::MasterKey>,
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -183,6 +185,7 @@ impl ControlPlane {
             pool: Default::default(),
             metrics_history: Default::default(),
             record_reader: OnceLock::new(),
+            master_key: OnceLock::new(),
         });
         crate::lifecycle::spawn_activation(&control_plane);
         Ok(control_plane)
@@ -307,12 +310,15 @@ impl ControlPlane {
         }
         let limits = self.limits();
         if limits.open_shard_count.saturating_add(shard_count) > limits.shard_limit {
-            return Err(ControlPlaneError::LimitExceeded(format!(
-                "This request would exceed the shard limit for the account {} in {}. Current shard count for the \
-                 account: {}. Limit: {}. Number of additional shards that would have resulted from this request: {}. \
-                 Ask your Weir operator to raise --shard-limit.",
-                self.config.account_id, self.config.region, limits.open_shard_count, limits.shard_limit, shard_count
-            )));
+            return Err(ControlPlaneError::LimitExceeded(
+                crate::resharding::shard_limit_message(
+                    &self.config.account_id,
+                    &self.config.region,
+                    limits.open_shard_count,
+                    limits.shard_limit,
+                    shard_count,
+                ),
+            ));
         }
         if mode == StreamMode::OnDemand
             && limits.on_demand_stream_count >= limits.on_demand_stream_limit
@@ -371,6 +377,9 @@ impl ControlPlane {
             mode_changes_ms: Vec::new(),
             shard_level_metrics: Vec::new(),
             resource_policy: None,
+            encryption: None,
+            data_keys: Vec::new(),
+            record_distribution: weir_contracts::DEFAULT_RECORD_DISTRIBUTION.to_string(),
         };
         match self.store().insert_stream(&stream).await {
             Ok(()) => {}

@@ -52,6 +52,11 @@ pub enum KinesisError {
     /// (MissingAuthenticationTokenException, InvalidSignatureException, ...).
     #[error("{1}")]
     Auth(&'static str, String),
+    /// The stream's encryption keys are unusable here; the `__type` is AWS's KMS one
+    /// (KMSAccessDeniedException, ...). Refuse: retrying does not help until an operator
+    /// fixes the key.
+    #[error("{1}")]
+    Kms(&'static str, String),
 }
 
 impl KinesisError {
@@ -70,7 +75,7 @@ impl KinesisError {
             Self::Throttled(_) => "ProvisionedThroughputExceededException",
             Self::NotSupported(_) => "ValidationException",
             Self::Internal(_) | Self::Unavailable(_) => "InternalFailure",
-            Self::Auth(type_name, _) => type_name,
+            Self::Auth(type_name, _) | Self::Kms(type_name, _) => type_name,
         }
     }
 

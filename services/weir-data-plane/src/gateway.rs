@@ -53,6 +53,9 @@ pub struct DataPlaneConfig {
     pub max_in_flight: usize,
     /// How long one SubscribeToShard lasts (AWS: five minutes).
     pub subscription_lifetime: Duration,
+    /// The deployment's master key ring, which opens encrypted streams' data keys;
+    /// without it this node can neither write nor read an encrypted stream.
+    pub master_key: Option<weir_auth::MasterKey>,
 }
 
 /// The cold tier a node uploads to: the bucket (or folder) and the node's settings.
@@ -85,6 +88,7 @@ impl DataPlaneConfig {
             tier: None,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             subscription_lifetime: crate::subscribe::DEFAULT_LIFETIME,
+            master_key: None,
         }
     }
 }
@@ -98,6 +102,8 @@ pub struct DataPlane {
     /// Authentication, when it is on.
     guard: Option<Guard>,
     pub(crate) shards: Arc<ShardRegistry>,
+    /// Data keys of encrypted streams, opened with the master key.
+    pub(crate) record_keys: Arc<crate::encryption::RecordKeys>,
     pub(crate) iterators: IteratorCodec,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) config: DataPlaneConfig,
@@ -201,6 +207,9 @@ impl DataPlane {
             last_refresh_ms: std::sync::atomic::AtomicI64::new(i64::MIN / 2),
             subscriptions: Arc::new(crate::subscribe::Subscriptions::new(
                 config.subscription_lifetime,
+            )),
+            record_keys: Arc::new(crate::encryption::RecordKeys::new(
+                config.master_key.clone(),
             )),
             shards,
             catalog: ports.catalog,
@@ -536,6 +545,7 @@ async fn watch_deletions(plane: Arc<DataPlane>) {
     loop {
         match events.recv().await {
             Ok(StreamEvent::Deleted { name, uid }) => {
+                plane.record_keys.forget(uid);
                 if let Err(error) = plane.shards.drop_stream(uid).await {
                     tracing::warn!(stream = %name, %error, "could not delete stream data; will retry at next start");
                 }

@@ -10,6 +10,7 @@
 mod auth;
 pub mod clock;
 pub mod cluster;
+mod encryption;
 pub mod envelope;
 pub mod error;
 pub mod iterator;

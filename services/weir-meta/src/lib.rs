@@ -6,6 +6,7 @@
 //! `migrations/`. Every multi-row change runs in one transaction, so a failed request never
 //! leaves a half-created stream behind.
 
+mod account;
 mod placement;
 mod policies;
 mod scaling;

@@ -168,6 +168,25 @@ impl MetaStore {
         Ok(())
     }
 
+    /// Replaces an access key's sealed secret if it is still `old` (master-key rotation
+    /// re-seals it under the new key). Returns whether it was.
+    pub async fn reseal_access_key(
+        &self,
+        id: &str,
+        old: &str,
+        sealed: &str,
+    ) -> Result<bool, MetaError> {
+        let done = sqlx::query(
+            "UPDATE access_keys SET secret_sealed = $1 WHERE access_key_id = $2 AND secret_sealed = $3",
+        )
+        .bind(sealed)
+        .bind(id)
+        .bind(old)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Deletes an access key of a principal. Returns whether it existed.
     pub async fn delete_access_key(&self, principal: &str, id: &str) -> Result<bool, MetaError> {
         let done =

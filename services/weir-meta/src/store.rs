@@ -90,8 +90,9 @@ impl MetaStore {
             "INSERT INTO streams (name, uid, mode, status, retention_hours, created_at_ms, next_shard_ordinal, version, \
              local_retention_bytes, local_retention_ms, replication_factor, limit_write_bytes, limit_write_records, \
              limit_read_calls, limit_read_bytes, max_record_size_kib, warm_throughput_mibps, mode_changes, \
-             shard_level_metrics) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+             shard_level_metrics, encryption_key_id, encryption_key_version, data_keys, record_distribution) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
+             $20, $21, $22, $23)",
         )
         .bind(&stream.name)
         .bind(stream.uid)
@@ -112,6 +113,10 @@ impl MetaStore {
         .bind(i64::from(stream.warm_throughput_mibps))
         .bind(join_times(&stream.mode_changes_ms))
         .bind(stream.shard_level_metrics.join(","))
+        .bind(stream.encryption.as_ref().map(|e| e.key_id.clone()))
+        .bind(stream.encryption.as_ref().map_or(0, |e| i64::from(e.data_key_version)))
+        .bind(data_keys_json(&stream.data_keys)?)
+        .bind(&stream.record_distribution)
         .execute(&mut *tx)
         .await;
         if let Err(error) = inserted {
@@ -346,6 +351,32 @@ impl MetaStore {
         Ok(done.rows_affected() > 0)
     }
 
+    /// Sets a stream's encryption and data keys (Start/StopStreamEncryption, master-key
+    /// rotation), only if the stream is still incarnation `uid` (not deleted and created
+    /// again meanwhile), and bumps its version; answers whether it was.
+    pub async fn set_encryption(
+        &self,
+        name: &str,
+        uid: i64,
+        status: StreamStatus,
+        encryption: Option<&weir_contracts::StreamEncryption>,
+        data_keys: &[weir_contracts::SealedDataKey],
+    ) -> Result<bool, MetaError> {
+        let done = sqlx::query(
+            "UPDATE streams SET encryption_key_id = $1, encryption_key_version = $2, data_keys = $3, \
+             status = $4, version = version + 1 WHERE name = $5 AND uid = $6",
+        )
+        .bind(encryption.map(|e| e.key_id.clone()))
+        .bind(encryption.map_or(0, |e| i64::from(e.data_key_version)))
+        .bind(data_keys_json(data_keys)?)
+        .bind(status.as_str())
+        .bind(name)
+        .bind(uid)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Forgets the assignments of a deleted stream.
     pub async fn delete_assignments(&self, uid: i64) -> Result<(), MetaError> {
         sqlx::query("DELETE FROM shard_assignments WHERE stream_uid = $1")
@@ -361,7 +392,8 @@ impl MetaStore {
             "SELECT name, uid, mode, status, retention_hours, created_at_ms, next_shard_ordinal, version, \
              local_retention_bytes, local_retention_ms, replication_factor, limit_write_bytes, limit_write_records, \
              limit_read_calls, limit_read_bytes, max_record_size_kib, warm_throughput_mibps, mode_changes, \
-             shard_level_metrics, resource_policy FROM streams ORDER BY name",
+             shard_level_metrics, resource_policy, encryption_key_id, encryption_key_version, data_keys, \
+             record_distribution FROM streams ORDER BY name",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -399,6 +431,16 @@ impl MetaStore {
                     .map(str::to_string)
                     .collect(),
                 resource_policy: row.try_get("resource_policy")?,
+                encryption: match row.try_get::<Option<String>, _>("encryption_key_id")? {
+                    Some(key_id) => Some(weir_contracts::StreamEncryption {
+                        key_id,
+                        data_key_version: to_u32(row.try_get("encryption_key_version")?)?,
+                    }),
+                    None => None,
+                },
+                data_keys: serde_json::from_str(&row.try_get::<String, _>("data_keys")?)
+                    .map_err(|e| MetaError::Invalid(format!("stream {name}'s data keys: {e}")))?,
+                record_distribution: row.try_get("record_distribution")?,
                 name,
             });
         }
@@ -665,4 +707,9 @@ fn decode_tags(text: &str) -> Result<BTreeMap<String, String>, MetaError> {
                 .ok_or_else(|| MetaError::Invalid(format!("consumer tag {k} is not a string")))
         })
         .collect()
+}
+
+/// A stream's data keys as the JSON text the `data_keys` column holds.
+fn data_keys_json(keys: &[weir_contracts::SealedDataKey]) -> Result<String, MetaError> {
+    serde_json::to_string(keys).map_err(|e| MetaError::Invalid(format!("data keys: {e}")))
 }

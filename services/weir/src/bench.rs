@@ -73,6 +73,10 @@ pub struct BenchArgs {
     /// Process id of the server behind --endpoint, to read its memory (Linux /proc).
     #[arg(long)]
     pub(crate) server_pid: Option<u32>,
+    /// Encrypt the stream at rest (StartStreamEncryption with this KeyId) before the
+    /// load, to measure what encryption costs.
+    #[arg(long, value_name = "KEY_ID")]
+    pub(crate) encrypt: Option<String>,
 }
 
 /// A JSON Kinesis client (unsigned: enough for Weir without auth and for kinesalite).
@@ -437,16 +441,30 @@ pub(crate) async fn prepare_stream(client: &Client, args: &BenchArgs) -> anyhow:
             )
             .await?;
     }
+    wait_active(client, &args.stream).await?;
+    if let Some(key_id) = &args.encrypt {
+        client
+            .call(
+                "StartStreamEncryption",
+                &json!({"StreamName": args.stream, "EncryptionType": "KMS", "KeyId": key_id}),
+            )
+            .await?;
+        wait_active(client, &args.stream).await?;
+    }
+    Ok(())
+}
+
+async fn wait_active(client: &Client, stream: &str) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let summary = client
-            .call("DescribeStreamSummary", &json!({"StreamName": args.stream}))
+            .call("DescribeStreamSummary", &json!({"StreamName": stream}))
             .await?;
         if summary["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE" {
             return Ok(());
         }
         if Instant::now() > deadline {
-            bail!("stream {} did not become ACTIVE within 30 s", args.stream);
+            bail!("stream {stream} did not become ACTIVE within 30 s");
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

@@ -7,6 +7,7 @@ mod cluster;
 mod config_cmd;
 mod kube_cmd;
 mod limit_args;
+mod master_key_cmd;
 mod pool_args;
 mod scaling_args;
 mod security_args;
@@ -50,6 +51,8 @@ enum Command {
     Apply(config_cmd::ApplyArgs),
     /// Delete every stream and consumer a config owns (nothing else).
     Destroy(config_cmd::DestroyArgs),
+    /// Rotate or retire the master key that seals data keys and secrets at rest.
+    MasterKey(master_key_cmd::MasterKeyArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -84,6 +87,7 @@ fn main() -> anyhow::Result<()> {
             Command::Plan(args) => exit_with(config_cmd::plan(args).await?),
             Command::Apply(args) => exit_with(config_cmd::apply(args).await?),
             Command::Destroy(args) => exit_with(config_cmd::destroy(args).await?),
+            Command::MasterKey(args) => master_key_cmd::run(args).await,
         }
     });
     drop(runtime);

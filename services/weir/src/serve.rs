@@ -218,6 +218,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         &args.data_dir,
         &args.tuning,
         cluster_secret.as_deref(),
+        Some(&master_key_file),
         auth,
         internal_ca.as_deref(),
     )
@@ -259,13 +260,16 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         None => node_flags.push("--insecure-plaintext".to_string()),
     }
     let mut node_env = args.tuning.tier.node_env();
-    if auth_on && clustered {
-        // Nodes verify signatures themselves: they open the sealed keys heartbeats carry
-        // with the master key, passed through the environment (never the command line).
+    if clustered {
+        // Nodes open encrypted streams' data keys, and with --auth the sealed access keys
+        // heartbeats carry, with the master key, passed through the environment (never
+        // the command line).
         let master = weir_auth::MasterKey::from_env_or_file(&master_key_file)
             .context("cannot load the master key for the nodes")?;
         node_env.push(("WEIR_MASTER_KEY".into(), master.to_base64().to_string()));
-        node_flags.push("--auth".into());
+        if auth_on {
+            node_flags.push("--auth".into());
+        }
     }
     let pool_policy = args.pool.policy();
     let initial = match node_count {
@@ -348,6 +352,13 @@ pub async fn control_plane(args: ControlPlaneArgs) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| args.data_dir.join("master.key"));
     let auth = (!args.auth.no_auth).then_some(master_key_file.as_path());
+    // Encrypted streams' data keys are sealed with the deployment's master key; without
+    // authentication it is used only if configured, since replicas of a control plane
+    // must share it (a key file each made for itself would not do).
+    let encryption_key = (auth.is_some()
+        || args.auth.master_key_file.is_some()
+        || std::env::var_os(weir_auth::secrets::MASTER_KEY_ENV).is_some())
+    .then_some(master_key_file.as_path());
     if auth.is_some() && clustered {
         tracing::info!("start nodes with `weir data-plane --auth` and this deployment's master key so they verify signatures");
     }
@@ -365,6 +376,7 @@ pub async fn control_plane(args: ControlPlaneArgs) -> anyhow::Result<()> {
             &args.data_dir,
             &args.tuning,
             secret,
+            encryption_key,
             auth,
             internal_ca.as_deref(),
         )
@@ -429,18 +441,26 @@ pub async fn data_plane(args: DataPlaneArgs) -> anyhow::Result<()> {
         std::time::Duration::from_millis(args.subscription_lifetime_ms.max(1));
     config.cluster_secret = Some(args.cluster_secret);
     config.tier = args.tier.open(&args.data_dir).await?;
-    let master = if args.auth {
-        let key = match (std::env::var("WEIR_MASTER_KEY"), &args.master_key_file) {
-            (Ok(text), _) => weir_auth::MasterKey::from_base64(&text)
-                .context("WEIR_MASTER_KEY is not a base64 32-byte key")?,
-            (Err(_), Some(path)) => weir_auth::MasterKey::from_env_or_file(path)
+    // The master key opens encrypted streams' data keys and, with --auth, access keys.
+    let master_key = match (std::env::var("WEIR_MASTER_KEY"), &args.master_key_file) {
+        (Ok(text), _) => Some(
+            weir_auth::MasterKey::from_base64(&text)
+                .context("WEIR_MASTER_KEY is not base64 of 32-byte keys")?,
+        ),
+        (Err(_), Some(path)) => Some(
+            weir_auth::MasterKey::from_env_or_file(path)
                 .with_context(|| format!("cannot read the master key {}", path.display()))?,
-            (Err(_), None) => bail!("--auth needs the deployment's master key: set WEIR_MASTER_KEY or --master-key-file"),
-        };
-        Some(key)
-    } else {
-        None
+        ),
+        (Err(_), None) if args.auth => bail!(
+            "--auth needs the deployment's master key: set WEIR_MASTER_KEY or --master-key-file"
+        ),
+        (Err(_), None) => {
+            tracing::warn!("no master key (WEIR_MASTER_KEY or --master-key-file): this node can neither write nor read encrypted streams");
+            None
+        }
     };
+    config.master_key = master_key.clone();
+    let master = if args.auth { master_key } else { None };
     let plane = DataPlane::start_node(
         config,
         cluster,
@@ -510,6 +530,7 @@ impl Stack {
         data_dir: &std::path::Path,
         tuning: &Tuning,
         cluster_secret: Option<&str>,
+        master_key_file: Option<&std::path::Path>,
         auth: Option<&std::path::Path>,
         internal_ca: Option<&[u8]>,
     ) -> anyhow::Result<Self> {
@@ -569,6 +590,19 @@ impl Stack {
         if let Some(setup) = &config.tier {
             control_plane.attach_tier_store(Arc::clone(&setup.store));
             tracing::info!(store = %setup.store.describe(), "cold tier");
+        }
+        // The master key ring seals encrypted streams' data keys (and, with --auth,
+        // access keys): `WEIR_MASTER_KEY`, or the file, created on first start.
+        if let Some(master_key_file) = master_key_file {
+            let master =
+                weir_auth::MasterKey::from_env_or_file(master_key_file).with_context(|| {
+                    format!(
+                        "cannot load the master key (WEIR_MASTER_KEY or {})",
+                        master_key_file.display()
+                    )
+                })?;
+            control_plane.attach_master_key(master.clone());
+            config.master_key = Some(master);
         }
         let bootstrap = match auth {
             Some(master_key_file) => {

@@ -45,6 +45,9 @@ fn stream(shards: u32) -> StreamRecord {
         mode_changes_ms: Vec::new(),
         shard_level_metrics: Vec::new(),
         resource_policy: None,
+        encryption: None,
+        data_keys: Vec::new(),
+        record_distribution: weir_contracts::DEFAULT_RECORD_DISTRIBUTION.to_string(),
     }
 }
 

@@ -85,11 +85,21 @@ impl Security {
     ) -> Result<(Arc<Self>, Option<Bootstrap>), ControlPlaneError> {
         let now = SystemTime::now();
         let keyring = match store.auth_state(KEYRING_STATE).await? {
-            Some(sealed) => KeyRing::unseal(&sealed, &master).map_err(|e| {
-                ControlPlaneError::InvalidArgument(format!(
-                    "cannot open the token signing keys ({e}): is this the master key the deployment was created with? (WEIR_MASTER_KEY or the master key file)"
-                ))
-            })?,
+            Some(sealed) => {
+                let ring = KeyRing::unseal(&sealed, &master).map_err(|e| {
+                    ControlPlaneError::InvalidArgument(format!(
+                        "cannot open the token signing keys ({e}): is this the master key the deployment was created with? (WEIR_MASTER_KEY or the master key file)"
+                    ))
+                })?;
+                if master.len() > 1 {
+                    // The ring has retired keys (`weir master-key rotate`): seal the
+                    // signing keys under the current one, so the retired ones can go.
+                    store
+                        .put_auth_state(KEYRING_STATE, &ring.seal(&master).map_err(store_error)?)
+                        .await?;
+                }
+                ring
+            }
             None => {
                 let ring = KeyRing::generate(ISSUER, TOKEN_LIFETIME, now);
                 store
@@ -105,6 +115,7 @@ impl Security {
             store,
             access: Arc::new(AccessTable::new(master)),
         });
+        security.reseal_access_keys().await?;
         security.reload().await?;
         let mut bootstrap = None;
         if security.access.principals().is_empty() {
@@ -120,6 +131,35 @@ impl Security {
             bootstrap = Some(Bootstrap { key });
         }
         Ok((security, bootstrap))
+    }
+
+    /// Re-seals under the current master key every access key sealed under a retired one
+    /// (after `weir master-key rotate`).
+    async fn reseal_access_keys(&self) -> Result<(), ControlPlaneError> {
+        let master = self.access.master();
+        if master.len() < 2 {
+            return Ok(());
+        }
+        for key in self.store.load_access_keys().await? {
+            let Ok(id) = key.access_key_id.parse::<weir_auth::AccessKeyId>() else {
+                continue;
+            };
+            let Ok(sealed) = key.secret_sealed.parse::<weir_auth::EncryptedSecret>() else {
+                continue;
+            };
+            if master.opens_with_current(&sealed, id.as_str().as_bytes()) {
+                continue;
+            }
+            let Ok(secret) = master.decrypt_secret(&id, &sealed) else {
+                tracing::error!(access_key_id = %id, "an access key opens with no key of the master key ring");
+                continue;
+            };
+            let resealed = master.encrypt_secret(&id, &secret).map_err(store_error)?;
+            self.store
+                .reseal_access_key(id.as_str(), &key.secret_sealed, &resealed.to_string())
+                .await?;
+        }
+        Ok(())
     }
 
     /// The access table requests are checked against (and nodes receive copies of).

@@ -11,8 +11,11 @@ macro_rules! stream_ref {
     };
 }
 
+mod account;
 mod capacity;
 pub(crate) mod consumers;
+mod distribution;
+mod encryption;
 mod monitoring;
 mod policies;
 pub(crate) mod reads;
@@ -24,7 +27,6 @@ mod tags;
 use std::sync::Arc;
 
 use axum::response::Response;
-use serde::Serialize;
 use weir_contracts::StreamRecord;
 use weir_core::{stream_name_from_arn, Violations};
 
@@ -34,7 +36,7 @@ use crate::protocol::Format;
 
 /// Every operation a node serves: [`dispatch`]'s, and SubscribeToShard (the gateway
 /// serves it itself, as its answer is a stream).
-pub const OPERATIONS: [&str; 35] = [
+pub const OPERATIONS: &[&str] = &[
     "CreateStream",
     "DeleteStream",
     "DescribeStream",
@@ -56,8 +58,13 @@ pub const OPERATIONS: [&str; 35] = [
     "UpdateStreamMode",
     "UpdateStreamWarmThroughput",
     "UpdateMaxRecordSize",
+    "StartStreamEncryption",
+    "StopStreamEncryption",
     "EnableEnhancedMonitoring",
     "DisableEnhancedMonitoring",
+    "DescribeAccountSettings",
+    "UpdateAccountSettings",
+    "UpdateStreamRecordDistributionStrategy",
     "PutRecord",
     "PutRecords",
     "GetShardIterator",
@@ -134,8 +141,13 @@ async fn dispatch_once(
         "UpdateStreamMode" => op!(capacity::update_stream_mode),
         "UpdateStreamWarmThroughput" => op!(capacity::update_warm_throughput),
         "UpdateMaxRecordSize" => op!(capacity::update_max_record_size),
+        "StartStreamEncryption" => op!(encryption::start),
+        "StopStreamEncryption" => op!(encryption::stop),
         "EnableEnhancedMonitoring" => op!(monitoring::enable),
         "DisableEnhancedMonitoring" => op!(monitoring::disable),
+        "DescribeAccountSettings" => op!(account::describe),
+        "UpdateAccountSettings" => op!(account::update),
+        "UpdateStreamRecordDistributionStrategy" => op!(distribution::update),
         "PutRecord" => op!(records::put_record),
         "PutRecords" => op!(records::put_records),
         "GetShardIterator" => op!(reads::get_shard_iterator),
@@ -163,9 +175,8 @@ async fn dispatch_once(
     }
 }
 
-/// An empty answer (`{}`), for operations that return nothing.
-#[derive(Debug, Serialize)]
-pub struct Empty {}
+/// The answer of operations that return nothing: AWS sends no body at all for them.
+pub use crate::protocol::NoBody as Empty;
 
 /// The stream selector every stream-scoped request carries.
 #[derive(Debug, Default, serde::Deserialize)]
@@ -186,15 +197,14 @@ impl StreamRef {
             violations.stream_name(name, "streamName");
         }
         if let Some(arn) = &self.stream_arn {
+            // As for names: the pattern first, so an empty ARN breaks both.
+            violations.pattern(
+                arn,
+                "streamARN",
+                stream_name_from_arn(arn).is_some(),
+                "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+",
+            );
             violations.length(arn, "streamARN", 1, 2048);
-            if stream_name_from_arn(arn).is_none() && !arn.is_empty() {
-                violations.pattern(
-                    arn,
-                    "streamARN",
-                    false,
-                    "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+",
-                );
-            }
         }
         match (&self.stream_name, &self.stream_arn) {
             (Some(name), _) => Some(name.clone()),

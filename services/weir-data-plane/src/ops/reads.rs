@@ -233,6 +233,27 @@ pub struct Record {
     pub(crate) approximate_arrival_timestamp: Timestamp,
     pub(crate) data: Blob,
     pub(crate) partition_key: String,
+    /// `KMS` for a record stored encrypted; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) encryption_type: Option<String>,
+}
+
+impl Record {
+    /// A record as readers get it, from its stored form opened by `RecordKeys`.
+    pub(crate) fn shaped(
+        opened: crate::encryption::OpenedRecord,
+        ordinal: u64,
+        log: &crate::shards::LocalShard,
+    ) -> Self {
+        let r = opened.record;
+        Self {
+            sequence_number: SequenceNumber::new(ordinal, log.position(r.offset)).to_string(),
+            approximate_arrival_timestamp: Timestamp(r.timestamp_ms),
+            data: Blob(r.data),
+            partition_key: r.partition_key,
+            encryption_type: opened.encrypted.then(|| "KMS".to_string()),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -270,6 +291,10 @@ pub(crate) fn write_records_json(records: &[Record], out: &mut Vec<u8>) {
         base64_simd::STANDARD.encode_append(&r.data.0, out);
         out.extend_from_slice(b"\",\"PartitionKey\":");
         let _ = serde_json::to_writer(&mut *out, &r.partition_key);
+        if let Some(kind) = &r.encryption_type {
+            out.extend_from_slice(b",\"EncryptionType\":");
+            let _ = serde_json::to_writer(&mut *out, kind);
+        }
         out.push(b'}');
     }
     out.push(b']');
@@ -349,7 +374,8 @@ pub async fn get_records(
         return Err(KinesisError::ExpiredIterator(format!(
             "Iterator expired. The iterator was created at time {} while right now it is {} which is further in \
              the future than the tolerated delay of {ITERATOR_TTL_MS} milliseconds.",
-            iterator.issued_ms, now
+            crate::clock::aws_date(iterator.issued_ms),
+            crate::clock::aws_date(now)
         )));
     }
     let stream = plane.catalog.stream(&iterator.stream)?;
@@ -397,31 +423,29 @@ pub async fn get_records(
     let limit = req.limit.unwrap_or(MAX_GET_RECORDS as i64) as usize;
     let from = log.offset_of(iterator.offset);
     let stored = log.read_any(from, limit, MAX_GET_BYTES).await?;
-    let bytes: usize = stored
-        .iter()
-        .map(|r| r.data.len() + r.partition_key.len())
-        .sum();
-    log.meter
-        .read(&shard_limits, stored.len() as u64, bytes as u64);
     let reader = Arc::clone(&log);
     let ordinal = shard.ordinal;
-    // Shaping up to 10,000 records is CPU work: keep it off the runtime's worker threads.
+    let keys = Arc::clone(&plane.record_keys);
+    let sealed_for = Arc::clone(&stream);
+    // Opening and shaping up to 10,000 records is CPU work: keep it off the runtime's
+    // worker threads.
     let (records, last) = tokio::task::spawn_blocking(move || {
         let last = stored.last().map(|r| (r.offset, r.timestamp_ms));
-        let records: Vec<Record> = stored
+        let opened = keys.open(&sealed_for, stored)?;
+        let records: Vec<Record> = opened
             .into_iter()
-            .map(|r| Record {
-                sequence_number: SequenceNumber::new(ordinal, reader.position(r.offset))
-                    .to_string(),
-                approximate_arrival_timestamp: Timestamp(r.timestamp_ms),
-                data: Blob(r.data),
-                partition_key: r.partition_key,
-            })
+            .map(|r| Record::shaped(r, ordinal, &reader))
             .collect();
-        (records, last)
+        Ok::<_, KinesisError>((records, last))
     })
     .await
-    .map_err(|e| KinesisError::Internal(format!("read task failed: {e}")))?;
+    .map_err(|e| KinesisError::Internal(format!("read task failed: {e}")))??;
+    let bytes: usize = records
+        .iter()
+        .map(|r| r.data.0.len() + r.partition_key.len())
+        .sum();
+    log.meter
+        .read(&shard_limits, records.len() as u64, bytes as u64);
     let next_offset = last.map_or(from.max(log.history_start()), |(offset, _)| offset + 1);
     let tip = log.visible_end();
     let millis_behind_latest = match last {
@@ -464,12 +488,14 @@ mod tests {
                     approximate_arrival_timestamp: Timestamp(1_700_000_000_123),
                     data: Blob(bytes::Bytes::from_static(b"\x00\xff binary \"quoted\"")),
                     partition_key: "key \"with\" quotes \u{e9}".into(),
+                    encryption_type: Some("KMS".into()),
                 },
                 Record {
                     sequence_number: "18446744073709551617".into(),
                     approximate_arrival_timestamp: Timestamp(1_700_000_000_000),
                     data: Blob(bytes::Bytes::new()),
                     partition_key: "k".into(),
+                    encryption_type: None,
                 },
             ],
             next_shard_iterator: Some("abc".into()),

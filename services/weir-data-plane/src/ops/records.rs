@@ -1,6 +1,8 @@
 //! Record operations, the write side: routing, appends (PutRecord, PutRecords) and the
 //! retry rules shared with reads ([`super::reads`]).
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use weir_contracts::{ShardRecord, StreamRecord, StreamStatus};
 use weir_core::hash::parse_hash_key;
@@ -259,6 +261,32 @@ fn check_sizes(
 }
 
 /// The hash key a record routes by.
+/// What PutRecord(s) report: KMS while the stream encrypts new records.
+fn encryption_type(stream: &StreamRecord) -> &'static str {
+    if stream.encryption.is_some() {
+        "KMS"
+    } else {
+        "NONE"
+    }
+}
+
+/// The hash key a record is placed by. Under the `AUTO` record distribution
+/// (UpdateStreamRecordDistributionStrategy) records spread evenly: a uniformly random hash
+/// key, ignoring the partition key and ExplicitHashKey, as Kinesis documents. A forwarded
+/// request keeps the hash the entry node chose, so it lands on the shard it was sent to.
+fn placement_hash(
+    plane: &DataPlane,
+    stream: &StreamRecord,
+    partition_key: &str,
+    explicit: Option<&str>,
+) -> Result<u128, KinesisError> {
+    let hash = hash_key(partition_key, explicit)?;
+    if stream.record_distribution == "AUTO" && !plane.is_forwarded() {
+        return Ok(rand::random::<u128>());
+    }
+    Ok(hash)
+}
+
 fn hash_key(partition_key: &str, explicit: Option<&str>) -> Result<u128, KinesisError> {
     match explicit {
         None => Ok(partition_key_hash(partition_key)),
@@ -334,7 +362,7 @@ pub async fn put_record(
         )),
     )?;
     let key = req.partition_key.unwrap_or_default();
-    let hash = hash_key(&key, req.explicit_hash_key.as_deref())?;
+    let hash = placement_hash(plane, &stream, &key, req.explicit_hash_key.as_deref())?;
     let record = NewRecord {
         partition_key: key,
         data: req.data.unwrap_or_default().0,
@@ -351,7 +379,11 @@ pub async fn put_record(
                 if !log.meter.admit_writes(&limits, &[size], now)[0] {
                     return Err(throttled(plane, &stream, ordinal));
                 }
-                log.append(vec![record.clone()], now)
+                let stored = plane
+                    .record_keys
+                    .seal_off_runtime(&stream, vec![record.clone()])
+                    .await?;
+                log.append(stored, now)
                     .await
                     .map(|ack| {
                         log.meter.wrote(1, size as u64);
@@ -379,7 +411,7 @@ pub async fn put_record(
                         return Ok(PutRecordOutput {
                             shard_id: answer.shard_id,
                             sequence_number: answer.sequence_number,
-                            encryption_type: "NONE",
+                            encryption_type: encryption_type(&stream),
                         })
                     }
                     Err(error) => Err(retry_if_transient(plane, error)),
@@ -408,7 +440,7 @@ pub async fn put_record(
     Ok(PutRecordOutput {
         shard_id: shard_id(shard.ordinal),
         sequence_number: SequenceNumber::new(shard.ordinal, position).to_string(),
-        encryption_type: "NONE",
+        encryption_type: encryption_type(&stream),
     })
 }
 
@@ -519,7 +551,7 @@ pub async fn put_records(
     let mut pending: Vec<(usize, u128, NewRecord)> = Vec::with_capacity(entries.len());
     for (i, entry) in entries.into_iter().enumerate() {
         let key = entry.partition_key.unwrap_or_default();
-        let hash = hash_key(&key, entry.explicit_hash_key.as_deref())?;
+        let hash = placement_hash(plane, &stream, &key, entry.explicit_hash_key.as_deref())?;
         let record = NewRecord {
             partition_key: key,
             data: entry.data.unwrap_or_default().0,
@@ -553,6 +585,8 @@ pub async fn put_records(
             let located = plane.locate(stream.uid, ordinal).await;
             let cluster = plane.cluster().cloned();
             let stream_name = stream.name.clone();
+            let keys = Arc::clone(&plane.record_keys);
+            let sealing = Arc::clone(&stream);
             tasks.spawn(async move {
                 let (mut positions, mut records) = (positions, records);
                 let mut refused = Vec::new();
@@ -567,26 +601,31 @@ pub async fn put_records(
                         if records.is_empty() {
                             Outcome::Nothing
                         } else {
-                            match log.append(records.clone(), now).await {
-                                Ok(ack) => {
-                                    log.meter.wrote(records.len() as u64, bytes as u64);
-                                    Outcome::Appended(log.position(ack.base_offset))
-                                }
-                                Err(WriteError::Sealed) => Outcome::Retry,
-                                Err(WriteError::Storage(weir_storage::StorageError::QueueFull)) => {
-                                    refused.extend(positions.drain(..).map(|(p, _)| p));
-                                    records.clear();
-                                    Outcome::Nothing
-                                }
-                                Err(WriteError::Unavailable(_)) if may_retry_transient => {
-                                    Outcome::Retry
-                                }
-                                Err(WriteError::Unavailable(reason)) => {
-                                    Outcome::Unavailable(reason)
-                                }
-                                Err(error) => {
-                                    Outcome::Failed(KinesisError::from(error).to_string())
-                                }
+                            match keys.seal_off_runtime(&sealing, records.clone()).await {
+                                Err(error) => Outcome::Failed(error.to_string()),
+                                Ok(stored) => match log.append(stored, now).await {
+                                    Ok(ack) => {
+                                        log.meter.wrote(records.len() as u64, bytes as u64);
+                                        Outcome::Appended(log.position(ack.base_offset))
+                                    }
+                                    Err(WriteError::Sealed) => Outcome::Retry,
+                                    Err(WriteError::Storage(
+                                        weir_storage::StorageError::QueueFull,
+                                    )) => {
+                                        refused.extend(positions.drain(..).map(|(p, _)| p));
+                                        records.clear();
+                                        Outcome::Nothing
+                                    }
+                                    Err(WriteError::Unavailable(_)) if may_retry_transient => {
+                                        Outcome::Retry
+                                    }
+                                    Err(WriteError::Unavailable(reason)) => {
+                                        Outcome::Unavailable(reason)
+                                    }
+                                    Err(error) => {
+                                        Outcome::Failed(KinesisError::from(error).to_string())
+                                    }
+                                },
                             }
                         }
                     }
@@ -718,7 +757,7 @@ pub async fn put_records(
     Ok(PutRecordsOutput {
         failed_record_count: failed,
         records: results,
-        encryption_type: "NONE",
+        encryption_type: encryption_type(&stream),
     })
 }
 

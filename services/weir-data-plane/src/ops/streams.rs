@@ -180,6 +180,8 @@ pub struct StreamDescription {
     stream_creation_timestamp: Timestamp,
     enhanced_monitoring: Vec<EnhancedMetrics>,
     encryption_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_id: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -226,7 +228,12 @@ pub async fn describe_stream(
             enhanced_monitoring: vec![EnhancedMetrics {
                 shard_level_metrics: stream.shard_level_metrics.clone(),
             }],
-            encryption_type: "NONE",
+            encryption_type: if stream.encryption.is_some() {
+                "KMS"
+            } else {
+                "NONE"
+            },
+            key_id: stream.encryption.as_ref().map(|e| e.key_id.clone()),
         },
     })
 }
@@ -251,11 +258,16 @@ pub struct StreamDescriptionSummary {
     stream_creation_timestamp: Timestamp,
     enhanced_monitoring: Vec<EnhancedMetrics>,
     encryption_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_id: Option<String>,
     open_shard_count: usize,
     consumer_count: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     warm_throughput: Option<super::capacity::WarmThroughputOut>,
     max_record_size_in_ki_b: u32,
+    /// UpdateStreamRecordDistributionStrategy's setting; on-demand streams only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    record_distribution_strategy: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -282,12 +294,19 @@ pub async fn describe_stream_summary(
             enhanced_monitoring: vec![EnhancedMetrics {
                 shard_level_metrics: stream.shard_level_metrics.clone(),
             }],
-            encryption_type: "NONE",
+            encryption_type: if stream.encryption.is_some() {
+                "KMS"
+            } else {
+                "NONE"
+            },
+            key_id: stream.encryption.as_ref().map(|e| e.key_id.clone()),
             open_shard_count: stream.open_shards().count(),
             consumer_count: stream.consumers.len(),
             warm_throughput: (stream.mode == StreamMode::OnDemand)
                 .then(|| super::capacity::warm_throughput(plane, &stream)),
             max_record_size_in_ki_b: stream.max_record_size_kib,
+            record_distribution_strategy: (stream.mode == StreamMode::OnDemand)
+                .then(|| stream.record_distribution.clone()),
         },
     })
 }
@@ -401,6 +420,10 @@ pub struct ListShardsInput {
     exclusive_start_shard_id: Option<String>,
     max_results: Option<i64>,
     shard_filter: Option<ShardFilter>,
+    /// Read only so that a value of the wrong type is refused as AWS refuses it (it
+    /// tells streams of the same name apart, and Weir's names are unique).
+    #[serde(default, rename = "StreamCreationTimestamp")]
+    _stream_creation_timestamp: Option<crate::protocol::Timestamp>,
 }
 
 /// What a ListShards NextToken carries: where the page ended and the filter in force.

@@ -10,16 +10,14 @@
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
+use crate::encryption::{OpenedRecord, StreamOpener};
+use crate::error::KinesisError;
+use crate::ops::reads::{write_records_json, Record};
+use crate::protocol::Format;
+use crate::shards::LocalShard;
 use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::sync::broadcast;
-use weir_core::SequenceNumber;
-use weir_storage::StoredRecord;
-
-use crate::error::KinesisError;
-use crate::ops::reads::{write_records_json, Record};
-use crate::protocol::{Blob, Format, Timestamp};
-use crate::shards::LocalShard;
 
 /// Batches a hub keeps for subscribers that are a little behind.
 pub const HUB_CAPACITY: usize = 16;
@@ -48,24 +46,19 @@ pub struct Batch {
 }
 
 impl Batch {
-    /// Shapes records read from `log` (sequence numbers from their positions).
-    pub fn new(log: &LocalShard, ordinal: u64, stored: Vec<StoredRecord>) -> Option<Self> {
-        let first = stored.first()?.offset;
-        let last = stored.last()?;
+    /// Shapes records read from `log` and opened (sequence numbers from their positions).
+    pub(crate) fn new(log: &LocalShard, ordinal: u64, opened: Vec<OpenedRecord>) -> Option<Self> {
+        let first = opened.first()?.record.offset;
+        let last = &opened.last()?.record;
         let (end, last_arrival_ms) = (last.offset + 1, last.timestamp_ms);
-        let bytes = stored
-            .iter()
-            .map(|r| r.data.len() + r.partition_key.len())
-            .sum();
-        let records = stored
+        let records: Vec<Record> = opened
             .into_iter()
-            .map(|r| Record {
-                sequence_number: SequenceNumber::new(ordinal, log.position(r.offset)).to_string(),
-                approximate_arrival_timestamp: Timestamp(r.timestamp_ms),
-                data: Blob(r.data),
-                partition_key: r.partition_key,
-            })
+            .map(|r| Record::shaped(r, ordinal, log))
             .collect();
+        let bytes = records
+            .iter()
+            .map(|r| r.data.0.len() + r.partition_key.len())
+            .sum();
         Some(Self {
             first,
             end,
@@ -117,10 +110,11 @@ pub struct Hubs {
 impl Hubs {
     /// Subscribes to the shard's hub, starting one if the shard has none (or has one
     /// reading a log this node no longer serves the shard from).
-    pub fn subscribe(
+    pub(crate) fn subscribe(
         self: &Arc<Self>,
         log: &Arc<LocalShard>,
         ordinal: u64,
+        opener: &StreamOpener,
     ) -> broadcast::Receiver<Arc<Batch>> {
         let key = (log.uid(), ordinal);
         let mut hubs = self.hubs.lock();
@@ -131,7 +125,14 @@ impl Hubs {
         }
         let (sender, receiver) = broadcast::channel(HUB_CAPACITY);
         hubs.insert(key, (Arc::clone(log), sender.clone()));
-        tokio::spawn(run(Arc::clone(self), key, Arc::clone(log), ordinal, sender));
+        tokio::spawn(run(
+            Arc::clone(self),
+            key,
+            Arc::clone(log),
+            ordinal,
+            opener.clone(),
+            sender,
+        ));
         receiver
     }
 
@@ -167,6 +168,7 @@ async fn run(
     key: (i64, u64),
     log: Arc<LocalShard>,
     ordinal: u64,
+    opener: StreamOpener,
     sender: broadcast::Sender<Arc<Batch>>,
 ) {
     let mut commit = log.watch_commit();
@@ -181,7 +183,14 @@ async fn run(
                 .await
             {
                 Ok(stored) => {
-                    if let Some(batch) = Batch::new(&log, ordinal, stored) {
+                    let opened = match opener.open(stored) {
+                        Ok(opened) => opened,
+                        Err(error) => {
+                            tracing::warn!(%error, "subscription hub could not open records; subscribers read the log themselves");
+                            Vec::new()
+                        }
+                    };
+                    if let Some(batch) = Batch::new(&log, ordinal, opened) {
                         published = batch.end;
                         // No receiver: the next round retires the hub.
                         let _ = sender.send(Arc::new(batch));

@@ -255,7 +255,12 @@ impl Session {
         let plane = Arc::clone(&self.plane);
         let (uid, ordinal) = (self.target.stream_uid, self.target.ordinal);
         let mut next = log.offset_of(position);
-        let mut tail = plane.subscriptions.hubs.subscribe(&log, ordinal);
+        let opener = crate::encryption::StreamOpener::new(
+            Arc::clone(&plane.record_keys),
+            Arc::clone(&plane.catalog),
+            self.target.stream_name.clone(),
+        );
+        let mut tail = plane.subscriptions.hubs.subscribe(&log, ordinal, &opener);
         let mut pending: Option<Arc<Batch>> = None;
         let mut last_event = Instant::now();
         let mut replaced = self.registration.replaced.clone();
@@ -307,7 +312,7 @@ impl Session {
                     Err(broadcast::error::TryRecvError::Empty) => None,
                     Err(broadcast::error::TryRecvError::Lagged(_)) => continue,
                     Err(broadcast::error::TryRecvError::Closed) => {
-                        tail = plane.subscriptions.hubs.subscribe(&log, ordinal);
+                        tail = plane.subscriptions.hubs.subscribe(&log, ordinal, &opener);
                         None
                     }
                 },
@@ -431,7 +436,13 @@ impl Session {
             .read_any(from, MAX_EVENT_RECORDS, MAX_EVENT_BYTES)
             .await?;
         stored.retain(|r| r.offset < until);
-        let Some(batch) = Batch::new(log, self.target.ordinal, stored) else {
+        let opened = crate::encryption::StreamOpener::new(
+            Arc::clone(&self.plane.record_keys),
+            Arc::clone(&self.plane.catalog),
+            self.target.stream_name.clone(),
+        )
+        .open(stored)?;
+        let Some(batch) = Batch::new(log, self.target.ordinal, opened) else {
             return Ok(None);
         };
         let encoded = batch.encoded(self.format)?;
