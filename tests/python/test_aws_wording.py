@@ -80,6 +80,9 @@ WRONG_TYPES = [
     ("GetShardIterator", {"StreamName": "x", "ShardId": "shardId-0",
                           "ShardIteratorType": "AT_TIMESTAMP", "Timestamp": True},
      "class java.lang.Boolean can not be converted to milliseconds since epoch"),
+    # Types are checked before anything else, even with no stream named.
+    ("ListShards", {"StreamCreationTimestamp": "23"},
+     "class java.lang.String can not be converted to milliseconds since epoch"),
 ]
 
 
