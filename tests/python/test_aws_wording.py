@@ -235,3 +235,32 @@ def test_long_tag_keys_to_remove_are_reported_for_the_list(weir):
 def test_invalid_input_for_a_missing_stream_is_a_validation_error(weir, op, body):
     resp = weir.call(op, body)
     assert resp.error_type == "ValidationException", resp.describe()
+
+
+# ---- which "not found": an unreadable shard id before the stream, else the stream ------
+@pytest.mark.parametrize("op,shard_member,extra", [
+    ("SplitShard", "ShardToSplit", {"NewStartingHashKey": "0"}),
+    ("MergeShards", "ShardToMerge", {"AdjacentShardToMerge": "shardId-000000000001"}),
+])
+def test_an_unreadable_shard_id_is_not_found_before_the_stream(weir, stream, op,
+                                                               shard_member, extra):
+    missing = unique_name("nostream")
+    # A shard number over 2147483647, or no number at all: that shard, whatever the stream.
+    for shard in ("2147483648", "shardId-002147483648", "ABKLFD8", "2.14E4"):
+        answer = wire_call(weir.kinesis_url, op,
+                           {"StreamName": missing, shard_member: shard, **extra})
+        assert answer.error_type == "ResourceNotFoundException", answer.describe()
+        assert answer.message == (f"Could not find shard {shard} in stream {missing} "
+                                  f"under account {ACCOUNT_ID}."), answer.describe()
+    # A readable id on a missing stream: the stream is what is missing.
+    for shard in ("2147483647", "a-00002147483647", "shardId-5"):
+        answer = wire_call(weir.kinesis_url, op,
+                           {"StreamName": missing, shard_member: shard, **extra})
+        assert answer.error_type == "ResourceNotFoundException", answer.describe()
+        assert answer.message == f"Stream {missing} under account {ACCOUNT_ID} not found."
+    # A readable id on a stream that has no such shard: the normalised id.
+    answer = wire_call(weir.kinesis_url, op, {"StreamName": stream, shard_member: "shardId-5",
+                                              **extra})
+    assert answer.error_type == "ResourceNotFoundException", answer.describe()
+    assert answer.message == (f"Could not find shard shardId-000000000005 in stream {stream} "
+                              f"under account {ACCOUNT_ID}.")

@@ -22,9 +22,13 @@ impl ControlPlane {
         let _ = self.fence.set(fence);
     }
 
+    /// Kinesis names a shard id it can read by its normalised form (`shardId-5` is
+    /// `shardId-000000000005`), and any other as given.
     fn shard_not_found(&self, stream: &str, shard: &str) -> ControlPlaneError {
+        let shown =
+            weir_core::shard_ordinal(shard).map_or_else(|| shard.to_string(), weir_core::shard_id);
         ControlPlaneError::NotFound(format!(
-            "Could not find shard {shard} in stream {stream} under account {}.",
+            "Could not find shard {shown} in stream {stream} under account {}.",
             self.config.account_id
         ))
     }

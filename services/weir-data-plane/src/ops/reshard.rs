@@ -42,7 +42,9 @@ pub async fn split_shard(plane: &DataPlane, req: SplitShardInput) -> Result<Empt
             HASH_KEY_PATTERN,
         );
     }
-    let stream = stream_for(plane, &stream_ref!(req), violations)?;
+    let selector = stream_ref!(req);
+    shards_parse(plane, &selector, violations, &[&req.shard_to_split])?;
+    let stream = stream_for(plane, &selector, Violations::new())?;
     plane
         .admin()?
         .split_shard(
@@ -52,6 +54,31 @@ pub async fn split_shard(plane: &DataPlane, req: SplitShardInput) -> Result<Empt
         )
         .await?;
     Ok(Empty {})
+}
+
+/// Validates the whole request, then refuses a shard id Kinesis cannot read as a shard
+/// number before looking the stream up, as Kinesis does: "Could not find shard ..." names
+/// the id as given, even when the stream does not exist either.
+fn shards_parse(
+    plane: &DataPlane,
+    selector: &super::StreamRef,
+    mut violations: Violations,
+    ids: &[&Option<String>],
+) -> Result<(), KinesisError> {
+    let name = selector.check(&mut violations);
+    KinesisError::validation(violations)?;
+    let name = selector.resolve(name)?;
+    if let Some(id) = ids
+        .iter()
+        .filter_map(|id| id.as_deref())
+        .find(|id| weir_core::shard_ordinal(id).is_none())
+    {
+        return Err(KinesisError::ResourceNotFound(format!(
+            "Could not find shard {id} in stream {name} under account {}.",
+            plane.catalog.settings().account_id
+        )));
+    }
+    Ok(())
 }
 
 #[derive(Debug, Deserialize)]
@@ -74,7 +101,14 @@ pub async fn merge_shards(plane: &DataPlane, req: MergeShardsInput) -> Result<Em
     if let Some(id) = &req.adjacent_shard_to_merge {
         violations.stream_name(id, "adjacentShardToMerge");
     }
-    let stream = stream_for(plane, &stream_ref!(req), violations)?;
+    let selector = stream_ref!(req);
+    shards_parse(
+        plane,
+        &selector,
+        violations,
+        &[&req.shard_to_merge, &req.adjacent_shard_to_merge],
+    )?;
+    let stream = stream_for(plane, &selector, Violations::new())?;
     plane
         .admin()?
         .merge_shards(
