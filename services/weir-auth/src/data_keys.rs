@@ -12,8 +12,8 @@
 //! The stream's uid and the key's version are authenticated with every envelope and every
 //! sealed key, so neither can be moved to another stream or passed off as another version.
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use chacha20poly1305::aead::{AeadInPlace, KeyInit};
+use chacha20poly1305::{Tag, XChaCha20Poly1305, XNonce};
 use rand::rngs::OsRng;
 use rand::RngCore;
 use zeroize::Zeroizing;
@@ -113,59 +113,63 @@ pub struct RecordCipher {
 
 impl RecordCipher {
     /// The envelope of one record:
-    /// `magic | version:u32 | nonce[24] | seal(key_len:u16 | key | data)`.
+    /// `magic | version:u32 | nonce[24] | seal(key_len:u16 | key | data) | tag[16]`,
+    /// built and encrypted in one buffer. The nonce comes from the thread's CSPRNG
+    /// (seeded from the OS), not a system call per record.
     pub fn seal(&self, partition_key: &str, data: &[u8]) -> Result<Vec<u8>, AuthError> {
         let key_len = u16::try_from(partition_key.len()).map_err(|_| AuthError::Encryption)?;
-        let mut plain = Zeroizing::new(Vec::with_capacity(2 + partition_key.len() + data.len()));
-        plain.extend_from_slice(&key_len.to_le_bytes());
-        plain.extend_from_slice(partition_key.as_bytes());
-        plain.extend_from_slice(data);
-        let mut nonce = [0u8; NONCE_LEN];
-        OsRng.fill_bytes(&mut nonce);
         let header = self.header();
-        let sealed = self
+        let body_start = header.len() + NONCE_LEN;
+        let mut out =
+            Vec::with_capacity(body_start + 2 + partition_key.len() + data.len() + TAG_LEN);
+        out.extend_from_slice(&header);
+        let mut nonce = [0u8; NONCE_LEN];
+        rand::thread_rng().fill_bytes(&mut nonce);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&key_len.to_le_bytes());
+        out.extend_from_slice(partition_key.as_bytes());
+        out.extend_from_slice(data);
+        let tag = self
             .aead
-            .encrypt(
+            .encrypt_in_place_detached(
                 XNonce::from_slice(&nonce),
-                Payload {
-                    msg: &plain,
-                    aad: &self.aad(&header),
-                },
+                &self.aad(&header),
+                &mut out[body_start..],
             )
             .map_err(|_| AuthError::Encryption)?;
-        let mut out = Vec::with_capacity(header.len() + NONCE_LEN + sealed.len());
-        out.extend_from_slice(&header);
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(&sealed);
+        out.extend_from_slice(&tag);
         Ok(out)
     }
 
     /// The partition key and payload of an envelope this key sealed.
-    pub fn open(&self, envelope: &[u8]) -> Result<(String, Vec<u8>), AuthError> {
+    pub fn open(&self, envelope: &[u8]) -> Result<OpenedEnvelope, AuthError> {
         let header = self.header();
-        if envelope.len() < header.len() + NONCE_LEN + TAG_LEN + 2
-            || envelope[..header.len()] != header
-        {
+        let body_start = header.len() + NONCE_LEN;
+        if envelope.len() < body_start + 2 + TAG_LEN || envelope[..header.len()] != header {
             return Err(AuthError::Decryption);
         }
-        let (nonce, sealed) = envelope[header.len()..].split_at(NONCE_LEN);
-        let plain = self
-            .aead
-            .decrypt(
-                XNonce::from_slice(nonce),
-                Payload {
-                    msg: sealed,
-                    aad: &self.aad(&header),
-                },
+        let nonce = XNonce::from_slice(&envelope[header.len()..body_start]);
+        let tag_start = envelope.len() - TAG_LEN;
+        let mut buffer = envelope[body_start..tag_start].to_vec();
+        self.aead
+            .decrypt_in_place_detached(
+                nonce,
+                &self.aad(&header),
+                &mut buffer,
+                Tag::from_slice(&envelope[tag_start..]),
             )
             .map_err(|_| AuthError::Decryption)?;
-        let key_len = usize::from(u16::from_le_bytes([plain[0], plain[1]]));
-        let key = plain
+        let key_len = usize::from(u16::from_le_bytes([buffer[0], buffer[1]]));
+        let partition_key = buffer
             .get(2..2 + key_len)
             .and_then(|k| std::str::from_utf8(k).ok())
             .ok_or(AuthError::Decryption)?
             .to_owned();
-        Ok((key, plain[2 + key_len..].to_vec()))
+        Ok(OpenedEnvelope {
+            partition_key,
+            data_start: 2 + key_len,
+            buffer,
+        })
     }
 
     fn header(&self) -> [u8; 8] {
@@ -180,6 +184,24 @@ impl RecordCipher {
         aad[..8].copy_from_slice(header);
         aad[8..].copy_from_slice(&self.stream_uid.to_le_bytes());
         aad
+    }
+}
+
+/// A record opened from its envelope: its partition key, and its payload as the tail of
+/// the decrypted buffer (`buffer[data_start..]`), so the payload is not copied again.
+pub struct OpenedEnvelope {
+    /// The record's partition key.
+    pub partition_key: String,
+    /// The decrypted body; the payload starts at `data_start`.
+    pub buffer: Vec<u8>,
+    /// Where the payload starts in `buffer`.
+    pub data_start: usize,
+}
+
+impl OpenedEnvelope {
+    /// The payload.
+    pub fn data(&self) -> &[u8] {
+        &self.buffer[self.data_start..]
     }
 }
 
@@ -211,9 +233,9 @@ mod tests {
         assert!(!envelope.windows(6).any(|w| w == b"secret"));
         assert!(!envelope.windows(7).any(|w| w == b"user-42"));
         assert_eq!(envelope_version(&envelope), Some(1));
-        let (pk, data) = cipher.open(&envelope).expect("opens");
+        let opened = cipher.open(&envelope).expect("opens");
         assert_eq!(
-            (pk.as_str(), data.as_slice()),
+            (opened.partition_key.as_str(), opened.data()),
             ("user-42", &b"secret payload"[..])
         );
     }
@@ -248,6 +270,9 @@ mod tests {
         assert!(DataKey::open(&sealed, &newest_only, 3, 2).is_err());
         let opened = DataKey::open(&resealed, &newest_only, 3, 2).expect("opens");
         let envelope = key.cipher(3, 2).seal("k", b"v").expect("seals");
-        assert_eq!(opened.cipher(3, 2).open(&envelope).expect("opens").1, b"v");
+        assert_eq!(
+            opened.cipher(3, 2).open(&envelope).expect("opens").data(),
+            b"v"
+        );
     }
 }

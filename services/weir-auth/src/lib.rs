@@ -37,7 +37,7 @@ use std::path::PathBuf;
 
 pub use access::{AccessKeyRecord, AccessTable, AuthSnapshot, PrincipalRecord};
 pub use bindings::{authorize, glob_match, Binding, Denied};
-pub use data_keys::{envelope_version, DataKey, RecordCipher, ENVELOPE_OVERHEAD};
+pub use data_keys::{envelope_version, DataKey, OpenedEnvelope, RecordCipher, ENVELOPE_OVERHEAD};
 pub use internal::{internal_token, verify_internal_token, INTERNAL_HEADER, INTERNAL_TOKEN_TTL};
 pub use jwt::{bearer_token, Claims, JwtError, KeyRing, OidcIdentity, OidcVerifier, TokenVerifier};
 pub use policy::{principal_arn, PolicyDecision, ResourcePolicy, MAX_POLICY_BYTES};

@@ -107,15 +107,16 @@ impl RecordKeys {
                 let version = weir_auth::envelope_version(&record.data).ok_or_else(|| {
                     KinesisError::Internal("a stored record is neither plain nor sealed".into())
                 })?;
-                let (partition_key, data) =
+                let opened =
                     self.cipher(stream, version)?.open(&record.data).map_err(|_| {
                         tracing::error!(stream = %stream.name, version, "a sealed record does not open with its data key");
                         KinesisError::Internal("A record could not be decrypted.".into())
                     })?;
+                let data = Bytes::from(opened.buffer).slice(opened.data_start..);
                 Ok(OpenedRecord {
                     record: StoredRecord {
-                        partition_key,
-                        data: Bytes::from(data),
+                        partition_key: opened.partition_key,
+                        data,
                         ..record
                     },
                     encrypted: true,
