@@ -21,6 +21,7 @@ mod policies;
 pub(crate) mod reads;
 pub(crate) mod records;
 mod reshard;
+mod routing;
 mod streams;
 mod tags;
 

@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use weir_contracts::{ShardRecord, StreamRecord, StreamStatus};
-use weir_core::hash::parse_hash_key;
-use weir_core::{partition_key_hash, shard_id, SequenceNumber, Violations};
+use weir_contracts::{StreamRecord, StreamStatus};
+use weir_core::{shard_id, SequenceNumber, Violations};
 use weir_storage::NewRecord;
 
+use super::routing::{placement_hash, route};
 use super::stream_for;
 use crate::error::KinesisError;
 use crate::gateway::{DataPlane, Located};
@@ -260,7 +260,6 @@ fn check_sizes(
     KinesisError::validation(violations)
 }
 
-/// The hash key a record routes by.
 /// What PutRecord(s) report: KMS while the stream encrypts new records.
 fn encryption_type(stream: &StreamRecord) -> &'static str {
     if stream.encryption.is_some() {
@@ -268,48 +267,6 @@ fn encryption_type(stream: &StreamRecord) -> &'static str {
     } else {
         "NONE"
     }
-}
-
-/// The hash key a record is placed by. Under the `AUTO` record distribution
-/// (UpdateStreamRecordDistributionStrategy) records spread evenly: a uniformly random hash
-/// key, ignoring the partition key and ExplicitHashKey, as Kinesis documents. A forwarded
-/// request keeps the hash the entry node chose, so it lands on the shard it was sent to.
-fn placement_hash(
-    plane: &DataPlane,
-    stream: &StreamRecord,
-    partition_key: &str,
-    explicit: Option<&str>,
-) -> Result<u128, KinesisError> {
-    let hash = hash_key(partition_key, explicit)?;
-    if stream.record_distribution == "AUTO" && !plane.is_forwarded() {
-        return Ok(rand::random::<u128>());
-    }
-    Ok(hash)
-}
-
-fn hash_key(partition_key: &str, explicit: Option<&str>) -> Result<u128, KinesisError> {
-    match explicit {
-        None => Ok(partition_key_hash(partition_key)),
-        Some(text) => parse_hash_key(text).ok_or_else(|| {
-            KinesisError::InvalidArgument(format!(
-                "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value \
-                 was {text}"
-            ))
-        }),
-    }
-}
-
-/// The open shard owning `hash`; open shards tile the hash space, so one always exists.
-fn route(stream: &StreamRecord, hash: u128) -> Result<&ShardRecord, KinesisError> {
-    stream
-        .open_shards()
-        .find(|s| s.hash_range.contains(hash))
-        .ok_or_else(|| {
-            KinesisError::Internal(format!(
-                "no open shard of {} owns hash key {hash}",
-                stream.name
-            ))
-        })
 }
 
 #[derive(Debug, Deserialize)]
