@@ -6,9 +6,7 @@
 //! inside it schedules the end). The record distribution strategy is stored and reported
 //! by DescribeStreamSummary; see docs/COMPATIBILITY.md for what placement does with it.
 
-use weir_contracts::{
-    BillingCommitment, ControlPlaneError, StreamMode, StreamStatus, RECORD_DISTRIBUTIONS,
-};
+use weir_contracts::{BillingCommitment, ControlPlaneError, StreamMode, RECORD_DISTRIBUTIONS};
 
 use crate::service::now_ms;
 use crate::ControlPlane;
@@ -69,12 +67,7 @@ impl ControlPlane {
         let _guard = self.mutation.lock().await;
         let stream = self.stream(name)?;
         let account = &self.config().account_id;
-        if stream.status != StreamStatus::Active {
-            return Err(ControlPlaneError::InUse(format!(
-                "Stream {name} under account {account} not ACTIVE, instead in state {}",
-                stream.status.as_str()
-            )));
-        }
+        self.require_active(&stream)?;
         if stream.mode != StreamMode::OnDemand {
             return Err(ControlPlaneError::InvalidArgument(format!(
                 "Record distribution strategy is not supported for stream {name} under account \

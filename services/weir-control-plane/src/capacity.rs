@@ -60,12 +60,7 @@ impl ControlPlane {
         let guard = self.mutation.lock().await;
         let stream = self.stream(name)?;
         let account = &self.config().account_id;
-        if stream.status != StreamStatus::Active {
-            return Err(ControlPlaneError::InUse(format!(
-                "Stream {name} under account {account} not ACTIVE, instead in state {}",
-                stream.status.as_str()
-            )));
-        }
+        self.require_active(&stream)?;
         if stream.mode == mode {
             return Err(ControlPlaneError::InvalidArgument(format!(
                 "Stream {name} under account {account} is already in {} capacity mode.",

@@ -29,7 +29,9 @@ const REWRAP_INTERVAL: Duration = Duration::from_secs(10);
 impl ControlPlane {
     /// Gives the control plane the deployment's master key ring, which seals data keys.
     pub fn attach_master_key(self: &Arc<Self>, master: MasterKey) {
-        if self.master_key.set(master).is_ok() {
+        // Only a rotated ring (with retired keys) can have anything to re-seal.
+        let rotated = master.len() > 1;
+        if self.master_key.set(master).is_ok() && rotated {
             spawn_rewrap(self);
         }
     }
@@ -51,12 +53,7 @@ impl ControlPlane {
         let guard = self.mutation.lock().await;
         let stream = self.stream(name)?;
         let account = &self.config().account_id;
-        if stream.status != StreamStatus::Active {
-            return Err(ControlPlaneError::InUse(format!(
-                "Stream {name} under account {account} not ACTIVE, instead in state {}",
-                stream.status.as_str()
-            )));
-        }
+        self.require_active(&stream)?;
         let mut data_keys = stream.data_keys.clone();
         let encryption = match key_id {
             None => None,
@@ -150,11 +147,15 @@ impl ControlPlane {
     /// Re-seals under the current master key every data key sealed under a retired one;
     /// answers how many were re-sealed.
     pub async fn rewrap_data_keys(&self) -> Result<usize, ControlPlaneError> {
-        let Some(master) = self.master_key.get() else {
+        // A ring with no retired key has nothing sealed under one: nothing to open.
+        let Some(master) = self.master_key.get().filter(|m| m.len() > 1) else {
             return Ok(0);
         };
         let mut rewrapped = 0;
         for stream in self.catalog().list_streams(None, usize::MAX).0 {
+            if stream.data_keys.is_empty() {
+                continue;
+            }
             let _guard = self.mutation.lock().await;
             let Ok(stream) = self.stream(&stream.name) else {
                 continue;

@@ -193,13 +193,7 @@ impl ControlPlane {
                 self.config.account_id
             )));
         }
-        if stream.status != StreamStatus::Active {
-            return Err(ControlPlaneError::InUse(format!(
-                "Stream {name} under account {} not ACTIVE, instead in state {}",
-                self.config.account_id,
-                stream.status.as_str()
-            )));
-        }
+        self.require_active(&stream)?;
         let plan = build(self, &stream)?;
         let opened = plan
             .created

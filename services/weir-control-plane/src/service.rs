@@ -595,6 +595,19 @@ impl ControlPlane {
     }
 
     /// Applies `change` to a copy of `stream` and publishes it (after the store accepted it).
+    /// Kinesis's ResourceInUseException for a change to a stream that is not ACTIVE.
+    pub(crate) fn require_active(&self, stream: &StreamRecord) -> Result<(), ControlPlaneError> {
+        if stream.status == StreamStatus::Active {
+            return Ok(());
+        }
+        Err(ControlPlaneError::InUse(format!(
+            "Stream {} under account {} not ACTIVE, instead in state {}",
+            stream.name,
+            self.config.account_id,
+            stream.status.as_str()
+        )))
+    }
+
     pub(crate) fn replace(
         &self,
         stream: &StreamRecord,

@@ -37,8 +37,8 @@ pub(super) fn parse_amz_date(s: &str) -> Result<u64, SigV4Error> {
     u64::try_from(secs).map_err(|_| invalid())
 }
 
-/// Formats Unix seconds as `YYYYMMDDTHHMMSSZ`.
-pub(super) fn format_amz_date(secs: u64) -> String {
+/// Formats Unix seconds as `YYYYMMDDTHHMMSSZ` (what signers put in `X-Amz-Date`).
+pub fn format_amz_date(secs: u64) -> String {
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     let (y, m, d) = civil_from_days(days);
@@ -79,8 +79,9 @@ pub(super) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// Inverse of [`days_from_civil`].
-pub(super) fn civil_from_days(z: i64) -> (i64, i64, i64) {
+/// Inverse of [`days_from_civil`]: the (year, month, day) of a day number since
+/// 1970-01-01; shared by everything that writes dates without a date library.
+pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;

@@ -23,6 +23,8 @@ use crate::secrets::SecretAccessKey;
 mod canonical;
 mod date;
 
+pub use date::{civil_from_days, format_amz_date};
+
 use canonical::*;
 use date::*;
 
