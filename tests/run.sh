@@ -25,6 +25,8 @@ export DEBIAN_FRONTEND=noninteractive
 # themselves, which overrides this.
 export WEIR_SHARD_LIMITS="${WEIR_SHARD_LIMITS:-off}"
 export PIP_DISABLE_PIP_VERSION_CHECK=1
+# A test run builds from scratch: incremental caches would only add gigabytes to target/.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 VENV="$REPO/.venv-tests"
 JS_DIR="$REPO/tests/js"
 PG_DEFAULT_URL="postgres://postgres@127.0.0.1:5432/postgres"
@@ -249,7 +251,18 @@ step_clippy() {
   need_cargo && need_component clippy clippy &&
     cargo clippy --workspace --all-targets -- -D warnings
 }
-step_build() { need_cargo && cargo build --workspace; }
+# Linkers die with SIGBUS, not a clear error, when the disk fills mid-link: say so first.
+check_disk() {
+  local dir="${CARGO_TARGET_DIR:-$REPO/target}" free_kb
+  mkdir -p "$dir"
+  free_kb=$(df -Pk "$dir" | awk 'NR == 2 { print $4 }')
+  if [ -n "$free_kb" ] && [ "$free_kb" -lt $((8 * 1024 * 1024)) ]; then
+    warn "only $((free_kb / 1024)) MiB free under $dir; the debug build and tests need about 8 GiB"
+    warn "free space (for example: cargo clean in other checkouts) and run again"
+    return 1
+  fi
+}
+step_build() { need_cargo && check_disk && cargo build --workspace; }
 step_cargo_test() { need_cargo && cargo test --workspace; }
 
 step_pytest() {
