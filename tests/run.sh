@@ -256,8 +256,8 @@ check_disk() {
   local dir="${CARGO_TARGET_DIR:-$REPO/target}" free_kb
   mkdir -p "$dir"
   free_kb=$(df -Pk "$dir" | awk 'NR == 2 { print $4 }')
-  if [ -n "$free_kb" ] && [ "$free_kb" -lt $((8 * 1024 * 1024)) ]; then
-    warn "only $((free_kb / 1024)) MiB free under $dir; the debug build and tests need about 8 GiB"
+  if [ -n "$free_kb" ] && [ "$free_kb" -lt $((5 * 1024 * 1024)) ]; then
+    warn "only $((free_kb / 1024)) MiB free under $dir; the debug build (about 3.5 GiB) and the tests need about 5 GiB"
     warn "free space (for example: cargo clean in other checkouts) and run again"
     return 1
   fi

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from weirtest import ACCOUNT_ID, REGION, create_stream, unique_name, wire_call
+from weirtest import (ACCOUNT_ID, REGION, create_stream, list_all_shards, unique_name,
+                      wire_call)
 
 BIG_NUMBER = "class com.amazon.coral.value.json.numbers.TruncatingBigNumber"
 START_OF_LIST = "Start of list found where not expected"
@@ -264,3 +265,44 @@ def test_an_unreadable_shard_id_is_not_found_before_the_stream(weir, stream, op,
     assert answer.error_type == "ResourceNotFoundException", answer.describe()
     assert answer.message == (f"Could not find shard shardId-000000000005 in stream {stream} "
                               f"under account {ACCOUNT_ID}.")
+
+
+# ---- Integer members: Coral floors a fraction and caps a value past 2^31-1 -----------------
+def test_fractional_integers_are_floored_and_large_ones_capped(weir):
+    client = weir.client()
+    name = unique_name("ints")
+    # ShardCount 2.9 is a stream of 2 shards (AWS reads the number through a truncating
+    # BigNumber into a Java Integer).
+    resp = weir.call("CreateStream", {"StreamName": name, "ShardCount": 2.9})
+    assert resp.status == 200, resp.describe()
+    client.get_waiter("stream_exists").wait(
+        StreamName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    page = weir.call("ListShards", {"StreamName": name, "MaxResults": 1.5})
+    assert page.status == 200, page.describe()
+    assert len(page.body["Shards"]) == 1 and "NextToken" in page.body, page.describe()
+    assert len(list_all_shards(client, name)) == 2
+
+    shard = "shardId-000000000000"
+    for i in range(3):
+        client.put_record(StreamName=name, Data=b"r%d" % i, PartitionKey="k",
+                          ExplicitHashKey="0")
+    iterator = client.get_shard_iterator(StreamName=name, ShardId=shard,
+                                         ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    got = weir.call("GetRecords", {"ShardIterator": iterator, "Limit": 2.99})
+    assert got.status == 200, got.describe()
+    assert [r["Data"] for r in got.body["Records"]] == ["cjA=", "cjE="]
+    # The same in CBOR, where the fraction is a CBOR float.
+    got = weir.call("GetRecords", {"ShardIterator": iterator, "Limit": 1.5}, cbor=True)
+    assert got.status == 200, got.describe()
+    assert [r["Data"] for r in got.body["Records"]] == [b"r0"]
+
+    # Past 2^31-1 the value is 2147483647, which then breaks the member's range.
+    for op, body, member, most in [
+        ("ListStreams", {"Limit": 1e12}, "limit", 10000),
+        ("GetRecords", {"ShardIterator": iterator, "Limit": 2147483648}, "limit", 10000),
+    ]:
+        resp = weir.call(op, body)
+        assert resp.error_type == "ValidationException", resp.describe()
+        assert resp.message == vmsg(
+            f"Value '2147483647' at '{member}' failed to satisfy constraint: "
+            f"Member must have value less than or equal to {most}"), resp.describe()

@@ -31,9 +31,9 @@ from test_reshard import PAYLOAD_RE, Producer, check_lineage, check_read, produc
 import requests
 
 from weirtest import (GENERATION_HEADER, INTERNAL_HEADER, internal_token, wire_call)
-from weirtest import (NOT_HOLDER, STALE_GENERATION, create_stream, describe_all_shards,
-                      forwarded_call, hash_key, is_throttle, list_all_shards, open_shards,
-                      partition_key_for_shard, probe_holder, read_by_lineage, read_shard,
+from weirtest import (NOT_HOLDER, STALE_GENERATION, VIEW_BEHIND, create_stream,
+                      describe_all_shards, forwarded_call, hash_key, is_throttle,
+                      list_all_shards, open_shards, partition_key_for_shard, probe_holder, read_by_lineage, read_shard,
                       seq_parts, shard_for_hash, unique_name, wait_active)
 
 THROTTLE = "ProvisionedThroughputExceededException"
@@ -221,9 +221,18 @@ def test_write_under_a_stale_generation_is_refused(weir_cluster):
     # The hand-off uploaded the shard's history to the cold tier, so the new holder's log
     # continues after the two records written before the move instead of restarting at 0.
     assert seq_parts(third) == (1, new_gen, 2) and int(third) > int(second), (third, second)
-    # The old holder refuses its old generation for good (it heard of the move by now).
-    r = put_raw(url[holder], stream, hk, b"old-gen-late", generation=gen)
-    assert r.status == 500 and NOT_HOLDER in (r.message or ""), r.describe()
+    # The old holder refuses its old generation for good. Until its heartbeat brings the
+    # move it says its view is behind (it was fenced by the move); then that it does not
+    # hold the shard. Every answer is a refusal.
+    deadline = time.monotonic() + 5
+    while True:
+        r = put_raw(url[holder], stream, hk, b"old-gen-late", generation=gen)
+        assert r.status == 500, r.describe()
+        if NOT_HOLDER in (r.message or "") or time.monotonic() > deadline:
+            break
+        assert VIEW_BEHIND in (r.message or ""), r.describe()
+        time.sleep(0.05)
+    assert NOT_HOLDER in (r.message or ""), r.describe()
     # An ordinary client write through the old holder lands on the new holder.
     fourth = cluster.node_client(holder).put_record(
         StreamName=stream, Data=b"legit-4", PartitionKey="pk", ExplicitHashKey=str(hk))

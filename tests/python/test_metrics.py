@@ -76,7 +76,10 @@ def test_node_and_control_plane_metrics_count_what_clients_did(weir_factory):
     # The control plane: streams by status, and per-stream totals from its samples.
     def cp_counted():
         cp = scrape(server.rest_url)
-        return value(cp, "weir_stream_incoming_records_total", stream=stream) == 50 and cp
+        # One sample may fall between the writes and the read: wait for both.
+        return (value(cp, "weir_stream_incoming_records_total", stream=stream) == 50
+                and value(cp, "weir_stream_outgoing_records_total", stream=stream) == 12
+                and cp)
     cp = wait_for("the control plane's sample", cp_counted, within_s=20)
     assert value(cp, "weir_streams", status="ACTIVE") == 1
     assert value(cp, "weir_stream_open_shards", stream=stream) == 2

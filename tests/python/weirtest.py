@@ -761,6 +761,7 @@ def forwarded_call(url: str, op: str, body: dict, generation: int | str,
 
 STALE_GENERATION = "stale generation"
 NOT_HOLDER = "does not hold the shard"
+VIEW_BEHIND = "this node's view is behind"
 
 
 def probe_holder(cluster: WeirCluster, stream: str, shard_id: str, nodes=None,

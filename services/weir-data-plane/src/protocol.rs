@@ -19,7 +19,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::KinesisError;
 
+mod integer;
 mod java;
+pub use integer::integer;
 pub use java::serialization_message;
 
 /// The wire encoding of one request (and so of its answer).

@@ -60,6 +60,7 @@ pub struct UpdateStreamModeInput {
     #[serde(rename = "StreamARN")]
     stream_arn: Option<String>,
     stream_mode_details: Option<StreamModeDetails>,
+    #[serde(default, deserialize_with = "crate::protocol::integer")]
     warm_throughput_mi_bps: Option<i64>,
 }
 
@@ -104,6 +105,7 @@ pub struct UpdateWarmThroughputInput {
     stream_name: Option<String>,
     #[serde(rename = "StreamARN")]
     stream_arn: Option<String>,
+    #[serde(default, deserialize_with = "crate::protocol::integer")]
     warm_throughput_mi_bps: Option<i64>,
 }
 
@@ -174,6 +176,7 @@ pub(super) fn warm_throughput(
 pub struct UpdateMaxRecordSizeInput {
     #[serde(rename = "StreamARN")]
     stream_arn: Option<String>,
+    #[serde(default, deserialize_with = "crate::protocol::integer")]
     max_record_size_in_ki_b: Option<i64>,
 }
 

@@ -227,6 +227,7 @@ pub async fn deregister(plane: &DataPlane, req: ConsumerRef) -> Result<Empty, Ki
 pub struct ListInput {
     #[serde(rename = "StreamARN")]
     stream_arn: Option<String>,
+    #[serde(default, deserialize_with = "crate::protocol::integer")]
     max_results: Option<i64>,
     next_token: Option<String>,
 }

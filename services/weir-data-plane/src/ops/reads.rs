@@ -221,6 +221,7 @@ pub(crate) async fn start_position(
 #[serde(rename_all = "PascalCase")]
 pub struct GetRecordsInput {
     shard_iterator: Option<String>,
+    #[serde(default, deserialize_with = "crate::protocol::integer")]
     limit: Option<i64>,
     #[serde(rename = "StreamARN")]
     stream_arn: Option<String>,

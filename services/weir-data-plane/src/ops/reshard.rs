@@ -126,6 +126,7 @@ pub struct UpdateShardCountInput {
     stream_name: Option<String>,
     #[serde(rename = "StreamARN")]
     stream_arn: Option<String>,
+    #[serde(default, deserialize_with = "crate::protocol::integer")]
     target_shard_count: Option<i64>,
     scaling_type: Option<String>,
 }

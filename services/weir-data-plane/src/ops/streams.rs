@@ -21,10 +21,13 @@ pub struct StreamModeOut {
 #[serde(rename_all = "PascalCase")]
 pub struct CreateStreamInput {
     stream_name: Option<String>,
+    #[serde(default, deserialize_with = "crate::protocol::integer")]
     shard_count: Option<i64>,
     stream_mode_details: Option<super::capacity::StreamModeDetails>,
     tags: Option<BTreeMap<String, String>>,
+    #[serde(default, deserialize_with = "crate::protocol::integer")]
     warm_throughput_mi_bps: Option<i64>,
+    #[serde(default, deserialize_with = "crate::protocol::integer")]
     max_record_size_in_ki_b: Option<i64>,
 }
 
@@ -162,6 +165,7 @@ pub struct DescribeStreamInput {
     stream_name: Option<String>,
     #[serde(rename = "StreamARN")]
     stream_arn: Option<String>,
+    #[serde(default, deserialize_with = "crate::protocol::integer")]
     limit: Option<i64>,
     exclusive_start_shard_id: Option<String>,
 }
@@ -314,6 +318,7 @@ pub async fn describe_stream_summary(
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ListStreamsInput {
+    #[serde(default, deserialize_with = "crate::protocol::integer")]
     limit: Option<i64>,
     exclusive_start_stream_name: Option<String>,
     next_token: Option<String>,
@@ -418,6 +423,7 @@ pub struct ListShardsInput {
     stream_arn: Option<String>,
     next_token: Option<String>,
     exclusive_start_shard_id: Option<String>,
+    #[serde(default, deserialize_with = "crate::protocol::integer")]
     max_results: Option<i64>,
     shard_filter: Option<ShardFilter>,
     /// Read only so that a value of the wrong type is refused as AWS refuses it (it
@@ -586,6 +592,7 @@ pub struct RetentionInput {
     stream_name: Option<String>,
     #[serde(rename = "StreamARN")]
     stream_arn: Option<String>,
+    #[serde(default, deserialize_with = "crate::protocol::integer")]
     retention_period_hours: Option<i64>,
 }
 

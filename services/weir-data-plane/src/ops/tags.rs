@@ -58,6 +58,7 @@ pub struct ListTagsInput {
     #[serde(rename = "StreamARN")]
     stream_arn: Option<String>,
     exclusive_start_tag_key: Option<String>,
+    #[serde(default, deserialize_with = "crate::protocol::integer")]
     limit: Option<i64>,
 }
 
