@@ -102,6 +102,21 @@ def test_tag_characters_follow_aws_rules(weir, stream):
     client.add_tags_to_stream(StreamName=stream, Tags={"équipe data": "a.b/c=d+e-f@g:h_i"})
     tags = client.list_tags_for_stream(StreamName=stream)["Tags"]
     assert tags == [{"Key": "équipe data", "Value": "a.b/c=d+e-f@g:h_i"}]
+    # Removal checks the keys by the same rules, and names the removal, and removes nothing.
+    with pytest.raises(ClientError) as raised:
+        client.remove_tags_from_stream(StreamName=stream, TagKeys=["équipe data", "abc;def"])
+    assert error_of(raised) == ("InvalidArgumentException",
+                                "Some tags contain invalid characters. Valid characters: Unicode letters, "
+                                "digits, white space, _ . / = + - % @ :.")
+    with pytest.raises(ClientError) as raised:
+        client.remove_tags_from_stream(StreamName=stream, TagKeys=["équipe data", "50%"])
+    assert error_of(raised) == ("InvalidArgumentException", (
+        f"Failed to remove tags from stream {stream} under account {ACCOUNT_ID} because some tags "
+        "contained illegal characters. The allowed characters are Unicode letters, white-spaces, "
+        "'_',',','/','=','+','-','@',':'."))
+    assert client.list_tags_for_stream(StreamName=stream)["Tags"] == tags
+    client.remove_tags_from_stream(StreamName=stream, TagKeys=["équipe data"])
+    assert client.list_tags_for_stream(StreamName=stream)["Tags"] == []
 
 
 def test_a_new_stream_can_stay_creating_and_refuses_writes_until_active(weir_factory):

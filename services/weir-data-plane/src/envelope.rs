@@ -106,8 +106,11 @@ pub fn access_denied() -> Response {
     )
 }
 
+/// Kinesis's XML answers carry no Content-Type header (kinesalite recorded it so).
 fn xml(status: StatusCode, body: &'static str) -> Response {
-    (status, body).into_response()
+    let mut response = (status, body).into_response();
+    response.headers_mut().remove("content-type");
+    response
 }
 
 /// Checks the envelope of a POST: `Err` is the answer to send instead of running the
@@ -150,13 +153,21 @@ pub fn check(
             )))
         }
         Kind::Json10 => {
-            let type_name = if is_json_object(body) {
-                "com.amazon.coral.service#UnknownOperationException"
+            // As kinesalite recorded Kinesis: a 404 for any JSON object (the JSON 1.0
+            // protocol reaches no operation), a 400 for anything else, `__type` alone.
+            let (status, type_name) = if is_json_object(body) {
+                (
+                    StatusCode::NOT_FOUND,
+                    "com.amazon.coral.service#UnknownOperationException",
+                )
             } else {
-                "com.amazon.coral.service#SerializationException"
+                (
+                    StatusCode::BAD_REQUEST,
+                    "com.amazon.coral.service#SerializationException",
+                )
             };
-            let wrapper = serde_json::json!({"Output": {"__type": type_name, "message": null}, "Version": "1.0"});
-            let mut response = (StatusCode::OK, wrapper.to_string()).into_response();
+            let wrapper = serde_json::json!({"Output": {"__type": type_name}, "Version": "1.0"});
+            let mut response = (status, wrapper.to_string()).into_response();
             response
                 .headers_mut()
                 .insert("content-type", HeaderValue::from_static("application/json"));

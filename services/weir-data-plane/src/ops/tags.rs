@@ -26,7 +26,8 @@ pub async fn add_tags(plane: &DataPlane, req: AddTagsInput) -> Result<Empty, Kin
     check_tag_map(&mut violations, &req.tags);
     let stream = stream_for(plane, &stream_ref!(req), violations)?;
     let tags = req.tags.unwrap_or_default();
-    check_tag_characters(&stream.name, &plane.catalog.settings().account_id, &tags)?;
+    let account = &plane.catalog.settings().account_id;
+    check_tag_characters(TagChange::Add, &stream.name, account, tag_texts(&tags))?;
     plane.admin()?.add_tags(&stream.name, tags).await?;
     Ok(Empty {})
 }
@@ -44,10 +45,15 @@ pub async fn remove_tags(plane: &DataPlane, req: RemoveTagsInput) -> Result<Empt
     let mut violations = Violations::new();
     check_tag_keys(&mut violations, &req.tag_keys);
     let stream = stream_for(plane, &stream_ref!(req), violations)?;
-    plane
-        .admin()?
-        .remove_tags(&stream.name, req.tag_keys.unwrap_or_default())
-        .await?;
+    let keys = req.tag_keys.unwrap_or_default();
+    let account = &plane.catalog.settings().account_id;
+    check_tag_characters(
+        TagChange::Remove,
+        &stream.name,
+        account,
+        keys.iter().map(String::as_str),
+    )?;
+    plane.admin()?.remove_tags(&stream.name, keys).await?;
     Ok(Empty {})
 }
 
@@ -223,7 +229,8 @@ pub async fn tag_resource(plane: &DataPlane, req: TagResourceInput) -> Result<Em
     match resource {
         Some(Resource::Stream(name)) => {
             let stream = plane.catalog.stream(&name)?;
-            check_tag_characters(&stream.name, &plane.catalog.settings().account_id, &tags)?;
+            let account = &plane.catalog.settings().account_id;
+            check_tag_characters(TagChange::Add, &stream.name, account, tag_texts(&tags))?;
             plane.admin()?.add_tags(&stream.name, tags).await?;
         }
         Some(Resource::Consumer {
@@ -232,7 +239,8 @@ pub async fn tag_resource(plane: &DataPlane, req: TagResourceInput) -> Result<Em
             seconds,
         }) => {
             consumer_of(plane, &stream, &name, seconds)?;
-            check_tag_characters(&stream, &plane.catalog.settings().account_id, &tags)?;
+            let account = &plane.catalog.settings().account_id;
+            check_tag_characters(TagChange::Add, &stream, account, tag_texts(&tags))?;
             plane.admin()?.tag_consumer(&stream, &name, tags).await?;
         }
         None => unreachable_resource()?,
@@ -261,6 +269,9 @@ pub async fn untag_resource(
     match resource {
         Some(Resource::Stream(name)) => {
             let stream = plane.catalog.stream(&name)?;
+            let account = &plane.catalog.settings().account_id;
+            let texts = keys.iter().map(String::as_str);
+            check_tag_characters(TagChange::Remove, &stream.name, account, texts)?;
             plane.admin()?.remove_tags(&stream.name, keys).await?;
         }
         Some(Resource::Consumer {
@@ -323,12 +334,22 @@ pub(super) fn unreachable_resource<T>() -> Result<T, KinesisError> {
     ))
 }
 
-/// Kinesis's character rules for tags (as kinesalite recorded them): Unicode letters,
-/// digits, white space and `_ . / = + - % @ :`, and then no `%` after all.
-fn check_tag_characters(
+/// Whether tags are being added or removed: Kinesis names the change in its refusal.
+#[derive(Clone, Copy)]
+enum TagChange {
+    Add,
+    Remove,
+}
+
+/// Kinesis's character rules for tags (as kinesalite recorded them, with the `:` that
+/// AWS's own `aws:` tags need): Unicode letters, digits, white space and
+/// `_ . / = + - % @ :`, and then no `%` after all. Removal checks the keys by the same
+/// rules.
+fn check_tag_characters<'a>(
+    change: TagChange,
     stream: &str,
     account: &str,
-    tags: &BTreeMap<String, String>,
+    texts: impl Iterator<Item = &'a str> + Clone,
 ) -> Result<(), KinesisError> {
     let allowed = |c: char| {
         c.is_ascii_alphanumeric()
@@ -336,19 +357,27 @@ fn check_tag_characters(
             || ('\u{C0}'..='\u{1FFF}').contains(&c)
             || ('\u{2C00}'..='\u{D7FF}').contains(&c)
     };
-    let texts = || tags.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()]);
-    if texts().any(|t| !t.chars().all(allowed)) {
+    if texts.clone().any(|t| !t.chars().all(allowed)) {
         return Err(KinesisError::InvalidArgument(
             "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, \
              _ . / = + - % @ :."
                 .into(),
         ));
     }
-    if texts().any(|t| t.contains('%')) {
+    if texts.clone().any(|t| t.contains('%')) {
+        let change = match change {
+            TagChange::Add => "add tags to",
+            TagChange::Remove => "remove tags from",
+        };
         return Err(KinesisError::InvalidArgument(format!(
-            "Failed to add tags to stream {stream} under account {account} because some tags contained illegal \
+            "Failed to {change} stream {stream} under account {account} because some tags contained illegal \
              characters. The allowed characters are Unicode letters, white-spaces, '_',',','/','=','+','-','@',':'."
         )));
     }
     Ok(())
+}
+
+/// The keys and values of a tag map, for [`check_tag_characters`].
+fn tag_texts(tags: &BTreeMap<String, String>) -> impl Iterator<Item = &str> + Clone {
+    tags.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()])
 }
