@@ -306,3 +306,15 @@ def test_fractional_integers_are_floored_and_large_ones_capped(weir):
         assert resp.message == vmsg(
             f"Value '2147483647' at '{member}' failed to satisfy constraint: "
             f"Member must have value less than or equal to {most}"), resp.describe()
+
+
+def test_only_the_first_ten_violations_are_counted(weir):
+    # 501 records, each with an empty partition key: the list is too long and every record
+    # is bad, but Kinesis stops at ten violations and counts only those.
+    records = [{"PartitionKey": "", "Data": ""} for _ in range(501)]
+    resp = weir.call("PutRecords", {"StreamName": "", "Records": records})
+    assert resp.error_type == "ValidationException", resp.describe()
+    assert resp.message.startswith("10 validation errors detected: "), resp.message
+    assert resp.message.count("; ") == 9, resp.message
+    assert "'records.9.member.partitionKey'" in resp.message, resp.message
+    assert "'records.10.member" not in resp.message, resp.message

@@ -419,14 +419,21 @@ def test_lineage_child_shards_and_list_shards_filters(kinesis):
                        NewStartingHashKey=str(lo + (hi - lo + 1) // 3))
     shards = settle("split")
     layout = sorted(open_shards(shards), key=rng)
-    # Merge the first shard with the lower child of the split (given in reverse order:
-    # the adjacent one may be on either side).
-    client.merge_shards(StreamName=stream, ShardToMerge=layout[1]["ShardId"],
-                        AdjacentShardToMerge=layout[0]["ShardId"])
+    # Merge the first shard with the lower child of the split. Kinesis wants the shard to
+    # merge directly below the adjacent one: the pair given the other way round is refused.
+    with pytest.raises(ClientError) as raised:
+        client.merge_shards(StreamName=stream, ShardToMerge=layout[1]["ShardId"],
+                            AdjacentShardToMerge=layout[0]["ShardId"])
+    assert raised.value.response["Error"]["Code"] == "InvalidArgumentException"
+    assert raised.value.response["Error"]["Message"] == (
+        f"Shards {layout[1]['ShardId']} and {layout[0]['ShardId']} in stream {stream} under "
+        f"account {ACCOUNT_ID} are not an adjacent pair of shards eligible for merging")
+    client.merge_shards(StreamName=stream, ShardToMerge=layout[0]["ShardId"],
+                        AdjacentShardToMerge=layout[1]["ShardId"])
     shards = settle("merge")
     merged = shards[-1]
     assert (merged.get("ParentShardId"), merged.get("AdjacentParentShardId")) == (
-        layout[1]["ShardId"], layout[0]["ShardId"]), merged
+        layout[0]["ShardId"], layout[1]["ShardId"]), merged
     for target, label in ((6, "double 3->6"), (4, "scale 6->4"), (2, "halve 4->2"),
                           (3, "scale 2->3")):
         current = len(open_shards(shards))

@@ -167,11 +167,13 @@ impl Violations {
         &self.0
     }
 
-    /// The full message as AWS prints it (at most ten violations listed).
+    /// The full message as AWS prints it: Kinesis stops at ten violations and counts only
+    /// those it lists ("10 validation errors detected: ..." for a 501-record PutRecords
+    /// whose every record is also bad, as kinesalite recorded).
     pub fn message(&self) -> String {
-        let count = self.0.len();
-        let noun = if count == 1 { "error" } else { "errors" };
         let listed: Vec<&str> = self.0.iter().take(10).map(String::as_str).collect();
+        let count = listed.len();
+        let noun = if count == 1 { "error" } else { "errors" };
         format!("{count} validation {noun} detected: {}", listed.join("; "))
     }
 
@@ -215,6 +217,22 @@ mod tests {
              Value '0' at 'shardCount' failed to satisfy constraint: Member must have value \
              greater than or equal to 1"
         );
+    }
+
+    #[test]
+    fn only_the_first_ten_violations_are_listed_and_counted() {
+        let mut v = Violations::new();
+        for i in 1..=12 {
+            v.length("", &format!("records.{i}.member.partitionKey"), 1, 256);
+        }
+        let message = v.message();
+        assert!(
+            message.starts_with("10 validation errors detected: Value '' at 'records.1.member"),
+            "{message}"
+        );
+        assert_eq!(message.matches("; ").count(), 9, "{message}");
+        assert!(message.ends_with("'records.10.member.partitionKey' failed to satisfy constraint: Member must have length greater than or equal to 1"), "{message}");
+        assert_eq!(v.items().len(), 12);
     }
 
     #[test]
