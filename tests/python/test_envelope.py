@@ -4,6 +4,7 @@ AWS's answers as kinesalite recorded them against the live service."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 
@@ -53,6 +54,7 @@ def test_any_method_but_post_is_an_xml_access_denied(weir, method):
     r = requests.request(method, weir.kinesis_url + "/", timeout=10)
     assert (r.status_code, r.text) == (403, DENIED)
     assert "content-type" not in r.headers, r.headers
+    assert 64 <= len(base64.b64decode(r.headers["x-amz-id-2"])) <= 80, r.headers
 
 
 def test_an_empty_body_is_a_serialization_error_in_json_or_cbor(weir):

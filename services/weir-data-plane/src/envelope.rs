@@ -88,6 +88,12 @@ pub fn finish(request: &HeaderMap, mut response: Response) -> Response {
     if !response.headers().contains_key("x-amzn-requestid") {
         stamp(&mut response);
     }
+    // Every answer but a CORS preflight carries AWS's x-amz-id-2 too, the XML ones included.
+    if !response.headers().contains_key("x-amz-id-2") {
+        if let Ok(id) = HeaderValue::from_str(&crate::protocol::amz_id_2()) {
+            response.headers_mut().insert("x-amz-id-2", id);
+        }
+    }
     response
 }
 

@@ -176,7 +176,7 @@ impl Format {
 }
 
 /// AWS's `x-amz-id-2`: 72 random bytes in base64 (kinesalite measured 64 to 80).
-fn amz_id_2() -> String {
+pub(crate) fn amz_id_2() -> String {
     let mut bytes = [0u8; 72];
     rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut bytes);
     base64_simd::STANDARD.encode_to_string(bytes)
