@@ -8,7 +8,7 @@ How placement is observed without registering anything: a record request carryin
 generation it is refused by the shard's holder with "stale generation" and by every other
 node with "does not hold the shard" (`probe_holder` in weirtest.py).
 
-Sequence numbers are `(ordinal + 1) << 64 | generation << 40 | offset` (`seq_parts`), so an
+A sequence number holds `(ordinal + 1) << 64 | generation << 40 | offset` (`seq_parts`), so an
 acknowledgement names the generation it was written under and its offset in the holder's log.
 
 Writers run with client retries OFF: a retried request whose first attempt was committed

@@ -742,10 +742,21 @@ def _arg_after(argv: list[str], flag: str) -> str | None:
     return None
 
 
+SEQ_PRINTED_BASE = 49 * 10**54
+
+
+def seq_value(seq: str | int) -> int:
+    """The value inside a printed sequence number: Weir prints AWS's shape, 56 digits,
+    `49` and then the value zero-padded to 54 digits."""
+    text = str(seq)
+    assert len(text) == 56 and text.startswith("49"), f"not a 56-digit sequence number: {text}"
+    return int(text) - SEQ_PRINTED_BASE
+
+
 def seq_parts(seq: str | int) -> tuple[int, int, int]:
-    """(shard ordinal, placement generation, log offset) of a sequence number laid out as
-    `(ordinal + 1) << 64 | generation << 40 | offset`."""
-    n = int(seq)
+    """(shard ordinal, placement generation, log offset) of a sequence number whose value
+    is laid out as `(ordinal + 1) << 64 | generation << 40 | offset`."""
+    n = seq_value(seq)
     low = n & (2**64 - 1)
     return (n >> 64) - 1, low >> SEQ_GENERATION_SHIFT, low & SEQ_OFFSET_MASK
 
