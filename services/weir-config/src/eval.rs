@@ -398,7 +398,7 @@ impl<'a, 'd> Evaluator<'a, 'd> {
                 self.error(
                     pos,
                     format!(
-                        "{root} resources are not supported yet (they arrive with authentication)"
+                        "{root} resources are not supported in configs yet; manage principals and bindings with the REST API (/v1/principals, see docs/SECURITY.md)"
                     ),
                 );
                 return Value::Unknown;

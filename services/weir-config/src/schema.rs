@@ -4,8 +4,9 @@
 //! it offline.
 //!
 //! Roles, bindings and service accounts are reserved block types: they are recognised
-//! and refused with an explanation until authentication lands, and will be added as
-//! further resource kinds next to `stream` and `consumer` (see docs/CONFIG.md).
+//! and refused with a pointer to the REST API that manages them, and will be added as
+//! further resource kinds next to `stream` and `consumer` (see docs/CONFIG.md). Tiering
+//! settings are likewise refused in configs and set over REST.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -15,6 +16,11 @@ use crate::eval::{address, Evaluator, Kind, Scope, Value};
 use crate::source::{Diagnostic, Diags, Document, Pos, Sources, COMMAND_LINE};
 use crate::syntax::{self, Attribute, Block, Body, ExprKind};
 use crate::ConfigError;
+
+mod graph;
+mod variables;
+use graph::{check_unique_names, dependency_order};
+use variables::resolve_variables;
 
 /// Tag keys starting with this are Weir's own bookkeeping; configs may not set them.
 pub const RESERVED_TAG_PREFIX: &str = "weir:";
@@ -306,7 +312,7 @@ impl<'a> Layout<'a> {
                     }
                     "role" | "binding" | "service_account" => diags.error(
                         block.pos,
-                        format!("{} resources are not supported yet: roles, bindings and service accounts arrive with authentication (see docs/CONFIG.md)", block.kind),
+                        format!("{} resources are not supported in configs yet; manage principals and bindings with the REST API (/v1/principals, see docs/SECURITY.md)", block.kind),
                     ),
                     other => diags.error(
                         block.pos,
@@ -319,232 +325,6 @@ impl<'a> Layout<'a> {
             }
         }
         layout
-    }
-}
-
-/// Variable types a config can declare.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum VarType {
-    String,
-    Number,
-    Bool,
-    Map,
-    List,
-    Any,
-}
-
-fn resolve_variables(
-    layout: &Layout<'_>,
-    document: &Document,
-    mode: Mode,
-    command_line: Pos,
-    sources: &mut Sources,
-    diags: &mut Diags,
-) -> BTreeMap<String, Value> {
-    struct Declared {
-        ty: Option<VarType>,
-        default: Option<Value>,
-        pos: Pos,
-    }
-    let mut declared: BTreeMap<String, Declared> = BTreeMap::new();
-    for block in &layout.variables {
-        let name = block.labels[0].0.clone();
-        let mut ty = None;
-        let mut default = None;
-        for attribute in &block.body.attributes {
-            match attribute.name.as_str() {
-                "type" => ty = parse_type(attribute, diags),
-                "default" => default = Some(Evaluator::constants(diags).value(&attribute.value)),
-                "description" => {}
-                other => diags.error(
-                    attribute.pos,
-                    format!(
-                        "unknown attribute {other:?} in variable {name:?}{}; a variable has default, type and description",
-                        suggestion(other, &["default", "type", "description"])
-                    ),
-                ),
-            }
-        }
-        for nested in &block.body.blocks {
-            diags.error(
-                nested.pos,
-                "a variable block holds only default, type and description",
-            );
-        }
-        let default = match (ty, default) {
-            (Some(ty), Some(value)) => convert(value, ty, &name, block.pos, diags),
-            (None, default) => default,
-            (Some(_), None) => None,
-        };
-        declared.insert(
-            name,
-            Declared {
-                ty,
-                default,
-                pos: block.pos,
-            },
-        );
-    }
-
-    let mut given: BTreeMap<String, Value> = BTreeMap::new();
-    for file in &document.var_files {
-        let mut file_diags = Diags::default();
-        let parsed = syntax::parse_file(file, sources, &mut file_diags);
-        diags.absorb(file_diags);
-        let Some(body) = parsed else {
-            continue;
-        };
-        for block in &body.blocks {
-            diags.error(block.pos, "a variable file holds only name = value lines");
-        }
-        for attribute in &body.attributes {
-            let Some(var) = declared.get(&attribute.name) else {
-                diags.error(
-                    attribute.pos,
-                    format!(
-                        "there is no variable {:?} in this config{}",
-                        attribute.name,
-                        suggestion(
-                            &attribute.name,
-                            &declared.keys().map(String::as_str).collect::<Vec<_>>()
-                        )
-                    ),
-                );
-                continue;
-            };
-            let value = Evaluator::constants(diags).value(&attribute.value);
-            if let Some(value) = match var.ty {
-                Some(ty) => convert(value, ty, &attribute.name, attribute.pos, diags),
-                None => Some(value),
-            } {
-                given.insert(attribute.name.clone(), value);
-            }
-        }
-    }
-    for (name, text) in &document.vars {
-        let Some(var) = declared.get(name) else {
-            diags.error(
-                command_line,
-                format!("-var {name}=...: there is no variable {name:?} in this config; declare it with `variable \"{name}\" {{}}`"),
-            );
-            continue;
-        };
-        let value = match var.ty {
-            Some(VarType::Map | VarType::List | VarType::Any) => {
-                match syntax::parse_expression(text, command_line, diags) {
-                    Some(expr) if matches!(expr.kind, ExprKind::Ref { .. }) => {
-                        Value::String(text.clone())
-                    }
-                    Some(expr) => Evaluator::constants(diags).value(&expr),
-                    None => continue,
-                }
-            }
-            _ => Value::String(text.clone()),
-        };
-        let value = match var.ty {
-            Some(ty) => convert(value, ty, name, command_line, diags),
-            None => Some(value),
-        };
-        if let Some(value) = value {
-            given.insert(name.clone(), value);
-        }
-    }
-
-    declared
-        .into_iter()
-        .map(|(name, var)| {
-            let value = match given.remove(&name).or(var.default) {
-                Some(value) => value,
-                None => {
-                    if mode == Mode::Plan {
-                        diags.error(
-                            var.pos,
-                            format!("variable {name:?} has no value: pass -var {name}=VALUE or a -var-file, or give it a default"),
-                        );
-                    }
-                    Value::Unknown
-                }
-            };
-            (name, value)
-        })
-        .collect()
-}
-
-fn parse_type(attribute: &Attribute, diags: &mut Diags) -> Option<VarType> {
-    let word = match &attribute.value.kind {
-        ExprKind::Ref { root, steps } if steps.is_empty() => Some(root.clone()),
-        // YAML writes types as strings: "number", "map(string)".
-        ExprKind::String(text) => text.split('(').next().map(str::to_string),
-        ExprKind::Call { name, args } if args.len() == 1 => Some(name.clone()),
-        _ => None,
-    };
-    let ty = match word.as_deref() {
-        Some("string") => Some(VarType::String),
-        Some("number") => Some(VarType::Number),
-        Some("bool") => Some(VarType::Bool),
-        Some("map" | "object") => Some(VarType::Map),
-        Some("list" | "set" | "tuple") => Some(VarType::List),
-        Some("any") => Some(VarType::Any),
-        _ => None,
-    };
-    if ty.is_none() {
-        diags.error(
-            attribute.value.pos,
-            "unknown variable type: use string, number, bool, map(string), list(string) or any",
-        );
-    }
-    ty
-}
-
-/// Converts a variable value to its declared type, as HCL does (numbers from strings, ...).
-fn convert(value: Value, ty: VarType, name: &str, pos: Pos, diags: &mut Diags) -> Option<Value> {
-    let converted = match (ty, value) {
-        (_, Value::Unknown) => Some(Value::Unknown),
-        (VarType::Any, value) => Some(value),
-        (VarType::String, value) => value.as_text().map(Value::String),
-        (VarType::Number, Value::Int(i)) => Some(Value::Int(i)),
-        (VarType::Number, Value::Float(f)) => Some(Value::Float(f)),
-        (VarType::Number, Value::String(s)) => s
-            .trim()
-            .parse::<i64>()
-            .map(Value::Int)
-            .ok()
-            .or_else(|| s.trim().parse::<f64>().ok().map(Value::Float)),
-        (VarType::Bool, Value::Bool(b)) => Some(Value::Bool(b)),
-        (VarType::Bool, Value::String(s)) if s == "true" || s == "false" => {
-            Some(Value::Bool(s == "true"))
-        }
-        (VarType::Map, Value::Map(map)) => Some(Value::Map(map)),
-        (VarType::List, Value::List(list)) => Some(Value::List(list)),
-        (_, value) => {
-            diags.error(
-                pos,
-                format!(
-                    "variable {name:?} must be a {}, not {}",
-                    type_name(ty),
-                    value.describe()
-                ),
-            );
-            return None;
-        }
-    };
-    if converted.is_none() {
-        diags.error(
-            pos,
-            format!("variable {name:?} must be a {}", type_name(ty)),
-        );
-    }
-    converted
-}
-
-fn type_name(ty: VarType) -> &'static str {
-    match ty {
-        VarType::String => "string",
-        VarType::Number => "number",
-        VarType::Bool => "bool",
-        VarType::Map => "map",
-        VarType::List => "list",
-        VarType::Any => "value",
     }
 }
 
@@ -664,7 +444,7 @@ fn check_attributes(block: &Block, kind: Kind, evaluator: &mut Evaluator<'_, '_>
     }
 }
 
-const TIERING_UNSUPPORTED: &str = "tiering settings are not supported until the cold tier lands; remove the tiering block (see docs/CONFIG.md)";
+const TIERING_UNSUPPORTED: &str = "tiering settings are not supported in configs yet; remove the tiering block and set them with PUT /v1/streams/{name}/tiering (see docs/CONFIG.md)";
 
 fn decode_stream(
     block: &Block,
@@ -876,118 +656,6 @@ fn decode_consumer(
         depends_on: deps,
         pos: block.pos,
     })
-}
-
-fn check_unique_names(
-    streams: &[StreamSpec],
-    consumers: &[ConsumerSpec],
-    sources: &Sources,
-    diags: &mut Diags,
-) {
-    let where_ = |pos: Pos| sources.describe(pos);
-    let mut names: BTreeMap<&str, &StreamSpec> = BTreeMap::new();
-    for stream in streams {
-        if let Some(first) = names.insert(&stream.name, stream) {
-            diags.error(
-                stream.pos,
-                format!(
-                    "duplicate stream name {:?}: stream.{} and stream.{} (at {}) would be the same stream",
-                    stream.name,
-                    stream.label,
-                    first.label,
-                    where_(first.pos)
-                ),
-            );
-        }
-    }
-    let mut pairs: BTreeMap<(&str, &str), &ConsumerSpec> = BTreeMap::new();
-    for consumer in consumers {
-        if let Some(first) = pairs.insert((&consumer.stream_name, &consumer.name), consumer) {
-            diags.error(
-                consumer.pos,
-                format!(
-                    "duplicate consumer name {:?} on stream {:?}: consumer.{} and consumer.{} (at {}) would be the same consumer",
-                    consumer.name,
-                    consumer.stream_name,
-                    consumer.label,
-                    first.label,
-                    where_(first.pos)
-                ),
-            );
-        }
-    }
-}
-
-/// Orders resources so each comes after what it references; reports loops.
-fn dependency_order(
-    streams: &[StreamSpec],
-    consumers: &[ConsumerSpec],
-    diags: &mut Diags,
-) -> Vec<String> {
-    let mut nodes: Vec<(String, BTreeSet<String>, Pos)> = Vec::new();
-    for s in streams {
-        nodes.push((address(Kind::Stream, &s.label), s.depends_on.clone(), s.pos));
-    }
-    for c in consumers {
-        nodes.push((
-            address(Kind::Consumer, &c.label),
-            c.depends_on.clone(),
-            c.pos,
-        ));
-    }
-    let known: BTreeSet<String> = nodes.iter().map(|(a, _, _)| a.clone()).collect();
-    let mut done: BTreeSet<String> = BTreeSet::new();
-    let mut order = Vec::new();
-    loop {
-        let ready: Vec<usize> = nodes
-            .iter()
-            .enumerate()
-            .filter(|(_, (a, deps, _))| {
-                !done.contains(a) && deps.iter().all(|d| done.contains(d) || !known.contains(d))
-            })
-            .map(|(i, _)| i)
-            .collect();
-        if ready.is_empty() {
-            break;
-        }
-        for i in ready {
-            done.insert(nodes[i].0.clone());
-            order.push(nodes[i].0.clone());
-        }
-    }
-    if order.len() < nodes.len() && !diags.mentions("dependency cycle") {
-        // Walk from the first stuck resource along stuck dependencies until one repeats.
-        let stuck: BTreeMap<&str, (&BTreeSet<String>, Pos)> = nodes
-            .iter()
-            .filter(|(a, _, _)| !done.contains(a))
-            .map(|(a, d, p)| (a.as_str(), (d, *p)))
-            .collect();
-        let start = nodes
-            .iter()
-            .find(|(a, _, _)| !done.contains(a))
-            .map(|(a, _, p)| (a.as_str(), *p));
-        if let Some((mut current, pos)) = start {
-            let mut path: Vec<&str> = vec![current];
-            while let Some(next) = stuck
-                .get(current)
-                .and_then(|(deps, _)| deps.iter().find(|d| stuck.contains_key(d.as_str())))
-            {
-                if let Some(at) = path.iter().position(|p| *p == next.as_str()) {
-                    let mut cycle: Vec<&str> = path[at..].to_vec();
-                    cycle.push(next.as_str());
-                    let pos = stuck.get(path[at]).map_or(pos, |(_, p)| *p);
-                    diags.error(
-                        pos,
-                        format!("dependency cycle between resources: {}; a resource cannot depend on itself through others", cycle.join(" -> ")),
-                    );
-                    break;
-                }
-                path.push(next.as_str());
-                current = next.as_str();
-            }
-        }
-    }
-    order
 }
 
 /// Whether `name` is 1..=max of `[a-zA-Z0-9_.-]` (Kinesis stream and consumer names).

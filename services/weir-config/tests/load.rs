@@ -335,8 +335,18 @@ fn reserved_and_future_features_are_refused_with_a_reason() {
         "f.hcl",
         "config_name = \"x\"\nrole \"reader\" {}\nstream \"a\" {\n  shard_count = 1\n  tiering {\n    after_hours = 24\n  }\n  tags = { \"weir:config\" = \"y\" }\n}\n",
     )]);
-    assert_problem(&d, "f.hcl", 2, "arrive with authentication");
-    assert_problem(&d, "f.hcl", 5, "not supported until the cold tier lands");
+    assert_problem(
+        &d,
+        "f.hcl",
+        2,
+        "manage principals and bindings with the REST API",
+    );
+    assert_problem(
+        &d,
+        "f.hcl",
+        5,
+        "set them with PUT /v1/streams/{name}/tiering",
+    );
     assert_problem(&d, "f.hcl", 8, "reserved");
 }
 
