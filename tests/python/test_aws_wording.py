@@ -318,3 +318,28 @@ def test_only_the_first_ten_violations_are_counted(weir):
     assert resp.message.count("; ") == 9, resp.message
     assert "'records.9.member.partitionKey'" in resp.message, resp.message
     assert "'records.10.member" not in resp.message, resp.message
+
+
+def test_an_iterator_of_a_deleted_stream_names_its_shard(weir):
+    client = weir.client()
+    name = unique_name("gone")
+    create_stream(client, name, 2)
+    iterators = [client.get_shard_iterator(StreamName=name, ShardId=f"shardId-00000000000{i}",
+                                           ShardIteratorType="LATEST")["ShardIterator"]
+                 for i in range(2)]
+    client.delete_stream(StreamName=name)
+    client.get_waiter("stream_not_exists").wait(
+        StreamName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+
+    def refused(iterator, shard):
+        resp = weir.call("GetRecords", {"ShardIterator": iterator})
+        assert resp.error_type == "ResourceNotFoundException", resp.describe()
+        assert resp.message == (f"Shard shardId-00000000000{shard} in stream {name} under "
+                                f"account {ACCOUNT_ID} does not exist"), resp.describe()
+
+    refused(iterators[0], 0)
+    refused(iterators[1], 1)
+    # A new stream of the same name does not revive the old iterators.
+    create_stream(client, name, 1)
+    refused(iterators[0], 0)
+    refused(iterators[1], 1)

@@ -379,10 +379,21 @@ pub async fn get_records(
             crate::clock::aws_date(now)
         )));
     }
-    let stream = plane.catalog.stream(&iterator.stream)?;
-    if stream.uid != iterator.stream_uid {
-        return Err(plane.catalog.not_found(&iterator.stream).into());
-    }
+    // The iterator's shard is gone once its stream is (even if a stream of the same name
+    // was created since): Kinesis names the shard, as kinesalite recorded.
+    let gone = || {
+        KinesisError::ResourceNotFound(format!(
+            "Shard {} in stream {} under account {} does not exist",
+            shard_id(iterator.shard),
+            iterator.stream,
+            plane.catalog.settings().account_id
+        ))
+    };
+    let stream = plane
+        .catalog
+        .get(&iterator.stream)
+        .filter(|stream| stream.uid == iterator.stream_uid)
+        .ok_or_else(gone)?;
     if let Some(arn) = &req.stream_arn {
         if weir_core::stream_name_from_arn(arn) != Some(stream.name.as_str()) {
             return Err(KinesisError::InvalidArgument(format!(
@@ -390,12 +401,7 @@ pub async fn get_records(
             )));
         }
     }
-    let shard = stream.shard(iterator.shard).ok_or_else(|| {
-        KinesisError::ResourceNotFound(format!(
-            "Shard {} no longer exists.",
-            shard_id(iterator.shard)
-        ))
-    })?;
+    let shard = stream.shard(iterator.shard).ok_or_else(gone)?;
     let deadline = tokio::time::Instant::now() + RESHARD_WAIT;
     let log = loop {
         let error = match plane.locate(stream.uid, shard.ordinal).await {
