@@ -133,3 +133,58 @@ def test_a_new_stream_can_stay_creating_and_refuses_writes_until_active(weir_fac
     # boto3's own waiter polls DescribeStream until ACTIVE, as applications do.
     client.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.2})
     assert client.put_record(StreamName=name, Data=b"later", PartitionKey="k")["ShardId"]
+
+
+def test_a_deleted_stream_stays_deleting_then_goes_even_across_a_crash(weir_factory):
+    server = weir_factory("deleting", extra_args=("--create-delay-ms", "1500"))
+    client = server.client()
+    name = unique_name("deleting")
+    # Deleted while still CREATING, as Kinesis allows.
+    client.create_stream(StreamName=name, ShardCount=2)
+    assert client.describe_stream(StreamName=name)[
+        "StreamDescription"]["StreamStatus"] == "CREATING"
+    client.delete_stream(StreamName=name)
+    described = client.describe_stream(StreamName=name)["StreamDescription"]
+    assert (described["StreamStatus"], described["Shards"], described["HasMoreShards"]) == (
+        "DELETING", [], False), described
+    assert name in client.list_streams()["StreamNames"]
+    # It takes no records, and its name is not free yet.
+    with pytest.raises(ClientError) as raised:
+        client.put_record(StreamName=name, Data=b"late", PartitionKey="k")
+    assert error_of(raised) == ("ResourceNotFoundException",
+                                f"Stream {name} under account {ACCOUNT_ID} not found.")
+    with pytest.raises(ClientError) as raised:
+        client.create_stream(StreamName=name, ShardCount=1)
+    assert error_of(raised)[0] == "ResourceInUseException"
+    # Deleting it again changes nothing.
+    client.delete_stream(StreamName=name)
+    # boto3's own waiter polls DescribeStream until it is gone, as applications do.
+    client.get_waiter("stream_not_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.2})
+    assert name not in client.list_streams()["StreamNames"]
+
+    # An ACTIVE stream with records: its reads stop once it is DELETING, and a kill -9
+    # then does not bring it back (DELETING and its start are stored).
+    create_stream(client, name, 1)
+    client.put_record(StreamName=name, Data=b"kept until deleted", PartitionKey="k")
+    iterator = client.get_shard_iterator(StreamName=name, ShardId="shardId-000000000000",
+                                         ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    client.delete_stream(StreamName=name)
+    with pytest.raises(ClientError) as raised:
+        client.get_records(ShardIterator=iterator)
+    assert error_of(raised) == ("ResourceNotFoundException", (
+        f"Shard shardId-000000000000 in stream {name} under account {ACCOUNT_ID} "
+        "does not exist"))
+    server.kill()
+    server.start()
+    client = server.client()
+    try:
+        status = client.describe_stream_summary(StreamName=name)[
+            "StreamDescriptionSummary"]["StreamStatus"]
+        assert status == "DELETING", status
+    except ClientError as gone:  # the delay may have passed during the restart
+        assert error_of(gone)[0] == "ResourceNotFoundException"
+    client.get_waiter("stream_not_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.2})
+    create_stream(client, name, 1)
+    iterator = client.get_shard_iterator(StreamName=name, ShardId="shardId-000000000000",
+                                         ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    assert client.get_records(ShardIterator=iterator)["Records"] == []

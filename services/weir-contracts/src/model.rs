@@ -162,6 +162,10 @@ pub struct StreamRecord {
     /// (UpdateStreamRecordDistributionStrategy): `USER_PARTITION_KEY` or `AUTO`.
     #[serde(default = "default_record_distribution")]
     pub record_distribution: String,
+    /// When DeleteStream made the stream DELETING (ms since the epoch), under a lifecycle
+    /// delay (`--create-delay-ms`); the lifecycle reconciler removes it the delay later.
+    #[serde(default)]
+    pub deleting_since_ms: Option<i64>,
 }
 
 /// Server-side encryption in force on a stream.

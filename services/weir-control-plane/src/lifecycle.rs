@@ -1,7 +1,8 @@
 //! The stream-lifecycle reconciler: new streams turn from CREATING to ACTIVE once
-//! `--create-delay-ms` has passed since their creation, and deregistered consumers leave
-//! DELETING the same delay after it began (a control-plane restart picks up where it left
-//! off, since the status and the times are stored).
+//! `--create-delay-ms` has passed since their creation, and deleted streams and
+//! deregistered consumers leave DELETING the same delay after it began (a control-plane
+//! restart picks up where it left off, since the status and the times are stored; one
+//! restarted without a delay finishes what is pending at once).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +17,14 @@ use crate::ControlPlane;
 pub(crate) fn spawn_activation(control_plane: &Arc<ControlPlane>) {
     let delay = control_plane.config().create_delay;
     if delay.is_zero() {
+        // Nothing new will wait; finish what an earlier run with a delay left pending.
+        let weak = Arc::downgrade(control_plane);
+        tokio::spawn(async move {
+            let Some(cp) = weak.upgrade() else { return };
+            cp.activate_created(0).await;
+            cp.remove_deleted_consumers(0).await;
+            cp.remove_deleted_streams(0).await;
+        });
         return;
     }
     let tick = (delay / 4).clamp(Duration::from_millis(20), Duration::from_millis(250));
@@ -26,11 +35,39 @@ pub(crate) fn spawn_activation(control_plane: &Arc<ControlPlane>) {
             let Some(cp) = weak.upgrade() else { return };
             cp.activate_created(delay.as_millis() as i64).await;
             cp.remove_deleted_consumers(delay.as_millis() as i64).await;
+            cp.remove_deleted_streams(delay.as_millis() as i64).await;
         }
     });
 }
 
 impl ControlPlane {
+    /// Removes streams that have been DELETING for the delay.
+    async fn remove_deleted_streams(&self, delay_ms: i64) {
+        let due: Vec<String> = self
+            .list_streams(None, usize::MAX)
+            .0
+            .iter()
+            .filter(|s| {
+                s.status == StreamStatus::Deleting
+                    && s.deleting_since_ms
+                        .is_none_or(|at| now_ms() - at >= delay_ms)
+            })
+            .map(|s| s.name.clone())
+            .collect();
+        for name in due {
+            let _guard = self.mutation.lock().await;
+            let Ok(stream) = self.stream(&name) else {
+                continue;
+            };
+            if stream.status != StreamStatus::Deleting {
+                continue;
+            }
+            if let Err(error) = self.remove_stream(&stream).await {
+                tracing::warn!(stream = %name, %error, "could not remove a DELETING stream; will retry");
+            }
+        }
+    }
+
     /// Removes consumers that have been DELETING for the delay.
     async fn remove_deleted_consumers(&self, delay_ms: i64) {
         let due: Vec<(String, String)> = self

@@ -309,6 +309,7 @@ mod tests {
             encryption: None,
             data_keys: Vec::new(),
             record_distribution: weir_contracts::DEFAULT_RECORD_DISTRIBUTION.to_string(),
+            deleting_since_ms: None,
         }
     }
 

@@ -59,9 +59,10 @@ pub struct ControlPlaneConfig {
     /// (the reshard itself takes milliseconds); tests raise it to observe UPDATING, as
     /// kinesalite's `--updateStreamMs` does.
     pub reshard_delay: Duration,
-    /// How long a new stream stays CREATING before it turns ACTIVE. Zero in production
-    /// (there is nothing slow to wait for); tests raise it to exercise clients that wait
-    /// for ACTIVE, as kinesalite's `--createStreamMs` does.
+    /// How long a new stream stays CREATING before it turns ACTIVE, and a deleted one
+    /// DELETING before it is gone (consumers likewise). Zero in production (there is
+    /// nothing slow to wait for); tests raise it to exercise clients that wait, as
+    /// kinesalite's `--createStreamMs` and `--deleteStreamMs` do.
     pub create_delay: Duration,
     /// How long a data-plane node's lease lasts after a heartbeat (cluster mode).
     pub lease_timeout: Duration,
@@ -380,6 +381,7 @@ impl ControlPlane {
             encryption: None,
             data_keys: Vec::new(),
             record_distribution: weir_contracts::DEFAULT_RECORD_DISTRIBUTION.to_string(),
+            deleting_since_ms: None,
         };
         match self.store().insert_stream(&stream).await {
             Ok(()) => {}
@@ -397,10 +399,40 @@ impl ControlPlane {
         Ok(stream)
     }
 
-    /// Deletes a stream and tells data planes to drop its data.
+    /// Deletes a stream: at once, or under a lifecycle delay (`--create-delay-ms`) it turns
+    /// DELETING (still described and listed, refusing records, as Kinesis does for a while)
+    /// and the lifecycle reconciler removes it the delay later. Deleting a stream that is
+    /// already DELETING changes nothing.
     pub async fn delete_stream(&self, name: &str) -> Result<(), ControlPlaneError> {
         let _guard = self.mutation.lock().await;
         let stream = self.stream(name)?;
+        if self.config.create_delay.is_zero() {
+            return self.remove_stream(&stream).await;
+        }
+        if stream.status == StreamStatus::Deleting {
+            return Ok(());
+        }
+        let at = now_ms();
+        if !self.store().start_deleting(name, stream.uid, at).await? {
+            // Gone from the store under our feet: report it as the catalog would.
+            self.catalog.remove(name);
+            return self.stream(name).map(drop);
+        }
+        self.replace(&stream, |s| {
+            s.status = StreamStatus::Deleting;
+            s.deleting_since_ms = Some(at);
+        })?;
+        tracing::info!(stream = %name, "stream DELETING");
+        Ok(())
+    }
+
+    /// Removes a stream and tells data planes to drop its data. The caller holds the
+    /// mutation lock.
+    pub(crate) async fn remove_stream(
+        &self,
+        stream: &StreamRecord,
+    ) -> Result<(), ControlPlaneError> {
+        let name = stream.name.as_str();
         self.store().delete_stream(name).await?;
         self.catalog.remove(name);
         if let Err(error) = self.store().delete_scaling_events(stream.uid).await {

@@ -225,6 +225,26 @@ impl MetaStore {
         Ok(())
     }
 
+    /// Makes the stream `uid` DELETING as of `at_ms`; `false` if it is gone (or is another
+    /// stream of the same name by now).
+    pub async fn start_deleting(
+        &self,
+        name: &str,
+        uid: i64,
+        at_ms: i64,
+    ) -> Result<bool, MetaError> {
+        let done = sqlx::query(
+            "UPDATE streams SET status = 'DELETING', deleting_since_ms = $1, version = version + 1 \
+             WHERE name = $2 AND uid = $3",
+        )
+        .bind(at_ms)
+        .bind(name)
+        .bind(uid)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Sets a stream's status.
     pub async fn set_status(&self, name: &str, status: StreamStatus) -> Result<bool, MetaError> {
         let done =
@@ -393,7 +413,7 @@ impl MetaStore {
              local_retention_bytes, local_retention_ms, replication_factor, limit_write_bytes, limit_write_records, \
              limit_read_calls, limit_read_bytes, max_record_size_kib, warm_throughput_mibps, mode_changes, \
              shard_level_metrics, resource_policy, encryption_key_id, encryption_key_version, data_keys, \
-             record_distribution FROM streams ORDER BY name",
+             record_distribution, deleting_since_ms FROM streams ORDER BY name",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -441,6 +461,7 @@ impl MetaStore {
                 data_keys: serde_json::from_str(&row.try_get::<String, _>("data_keys")?)
                     .map_err(|e| MetaError::Invalid(format!("stream {name}'s data keys: {e}")))?,
                 record_distribution: row.try_get("record_distribution")?,
+                deleting_since_ms: row.try_get("deleting_since_ms")?,
                 name,
             });
         }

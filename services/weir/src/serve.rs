@@ -57,8 +57,9 @@ pub struct Tuning {
     #[arg(long, default_value_t = 0)]
     reshard_delay_ms: u64,
     /// Keep a new stream (and a newly registered consumer) CREATING this long before it
-    /// turns ACTIVE (milliseconds), to exercise clients that wait for ACTIVE, as
-    /// kinesalite's --createStreamMs does.
+    /// turns ACTIVE, and a deleted stream (and a deregistered consumer) DELETING this long
+    /// before it is gone (milliseconds), to exercise clients that wait for either, as
+    /// kinesalite's --createStreamMs and --deleteStreamMs do.
     #[arg(long, default_value_t = 0)]
     create_delay_ms: u64,
     /// How long a data-plane node keeps its shards without a heartbeat (milliseconds).

@@ -48,6 +48,7 @@ fn stream(shards: u32) -> StreamRecord {
         encryption: None,
         data_keys: Vec::new(),
         record_distribution: weir_contracts::DEFAULT_RECORD_DISTRIBUTION.to_string(),
+        deleting_since_ms: None,
     }
 }
 

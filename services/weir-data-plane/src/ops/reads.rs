@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use weir_contracts::StreamStatus;
 use weir_core::{shard_id, shard_ordinal, SequenceNumber, Violations};
 
 use super::records::{
@@ -81,7 +82,12 @@ pub async fn get_shard_iterator(
             shard_id(ordinal)
         ))
     };
-    let stream = plane.catalog.get(&name).ok_or_else(does_not_exist)?;
+    // A DELETING stream's shards are going with it.
+    let stream = plane
+        .catalog
+        .get(&name)
+        .filter(|stream| stream.status != StreamStatus::Deleting)
+        .ok_or_else(does_not_exist)?;
     let shard = stream.shard(ordinal).ok_or_else(does_not_exist)?;
     let deadline = tokio::time::Instant::now() + RESHARD_WAIT;
     let log = loop {
@@ -379,8 +385,8 @@ pub async fn get_records(
             crate::clock::aws_date(now)
         )));
     }
-    // The iterator's shard is gone once its stream is (even if a stream of the same name
-    // was created since): Kinesis names the shard, as kinesalite recorded.
+    // The iterator's shard is gone once its stream is DELETING or gone (even if a stream of
+    // the same name was created since): Kinesis names the shard, as kinesalite recorded.
     let gone = || {
         KinesisError::ResourceNotFound(format!(
             "Shard {} in stream {} under account {} does not exist",
@@ -392,7 +398,9 @@ pub async fn get_records(
     let stream = plane
         .catalog
         .get(&iterator.stream)
-        .filter(|stream| stream.uid == iterator.stream_uid)
+        .filter(|stream| {
+            stream.uid == iterator.stream_uid && stream.status != StreamStatus::Deleting
+        })
         .ok_or_else(gone)?;
     if let Some(arn) = &req.stream_arn {
         if weir_core::stream_name_from_arn(arn) != Some(stream.name.as_str()) {

@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use weir_contracts::{CreateStream, RetentionChange, ShardRecord, StreamMode, StreamRecord};
+use weir_contracts::{
+    CreateStream, RetentionChange, ShardRecord, StreamMode, StreamRecord, StreamStatus,
+};
 use weir_core::{shard_id, shard_ordinal, SequenceNumber, Violations};
 
 use super::{stream_for, Empty};
@@ -211,10 +213,12 @@ pub async fn describe_stream(
         .exclusive_start_shard_id
         .as_deref()
         .and_then(shard_ordinal);
+    // A DELETING stream is described without shards, as Kinesis does (kinesalite).
+    let deleting = stream.status == StreamStatus::Deleting;
     let mut shards = stream
         .shards
         .iter()
-        .filter(|s| after.is_none_or(|a| s.ordinal > a));
+        .filter(|s| !deleting && after.is_none_or(|a| s.ordinal > a));
     let page: Vec<Shard> = shards.by_ref().take(limit).map(shard_shape).collect();
     let has_more_shards = shards.next().is_some();
     Ok(DescribeStreamOutput {
