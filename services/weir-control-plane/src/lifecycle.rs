@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use weir_contracts::StreamStatus;
+use weir_contracts::{StreamRecord, StreamStatus};
 
 use crate::service::now_ms;
 use crate::ControlPlane;
@@ -41,19 +41,25 @@ pub(crate) fn spawn_activation(control_plane: &Arc<ControlPlane>) {
 }
 
 impl ControlPlane {
-    /// Removes streams that have been DELETING for the delay.
-    async fn remove_deleted_streams(&self, delay_ms: i64) {
-        let due: Vec<String> = self
-            .list_streams(None, usize::MAX)
+    /// Names of the streams in `status` that entered it (`since`; unknown counts as long
+    /// ago) at least `delay_ms` ago.
+    fn streams_due(
+        &self,
+        status: StreamStatus,
+        delay_ms: i64,
+        since: impl Fn(&StreamRecord) -> Option<i64>,
+    ) -> Vec<String> {
+        self.list_streams(None, usize::MAX)
             .0
             .iter()
-            .filter(|s| {
-                s.status == StreamStatus::Deleting
-                    && s.deleting_since_ms
-                        .is_none_or(|at| now_ms() - at >= delay_ms)
-            })
+            .filter(|s| s.status == status && since(s).is_none_or(|at| now_ms() - at >= delay_ms))
             .map(|s| s.name.clone())
-            .collect();
+            .collect()
+    }
+
+    /// Removes streams that have been DELETING for the delay.
+    async fn remove_deleted_streams(&self, delay_ms: i64) {
+        let due = self.streams_due(StreamStatus::Deleting, delay_ms, |s| s.deleting_since_ms);
         for name in due {
             let _guard = self.mutation.lock().await;
             let Ok(stream) = self.stream(&name) else {
@@ -104,15 +110,7 @@ impl ControlPlane {
     }
 
     async fn activate_created(&self, delay_ms: i64) {
-        let due: Vec<String> = self
-            .list_streams(None, usize::MAX)
-            .0
-            .iter()
-            .filter(|s| {
-                s.status == StreamStatus::Creating && now_ms() - s.created_at_ms >= delay_ms
-            })
-            .map(|s| s.name.clone())
-            .collect();
+        let due = self.streams_due(StreamStatus::Creating, delay_ms, |s| Some(s.created_at_ms));
         for name in due {
             let _guard = self.mutation.lock().await;
             let Ok(stream) = self.stream(&name) else {
