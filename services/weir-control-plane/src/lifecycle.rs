@@ -17,11 +17,11 @@ use crate::ControlPlane;
 pub(crate) fn spawn_activation(control_plane: &Arc<ControlPlane>) {
     let delay = control_plane.config().create_delay;
     if delay.is_zero() {
-        // Nothing new will wait; finish what an earlier run with a delay left pending.
+        // Nothing new will wait; finish what an earlier run with a delay left pending
+        // (start-up already made CREATING streams ACTIVE).
         let weak = Arc::downgrade(control_plane);
         tokio::spawn(async move {
             let Some(cp) = weak.upgrade() else { return };
-            cp.activate_created(0).await;
             cp.remove_deleted_consumers(0).await;
             cp.remove_deleted_streams(0).await;
         });

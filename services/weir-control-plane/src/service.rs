@@ -414,7 +414,8 @@ impl ControlPlane {
         }
         let at = now_ms();
         if !self.store().start_deleting(name, stream.uid, at).await? {
-            // Gone from the store under our feet: report it as the catalog would.
+            // Gone from the store under our feet: forget it, and answer not found as
+            // the catalog words it.
             self.catalog.remove(name);
             return self.stream(name).map(drop);
         }

@@ -76,17 +76,11 @@ pub async fn get_shard_iterator(
             "Could not find shard {id} in stream {name} under account {account}."
         ))
     })?;
-    let does_not_exist = || {
-        KinesisError::ResourceNotFound(format!(
-            "Shard {} in stream {name} under account {account} does not exist",
-            shard_id(ordinal)
-        ))
-    };
-    // A DELETING stream's shards are going with it.
+    let does_not_exist = || shard_does_not_exist(plane, &name, ordinal);
     let stream = plane
         .catalog
         .get(&name)
-        .filter(|stream| stream.status != StreamStatus::Deleting)
+        .filter(|stream| readable(stream))
         .ok_or_else(does_not_exist)?;
     let shard = stream.shard(ordinal).ok_or_else(does_not_exist)?;
     let deadline = tokio::time::Instant::now() + RESHARD_WAIT;
@@ -385,22 +379,13 @@ pub async fn get_records(
             crate::clock::aws_date(now)
         )));
     }
-    // The iterator's shard is gone once its stream is DELETING or gone (even if a stream of
-    // the same name was created since): Kinesis names the shard, as kinesalite recorded.
-    let gone = || {
-        KinesisError::ResourceNotFound(format!(
-            "Shard {} in stream {} under account {} does not exist",
-            shard_id(iterator.shard),
-            iterator.stream,
-            plane.catalog.settings().account_id
-        ))
-    };
+    // The iterator's shard is gone once its stream is (even if a stream of the same name
+    // was created since).
+    let gone = || shard_does_not_exist(plane, &iterator.stream, iterator.shard);
     let stream = plane
         .catalog
         .get(&iterator.stream)
-        .filter(|stream| {
-            stream.uid == iterator.stream_uid && stream.status != StreamStatus::Deleting
-        })
+        .filter(|stream| stream.uid == iterator.stream_uid && readable(stream))
         .ok_or_else(gone)?;
     if let Some(arn) = &req.stream_arn {
         if weir_core::stream_name_from_arn(arn) != Some(stream.name.as_str()) {
@@ -488,6 +473,21 @@ pub async fn get_records(
         millis_behind_latest,
         child_shards,
     })
+}
+
+/// Kinesis's answer for a shard that is not (or no longer) there to read: it names the
+/// shard by its normalised id, as kinesalite recorded.
+fn shard_does_not_exist(plane: &DataPlane, stream: &str, ordinal: u64) -> KinesisError {
+    KinesisError::ResourceNotFound(format!(
+        "Shard {} in stream {stream} under account {} does not exist",
+        shard_id(ordinal),
+        plane.catalog.settings().account_id
+    ))
+}
+
+/// Whether a stream's shards can be read: a DELETING stream's go with it.
+fn readable(stream: &weir_contracts::StreamRecord) -> bool {
+    stream.status != StreamStatus::Deleting
 }
 
 #[cfg(test)]
